@@ -1,0 +1,106 @@
+import { bodyFramingOf, BodyFraming } from "./body-framing.js";
+import { Byte, httpVersionCodeAt, httpVersionTextOf, isDigitByte } from "./bytes.js";
+import { HttpMessageParser, StartLinePrefix } from "./message-parser.js";
+import type { HttpHeader, HttpParseErrorReason, HttpParseLimits, HttpResponseHead } from "./types.js";
+import { defaultHttpParseLimits } from "./types.js";
+
+export interface HttpResponseListener {
+  /** A final (non-1xx) response head is complete; interim 1xx responses are not reported. */
+  onResponse(head: HttpResponseHead): void;
+  /** The current message was dropped. `detail` is short and never contains header values. */
+  onError(reason: HttpParseErrorReason, detail: string): void;
+}
+
+/**
+ * Requests remembered for pairing. A capture that sees only requests would otherwise grow the
+ * queue without end; past this the oldest entry is dropped (its pairing is lost anyway).
+ */
+export const maxPendingRequests = 1024;
+
+/** What the response framing needs to know about the request it answers. */
+const RequestKind = { other: 0, head: 1, connect: 2 } as const;
+type RequestKind = (typeof RequestKind)[keyof typeof RequestKind];
+
+const statusLinePrefix = [0x48, 0x54, 0x54, 0x50, 0x2f] as const; // "HTTP/"
+
+/** Incremental HTTP/1.x response parser for one direction of one connection. */
+export class HttpResponseParser extends HttpMessageParser {
+  protected readonly badStartLineReason = "bad-status-line";
+  private statusCode = 0;
+  private httpVersion = "";
+  private readonly pendingRequestKinds: RequestKind[] = [];
+
+  constructor(
+    private readonly listener: HttpResponseListener,
+    limits: HttpParseLimits = defaultHttpParseLimits,
+  ) {
+    super(limits);
+  }
+
+  /**
+   * A request was sent on this connection (call in request order). Only HEAD and CONNECT change
+   * how a response is framed; a response beyond the queue is framed as for any other method.
+   */
+  expectResponseTo(method: string): void {
+    if (this.pendingRequestKinds.length >= maxPendingRequests) this.pendingRequestKinds.shift();
+    this.pendingRequestKinds.push(
+      method === "HEAD" ? RequestKind.head : method === "CONNECT" ? RequestKind.connect : RequestKind.other,
+    );
+  }
+
+  /** Requests still waiting for their response. */
+  get pendingRequestCount(): number {
+    return this.pendingRequestKinds.length;
+  }
+
+  protected startLinePrefix(byte: number, index: number): StartLinePrefix {
+    if (byte !== statusLinePrefix[index]) return StartLinePrefix.impossible;
+    return index === statusLinePrefix.length - 1 ? StartLinePrefix.plausible : StartLinePrefix.needMore;
+  }
+
+  /** `HTTP/d.d SP+ 3DIGIT [SP reason]`; the reason phrase may be absent or empty. */
+  protected parseStartLine(line: Uint8Array, start: number, end: number): number {
+    const versionCode = httpVersionCodeAt(line, start, end);
+    if (versionCode < 0) return -1;
+    let index = start + 8;
+    if (index === end || line[index] !== Byte.space) return -1;
+    while (index < end && line[index] === Byte.space) index++;
+    if (end - index < 3) return -1;
+    const hundreds = line[index]!;
+    const tens = line[index + 1]!;
+    const units = line[index + 2]!;
+    if (!isDigitByte(hundreds) || !isDigitByte(tens) || !isDigitByte(units) || hundreds === Byte.zero) return -1;
+    if (index + 3 < end && line[index + 3] !== Byte.space) return -1;
+    this.statusCode = (hundreds - Byte.zero) * 100 + (tens - Byte.zero) * 10 + (units - Byte.zero);
+    this.httpVersion = httpVersionTextOf(versionCode);
+    return Math.floor(versionCode / 10);
+  }
+
+  protected completeHead(headers: readonly HttpHeader[]): void {
+    const statusCode = this.statusCode;
+    if (statusCode < 200 && statusCode !== 101) {
+      // Interim (100 Continue, 103 Early Hints): the final response to the same request follows.
+      this.beginBody(0);
+      return;
+    }
+    const requestKind = this.pendingRequestKinds.shift() ?? RequestKind.other;
+    const head: HttpResponseHead = { statusCode, httpVersion: this.httpVersion, headers };
+    if (statusCode === 101 || (requestKind === RequestKind.connect && statusCode < 300)) {
+      this.stop();
+    } else if (requestKind === RequestKind.head || statusCode === 204 || statusCode === 304) {
+      this.beginBody(0);
+    } else {
+      const framing = bodyFramingOf(headers, false);
+      if (framing === BodyFraming.badContentLength) {
+        this.fail("bad-content-length", "Content-Length is not one decimal number", true);
+        return;
+      }
+      this.beginBody(framing);
+    }
+    this.listener.onResponse(head);
+  }
+
+  protected reportError(reason: HttpParseErrorReason, detail: string): void {
+    this.listener.onError(reason, detail);
+  }
+}

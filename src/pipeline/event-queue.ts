@@ -1,0 +1,128 @@
+import type { Diagnostics } from "../diagnostics.js";
+import type { CallKind, ImdsEvent } from "../events.js";
+import { eventSchema } from "../events.js";
+
+/**
+ * A request whose event waits for its response status. Events leave in capture order (the order
+ * in which request heads completed), so one slow or missing response holds back later events
+ * until it arrives, its flow ends, or `responseTimeoutMs` of capture time passes.
+ */
+export interface PendingCall {
+  readonly time: string;
+  readonly timeMs: number;
+  readonly kind: CallKind;
+  readonly method: string;
+  readonly path: string;
+  readonly httpVersion: string;
+  readonly userAgent: string | null;
+  readonly clientIp: string;
+  readonly clientPort: number;
+  readonly serverIp: string;
+  readonly serverPort: number;
+  readonly frame: number;
+  readonly source: string;
+  readonly tokenTtlSeconds: number | null;
+  readonly forwardedFor: boolean;
+  readonly requestOnConnection: number;
+  status: number | null;
+  /** True once the status is known or known to be unknowable; the event may then leave. */
+  settled: boolean;
+  /** True once written: a late response for it is ignored. */
+  emitted: boolean;
+}
+
+export interface EventQueueLimits {
+  /** How long (capture time) an event waits for its response before it leaves with status null. */
+  readonly responseTimeoutMs: number;
+  /** Events held at most; beyond it the oldest leaves unsettled (status null). */
+  readonly maxPendingEvents: number;
+}
+
+export const defaultEventQueueLimits: EventQueueLimits = {
+  responseTimeoutMs: 30_000,
+  maxPendingEvents: 50_000,
+};
+
+export type EventListener = (event: ImdsEvent) => void;
+
+export class EventQueue {
+  private readonly pending: PendingCall[] = [];
+  /** Index of the first entry still in `pending` (a moving head avoids O(n) shifts). */
+  private head = 0;
+
+  constructor(
+    private readonly listener: EventListener,
+    private readonly diagnostics: Diagnostics,
+    private readonly limits: EventQueueLimits = defaultEventQueueLimits,
+  ) {}
+
+  get size(): number {
+    return this.pending.length - this.head;
+  }
+
+  add(call: PendingCall): void {
+    this.pending.push(call);
+    if (this.size > this.limits.maxPendingEvents) this.emitHead();
+  }
+
+  /** Lets settled events leave, in order; called after each frame and when a call settles. */
+  release(nowMs: number): void {
+    while (this.head < this.pending.length) {
+      const call = this.pending[this.head]!;
+      if (!call.settled) {
+        if (nowMs - call.timeMs < this.limits.responseTimeoutMs) break;
+      }
+      this.emitHead();
+    }
+    this.compact();
+  }
+
+  /** Everything leaves: the input is over. */
+  drain(): void {
+    while (this.head < this.pending.length) this.emitHead();
+    this.compact();
+  }
+
+  private emitHead(): void {
+    const call = this.pending[this.head]!;
+    this.pending[this.head] = undefined as unknown as PendingCall; // let it be collected
+    this.head++;
+    if (call.status === null) this.diagnostics.count("requestsWithoutResponse");
+    call.emitted = true;
+    this.listener(toEvent(call));
+  }
+
+  private compact(): void {
+    if (this.head === this.pending.length) {
+      this.pending.length = 0;
+      this.head = 0;
+    } else if (this.head > 1024 && this.head * 2 > this.pending.length) {
+      this.pending.splice(0, this.head);
+      this.head = 0;
+    }
+  }
+}
+
+function toEvent(call: PendingCall): ImdsEvent {
+  // Field order here is the order in the NDJSON line: identity and verdict first.
+  return {
+    schema: eventSchema,
+    time: call.time,
+    kind: call.kind,
+    method: call.method,
+    path: call.path,
+    httpVersion: call.httpVersion,
+    userAgent: call.userAgent,
+    clientIp: call.clientIp,
+    clientPort: call.clientPort,
+    serverIp: call.serverIp,
+    serverPort: call.serverPort,
+    status: call.status,
+    frame: call.frame,
+    source: call.source,
+    process: null,
+    tokenTtlSeconds: call.tokenTtlSeconds,
+    forwardedFor: call.forwardedFor,
+    requestOnConnection: call.requestOnConnection,
+  };
+}
