@@ -11,7 +11,7 @@ export type CaptureFormat = "pcap" | "pcapng";
  */
 export interface FrameConsumer {
   onFrame(frame: Frame): void;
-  afterBatch?(): Promise<void> | undefined;
+  afterBatch?: (() => Promise<void> | undefined) | undefined;
 }
 
 export interface CaptureReadOptions {
