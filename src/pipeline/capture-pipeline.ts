@@ -1,0 +1,73 @@
+import { FrameDecoder } from "../decode/index.js";
+import { createTcpSegment } from "../decode/segment.js";
+import type { Diagnostics } from "../diagnostics.js";
+import { TcpReassembler } from "../reassembly/index.js";
+import type { DeliveryContext, FlowConsumer, FlowConsumerFactory, FlowEndpoints, ReassemblyLimits } from "../reassembly/types.js";
+import { defaultReassemblyLimits } from "../reassembly/types.js";
+import type { Frame } from "../source/frame.js";
+import { frameTimeMs } from "../source/frame.js";
+import type { EventListener, EventQueueLimits } from "./event-queue.js";
+import { defaultEventQueueLimits, EventQueue } from "./event-queue.js";
+import { ImdsFlow } from "./imds-flow.js";
+
+export interface PipelineLimits {
+  readonly reassembly: ReassemblyLimits;
+  readonly events: EventQueueLimits;
+}
+
+export const defaultPipelineLimits: PipelineLimits = {
+  reassembly: defaultReassemblyLimits,
+  events: defaultEventQueueLimits,
+};
+
+/**
+ * The synchronous core for one capture source: frame -> decode -> reassembly -> HTTP -> calls ->
+ * events in capture order. Called once per frame; allocates nothing for frames that are not IMDS
+ * traffic. One pipeline per source, so flows of different files never mix.
+ */
+export class CapturePipeline implements FlowConsumerFactory {
+  private readonly decoder: FrameDecoder;
+  private readonly segment = createTcpSegment();
+  private readonly reassembler: TcpReassembler;
+  private readonly queue: EventQueue;
+  private lastFrameMs = 0;
+
+  constructor(
+    private readonly source: string,
+    onEvent: EventListener,
+    private readonly diagnostics: Diagnostics,
+    limits: PipelineLimits = defaultPipelineLimits,
+  ) {
+    this.decoder = new FrameDecoder(diagnostics);
+    this.reassembler = new TcpReassembler(this, diagnostics, limits.reassembly);
+    this.queue = new EventQueue(onEvent, diagnostics, limits.events);
+  }
+
+  onFrame(frame: Frame): void {
+    this.lastFrameMs = frameTimeMs(frame);
+    if (this.decoder.decode(frame, this.segment)) {
+      this.reassembler.push(this.segment, frame);
+    }
+    if (this.queue.size > 0) this.queue.release(this.lastFrameMs);
+  }
+
+  createFlow(endpoints: FlowEndpoints, _context: DeliveryContext): FlowConsumer {
+    return new ImdsFlow(endpoints, this.source, this.queue, this.diagnostics);
+  }
+
+  /** The source is exhausted (or failed): end every flow and let every event out. */
+  finish(): void {
+    this.reassembler.flushAll("capture-end");
+    this.queue.drain();
+  }
+
+  /** Live capture: end flows idle for longer than the limit, measured on the wall clock. */
+  flushIdle(nowMs: number): void {
+    this.reassembler.flushIdle(nowMs);
+    this.queue.release(nowMs);
+  }
+
+  get pendingEvents(): number {
+    return this.queue.size;
+  }
+}

@@ -1,0 +1,119 @@
+import type { CounterName, Diagnostics } from "./diagnostics.js";
+import type { ImdsEvent } from "./events.js";
+import type { CaptureFormat } from "./source/types.js";
+
+export const summarySchema = "imds-analyzer/summary@1";
+
+export interface SourceSummary {
+  readonly path: string;
+  /** null when the file could not be recognised at all. */
+  readonly format: CaptureFormat | null;
+  readonly compressed: boolean;
+  readonly frames: number;
+  readonly bytes: number;
+  readonly linkTypes: readonly number[];
+  /** Warning text when the file ended inside a record. */
+  readonly truncated: string | null;
+  /** The error that stopped reading this file, if any (events before it were kept). */
+  readonly error: { readonly code: string; readonly message: string } | null;
+}
+
+export interface ClientSummary {
+  readonly clientIp: string;
+  readonly userAgent: string | null;
+  v1: number;
+  v2: number;
+  tokenRequests: number;
+  /** Response status counts, by code ("none" when no response was seen). */
+  readonly statuses: Record<string, number>;
+  firstSeen: string;
+  lastSeen: string;
+}
+
+export interface AnalysisSummary {
+  readonly schema: typeof summarySchema;
+  readonly sources: readonly SourceSummary[];
+  readonly framesRead: number;
+  readonly bytesRead: number;
+  readonly requests: { readonly total: number; readonly v1: number; readonly v2: number; readonly tokenRequests: number };
+  /** Per (client address, User-Agent), most v1 calls first. */
+  readonly clients: readonly ClientSummary[];
+  /** Calls from clients beyond the per-run client limit (counted in totals, not listed). */
+  readonly callsFromUntrackedClients: number;
+  readonly diagnostics: {
+    readonly counters: Partial<Record<CounterName, number>>;
+    readonly warnings: readonly { readonly code: string; readonly message: string; readonly count: number }[];
+  };
+}
+
+/** Distinct (address, User-Agent) pairs kept; a hostile capture cannot grow memory past it. */
+const maxTrackedClients = 10_000;
+
+/** Folds events as they are written; the core never keeps events themselves. */
+export class SummaryBuilder {
+  private readonly sources: SourceSummary[] = [];
+  private readonly clients = new Map<string, ClientSummary>();
+  private callsFromUntrackedClients = 0;
+  private v1 = 0;
+  private v2 = 0;
+  private tokenRequests = 0;
+
+  addEvent(event: ImdsEvent): void {
+    if (event.kind === "v1") this.v1++;
+    else if (event.kind === "v2") this.v2++;
+    else this.tokenRequests++;
+    const key = `${event.clientIp}\u0000${event.userAgent ?? ""}\u0000${event.userAgent === null ? "0" : "1"}`;
+    let client = this.clients.get(key);
+    if (client === undefined) {
+      if (this.clients.size >= maxTrackedClients) {
+        this.callsFromUntrackedClients++;
+        return;
+      }
+      client = {
+        clientIp: event.clientIp,
+        userAgent: event.userAgent,
+        v1: 0,
+        v2: 0,
+        tokenRequests: 0,
+        statuses: {},
+        firstSeen: event.time,
+        lastSeen: event.time,
+      };
+      this.clients.set(key, client);
+    }
+    if (event.kind === "v1") client.v1++;
+    else if (event.kind === "v2") client.v2++;
+    else client.tokenRequests++;
+    const status = event.status === null ? "none" : String(event.status);
+    client.statuses[status] = (client.statuses[status] ?? 0) + 1;
+    client.lastSeen = event.time;
+  }
+
+  addSource(source: SourceSummary): void {
+    this.sources.push(source);
+  }
+
+  build(diagnostics: Diagnostics): AnalysisSummary {
+    const clients = [...this.clients.values()].sort(
+      (a, b) => b.v1 - a.v1 || b.v1 + b.v2 + b.tokenRequests - (a.v1 + a.v2 + a.tokenRequests) || a.clientIp.localeCompare(b.clientIp),
+    );
+    return {
+      schema: summarySchema,
+      sources: [...this.sources],
+      framesRead: this.sources.reduce((sum, source) => sum + source.frames, 0),
+      bytesRead: this.sources.reduce((sum, source) => sum + source.bytes, 0),
+      requests: {
+        total: this.v1 + this.v2 + this.tokenRequests,
+        v1: this.v1,
+        v2: this.v2,
+        tokenRequests: this.tokenRequests,
+      },
+      clients,
+      callsFromUntrackedClients: this.callsFromUntrackedClients,
+      diagnostics: {
+        counters: diagnostics.nonZeroCounters(),
+        warnings: diagnostics.warnings.map(({ code, message, count }) => ({ code, message, count })),
+      },
+    };
+  }
+}

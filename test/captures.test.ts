@@ -1,0 +1,59 @@
+/**
+ * Every capture in captures/ was made by real tools (tcpdump, dumpcap) against the fake IMDS with
+ * real clients (scripts/make-captures.sh); its expected events are the fake IMDS's own log of
+ * what it received and answered. The analyzer must find exactly those requests, in order.
+ */
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { analyzeCaptures } from "../src/analyze.js";
+import type { ImdsEvent } from "../src/events.js";
+
+const capturesDirectory = join(import.meta.dirname, "..", "captures");
+
+interface ExpectedCapture {
+  readonly capture: string;
+  readonly format: string;
+  readonly frames: number;
+  readonly counts: Record<string, number>;
+  readonly events: readonly Record<string, unknown>[];
+}
+
+const expectations = readdirSync(capturesDirectory)
+  .filter((name) => name.endsWith(".expected.json"))
+  .sort()
+  .map((name) => JSON.parse(readFileSync(join(capturesDirectory, name), "utf8")) as ExpectedCapture);
+
+describe("golden captures", () => {
+  it("exist", () => {
+    expect(expectations.length).toBeGreaterThanOrEqual(10);
+  });
+
+  it.each(expectations.map((expected) => [expected.capture, expected] as const))("%s", async (_name, expected) => {
+    const path = join(capturesDirectory, expected.capture);
+    const events: ImdsEvent[] = [];
+    const { summary, hadErrors } = await analyzeCaptures([path], { onEvent: (event) => events.push(event) });
+    expect(hadErrors).toBe(false);
+    expect(summary.sources[0]).toMatchObject({ format: expected.format, frames: expected.frames, truncated: null, error: null });
+    // Compare every field the ground truth knows, event by event, in order.
+    const actual = events.map((event) => {
+      const picked: Record<string, unknown> = {};
+      for (const key of Object.keys(expected.events[0] ?? {})) picked[key] = event[key as keyof ImdsEvent];
+      return picked;
+    });
+    expect(actual).toEqual(expected.events);
+    expect({
+      "token-request": summary.requests.tokenRequests,
+      v2: summary.requests.v2,
+      v1: summary.requests.v1,
+    }).toEqual(expected.counts);
+    // Capture order: frame numbers never go back (pipelined requests share one), all from this file.
+    for (let index = 1; index < events.length; index++) expect(events[index]!.frame).toBeGreaterThanOrEqual(events[index - 1]!.frame);
+    for (const event of events) expect(event.source).toBe(path);
+    // Nothing the analyzer could not parse in captures made by real tools.
+    const counters = summary.diagnostics.counters;
+    expect([counters.httpRequestErrors, counters.httpResponseErrors, counters.framesMalformed, counters.gaps]).toEqual([
+      undefined, undefined, undefined, undefined,
+    ]);
+  });
+});

@@ -1,0 +1,96 @@
+/**
+ * The real command line, run as a child process from the built dist/ (npm test builds first):
+ * exit codes, where output goes, standard input.
+ */
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { writePcap } from "./helpers/capture-writer.js";
+import { http, TcpConversation } from "./helpers/conversation.js";
+
+const cli = join(import.meta.dirname, "..", "dist", "cli.js");
+const directory = mkdtempSync(join(tmpdir(), "imds-cli-"));
+
+function run(args: string[], input?: Uint8Array) {
+  const result = spawnSync(process.execPath, [cli, ...args], { input, encoding: "buffer", timeout: 30_000 });
+  return { code: result.status, stdout: result.stdout.toString("utf8"), stderr: result.stderr.toString("utf8") };
+}
+
+function capture(name: string, conversation: TcpConversation): string {
+  const path = join(directory, name);
+  writeFileSync(path, writePcap(conversation.frames));
+  return path;
+}
+
+const v1Capture = capture("v1.pcap", new TcpConversation().handshake().send(http.getV1()).reply(http.response(200)).close());
+const v2Capture = capture(
+  "v2.pcap",
+  new TcpConversation().handshake().send(http.putToken()).reply(http.response(200, "AQAEAFAKETOKEN==")).send(http.getV2()).reply(http.response(200)).close(),
+);
+
+describe("imds-analyzer analyze (CLI)", () => {
+  it("prints NDJSON events on stdout and the summary on stderr", () => {
+    const result = run(["analyze", v2Capture]);
+    expect(result.code).toBe(0);
+    const events = result.stdout.trim().split("\n").map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(events.map((event) => event["kind"])).toEqual(["token-request", "v2"]);
+    expect(result.stderr).toContain("IMDS requests: 2 (v1: 0, v2: 1, token requests: 1)");
+    expect(result.stdout + result.stderr).not.toContain("FAKETOKEN");
+  });
+
+  it("writes --events and --summary-json files (mode 0600) and keeps stdout empty", () => {
+    const eventsPath = join(directory, "events.ndjson");
+    const summaryPath = join(directory, "summary.json");
+    const result = run(["analyze", "--events", eventsPath, "--summary-json", summaryPath, "--quiet", v1Capture, v2Capture]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toBe("");
+    expect(result.stderr).toBe("");
+    expect(readFileSync(eventsPath, "utf8").trim().split("\n")).toHaveLength(3);
+    const summary = JSON.parse(readFileSync(summaryPath, "utf8")) as { schema: string; requests: unknown; sources: unknown[] };
+    expect(summary.schema).toBe("imds-analyzer/summary@1");
+    expect(summary.requests).toEqual({ total: 3, v1: 1, v2: 1, tokenRequests: 1 });
+    expect(summary.sources).toHaveLength(2);
+    expect(statSync(eventsPath).mode & 0o777).toBe(0o600);
+    expect(statSync(summaryPath).mode & 0o777).toBe(0o600);
+  });
+
+  it("reads standard input with -", () => {
+    const result = run(["analyze", "-", "--quiet"], readFileSync(v1Capture));
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout.trim()) as unknown).toMatchObject({ kind: "v1", source: "-", status: 200 });
+  });
+
+  it("exits 3 with --fail-on-v1 when a v1 call was seen, 0 when none was", () => {
+    expect(run(["analyze", "--quiet", "--fail-on-v1", v1Capture]).code).toBe(3);
+    expect(run(["analyze", "--quiet", "--fail-on-v1", v2Capture]).code).toBe(0);
+  });
+
+  it("exits 2 on usage errors", () => {
+    expect(run(["analyze"]).code).toBe(2);
+    expect(run(["analyze", "--no-such-option", v1Capture]).code).toBe(2);
+    expect(run(["frobnicate"]).code).toBe(2);
+    expect(run(["analyze", "-", "-"]).code).toBe(2);
+  });
+
+  it("exits 1 with a message naming the file for a missing or non-capture file", () => {
+    const missing = run(["analyze", join(directory, "nope.pcap")]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain("nope.pcap");
+    const text = join(directory, "notes.txt");
+    writeFileSync(text, "this is not a capture file\n");
+    const notCapture = run(["analyze", "--quiet", text]);
+    expect(notCapture.code).toBe(1);
+    expect(notCapture.stderr).toMatch(/notes\.txt: at byte offset 0 .*not a pcap or pcapng file/);
+  });
+
+  it("prints --version and --help with exit code 0", () => {
+    const version = run(["--version"]);
+    expect(version.code).toBe(0);
+    expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+    const help = run(["analyze", "--help"]);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain("--fail-on-v1");
+  });
+});
