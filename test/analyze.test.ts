@@ -103,6 +103,14 @@ describe("analyzeCaptures end to end on crafted captures", () => {
     expect(summary.diagnostics.counters.segmentsOutOfOrder).toBeGreaterThan(0);
   });
 
+  it("counts each request once when every packet appears twice (a bridge captured with -i any)", async () => {
+    const conversation = new TcpConversation().handshake().send(http.getV1(), [10]).reply(http.response(200)).close();
+    const doubled = conversation.frames.flatMap((frame) => [frame, frame]);
+    const { events, summary } = await analyze([captureFile(writePcap(doubled))]);
+    expect(events.map((event) => [event.kind, event.status, event.frame])).toEqual([["v1", 200, 9]]);
+    expect(summary.requests.total).toBe(1);
+  });
+
   it("ignores traffic to other addresses and to the IMDS address on another port", async () => {
     const other = new TcpConversation({ server: "10.0.0.9", clientPort: 40020 }).handshake().send(http.getV1()).reply(http.response(200)).close();
     const otherPort = new TcpConversation({ serverPort: 8080, clientPort: 40021 }).handshake().send(http.getV1()).reply(http.response(200)).close();

@@ -85,6 +85,23 @@ describe("imds-analyzer analyze (CLI)", () => {
     expect(notCapture.stderr).toMatch(/notes\.txt: at byte offset 0 .*not a pcap or pcapng file/);
   });
 
+  it("draws progress on a terminal only, and never with --quiet", () => {
+    // script(1) runs the CLI on a pseudo-terminal, as a user at a shell would.
+    const onTerminal = (extra: string) =>
+      spawnSync("script", ["-qec", `${process.execPath} ${cli} analyze ${extra} --events /dev/null ${v1Capture}`, "/dev/null"], {
+        encoding: "utf8",
+        timeout: 30_000,
+      });
+    const drawn = onTerminal("");
+    expect(drawn.status).toBe(0);
+    expect(drawn.stdout).toMatch(/\r\u001b\[2K.*v1\.pcap: .* of .* \(100%\), [\d,]+ frames\/s, 1 IMDS requests/);
+    expect(onTerminal("--quiet").stdout).toBe("");
+    // Not a terminal: no progress line, only the summary.
+    const piped = run(["analyze", "--events", "/dev/null", v1Capture]);
+    expect(piped.stderr).not.toContain("\r");
+    expect(piped.stderr).toContain("IMDS requests: 1");
+  });
+
   it("prints --version and --help with exit code 0", () => {
     const version = run(["--version"]);
     expect(version.code).toBe(0);
