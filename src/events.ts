@@ -7,8 +7,43 @@ export const eventSchema = "imds-analyzer/event@1";
 
 export type CallKind = "v1" | "v2" | "token-request";
 
-/** Filled by live capture (issue: live attribution); null in offline analysis. */
-export type ProcessInfo = Record<string, unknown>;
+/** One ancestor of the calling process. */
+export interface ParentProcess {
+  readonly pid: number;
+  readonly comm: string;
+  /** Redacted: values that look like secrets are replaced by "<redacted>". */
+  readonly cmdline: readonly string[];
+}
+
+/** The process that made an IMDS call (live capture only). */
+export interface ProcessInfo {
+  readonly pid: number;
+  /** When the process started (ISO-8601), so a reused pid is never confused with this one. */
+  readonly startTime: string | null;
+  readonly comm: string;
+  readonly exe: string | null;
+  /** Redacted command line; from the kernel at connect time when eBPF argv capture works. */
+  readonly cmdline: readonly string[];
+  readonly uid: number;
+  readonly user: string | null;
+  /** Parent chain, nearest first, up to pid 1. */
+  readonly parents: readonly ParentProcess[];
+  /** cgroup v2 path. */
+  readonly cgroup: string | null;
+  readonly container: { readonly runtime: string; readonly id: string } | null;
+  readonly kubernetesPodUid: string | null;
+  readonly systemdUnit: string | null;
+}
+
+/** How the process was found, or why it was not. */
+export interface AttributionInfo {
+  /** "ebpf": recorded in the kernel at connect time; "proc": socket tables and fds in /proc. */
+  readonly method: "ebpf" | "proc";
+  /** "partial": the kernel named the process but it exited before /proc could add detail. */
+  readonly status: "ok" | "partial" | "failed";
+  /** Why it failed or is partial (process-exited, socket-not-found, permission-denied, ...). */
+  readonly reason: string | null;
+}
 
 export interface ImdsEvent {
   readonly schema: typeof eventSchema;
@@ -30,6 +65,8 @@ export interface ImdsEvent {
   /** The capture file as given on the command line (`-` for stdin). */
   readonly source: string;
   readonly process: ProcessInfo | null;
+  /** Null in offline analysis; in live capture, how `process` was found or why it is null. */
+  readonly attribution: AttributionInfo | null;
   /** For token requests: the TTL asked for, in seconds (not a secret); else null. */
   readonly tokenTtlSeconds: number | null;
   /** The request carried X-Forwarded-For (IMDS rejects token PUTs that do). */

@@ -30,6 +30,31 @@ export interface ClientSummary {
   lastSeen: string;
 }
 
+/** What live capture adds: how healthy the capture was, and how well calls were attributed. */
+export interface LiveCaptureSummary {
+  readonly device: string;
+  readonly linkType: number;
+  readonly filter: string;
+  readonly startedAt: string;
+  readonly stoppedAt: string;
+  readonly durationSeconds: number;
+  /** From pcap_stats: packets that passed the kernel filter, and those dropped. */
+  readonly packetsReceived: number;
+  readonly packetsDroppedByKernel: number;
+  readonly packetsDroppedByInterface: number;
+  /** --write-pcap frames not saved because the disk could not keep up. */
+  readonly framesNotSaved: number;
+  readonly attribution: {
+    readonly method: "ebpf" | "proc";
+    /** Why eBPF is not in use, when it is not. */
+    readonly fallbackReason: string | null;
+    readonly connections: number;
+    readonly attributed: number;
+    readonly partial: number;
+    readonly failed: number;
+  };
+}
+
 export interface AnalysisSummary {
   readonly schema: typeof summarySchema;
   readonly sources: readonly SourceSummary[];
@@ -40,6 +65,8 @@ export interface AnalysisSummary {
   readonly clients: readonly ClientSummary[];
   /** Calls from clients beyond the per-run client limit (counted in totals, not listed). */
   readonly callsFromUntrackedClients: number;
+  /** Null for capture files. */
+  readonly live: LiveCaptureSummary | null;
   readonly diagnostics: {
     readonly counters: Partial<Record<CounterName, number>>;
     readonly warnings: readonly { readonly code: string; readonly message: string; readonly count: number }[];
@@ -93,7 +120,7 @@ export class SummaryBuilder {
     this.sources.push(source);
   }
 
-  build(diagnostics: Diagnostics): AnalysisSummary {
+  build(diagnostics: Diagnostics, live: LiveCaptureSummary | null = null): AnalysisSummary {
     const clients = [...this.clients.values()].sort(
       (a, b) => b.v1 - a.v1 || b.v1 + b.v2 + b.tokenRequests - (a.v1 + a.v2 + a.tokenRequests) || a.clientIp.localeCompare(b.clientIp),
     );
@@ -110,6 +137,7 @@ export class SummaryBuilder {
       },
       clients,
       callsFromUntrackedClients: this.callsFromUntrackedClients,
+      live,
       diagnostics: {
         counters: diagnostics.nonZeroCounters(),
         warnings: diagnostics.warnings.map(({ code, message, count }) => ({ code, message, count })),

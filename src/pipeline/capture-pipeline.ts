@@ -15,6 +15,11 @@ export interface PipelineLimits {
   readonly events: EventQueueLimits;
 }
 
+export interface PipelineHooks {
+  /** A new connection to IMDS was seen (live capture starts /proc attribution here). */
+  readonly onFlowStart?: (endpoints: FlowEndpoints) => void;
+}
+
 export const defaultPipelineLimits: PipelineLimits = {
   reassembly: defaultReassemblyLimits,
   events: defaultEventQueueLimits,
@@ -37,6 +42,7 @@ export class CapturePipeline implements FlowConsumerFactory {
     onEvent: EventListener,
     private readonly diagnostics: Diagnostics,
     limits: PipelineLimits = defaultPipelineLimits,
+    private readonly hooks: PipelineHooks = {},
   ) {
     this.decoder = new FrameDecoder(diagnostics);
     this.reassembler = new TcpReassembler(this, diagnostics, limits.reassembly);
@@ -52,6 +58,7 @@ export class CapturePipeline implements FlowConsumerFactory {
   }
 
   createFlow(endpoints: FlowEndpoints, _context: DeliveryContext): FlowConsumer {
+    this.hooks.onFlowStart?.(endpoints);
     return new ImdsFlow(endpoints, this.source, this.queue, this.diagnostics);
   }
 

@@ -121,6 +121,7 @@ function toEvent(call: PendingCall): ImdsEvent {
     frame: call.frame,
     source: call.source,
     process: null,
+    attribution: null,
     tokenTtlSeconds: call.tokenTtlSeconds,
     forwardedFor: call.forwardedFor,
     requestOnConnection: call.requestOnConnection,

@@ -21,6 +21,8 @@ export class NdjsonWriter {
     readonly name: string,
     /** Whether close() ends the stream (files yes, process.stdout no). */
     private readonly ownsStream: boolean,
+    /** Write every line at once (live capture: events must appear as they happen). */
+    private readonly immediate = false,
   ) {
     stream.on("error", (error: NodeJS.ErrnoException) => {
       this.failure ??= new OutputError(name, `cannot write: ${error.code ?? error.message}`, { cause: error });
@@ -28,17 +30,18 @@ export class NdjsonWriter {
   }
 
   /** Opens FILE for writing, mode 0600 (events can name hosts and processes). */
-  static toFile(path: string): NdjsonWriter {
-    return new NdjsonWriter(createWriteStream(path, { flags: "w", mode: 0o600 }), path, true);
+  static toFile(path: string, options: { immediate?: boolean; append?: boolean } = {}): NdjsonWriter {
+    const stream = createWriteStream(path, { flags: options.append ? "a" : "w", mode: 0o600 });
+    return new NdjsonWriter(stream, path, true, options.immediate ?? false);
   }
 
-  static toStdout(): NdjsonWriter {
-    return new NdjsonWriter(process.stdout, "stdout", false);
+  static toStdout(options: { immediate?: boolean } = {}): NdjsonWriter {
+    return new NdjsonWriter(process.stdout, "stdout", false, options.immediate ?? false);
   }
 
   write(record: object): void {
     this.batch += JSON.stringify(record) + "\n";
-    if (this.batch.length >= NdjsonWriter.batchBytes) this.flushBatch();
+    if (this.immediate || this.batch.length >= NdjsonWriter.batchBytes) this.flushBatch();
   }
 
   /** Undefined when writing can go on now; else a promise that settles when it can. */

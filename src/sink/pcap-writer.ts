@@ -1,0 +1,88 @@
+import { createWriteStream } from "node:fs";
+import type { WriteStream } from "node:fs";
+import type { Frame } from "../source/frame.js";
+import { OutputError } from "../errors.js";
+
+/** Classic pcap, nanosecond magic (a1b23c4d), little-endian: what `--write-pcap` saves. */
+const pcapNanosecondMagic = 0xa1b23c4d;
+const globalHeaderBytes = 24;
+const recordHeaderBytes = 16;
+
+/**
+ * Saves frames to a classic pcap file as they are seen. The file holds IMDS traffic, which
+ * includes tokens and credentials in responses, so it is created with mode 0600. Writes are
+ * batched; when the disk cannot keep up, frames are dropped and counted rather than buffered
+ * without bound (the live capture must never grow memory because of a slow disk).
+ */
+export class PcapWriter {
+  private readonly stream: WriteStream;
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private waitingForDrain = false;
+  private failure: OutputError | null = null;
+  framesWritten = 0;
+  framesDropped = 0;
+  private static readonly flushBytes = 256 * 1024;
+  private static readonly maxBufferedBytes = 16 * 1024 * 1024;
+
+  constructor(
+    readonly path: string,
+    linkType: number,
+    snaplenBytes = 262_144,
+  ) {
+    this.stream = createWriteStream(path, { flags: "w", mode: 0o600 });
+    this.stream.on("error", (error: NodeJS.ErrnoException) => {
+      this.failure ??= new OutputError(path, `cannot write the capture: ${error.code ?? error.message}`, { cause: error });
+    });
+    this.stream.on("drain", () => {
+      this.waitingForDrain = false;
+    });
+    const header = Buffer.alloc(globalHeaderBytes);
+    header.writeUInt32LE(pcapNanosecondMagic, 0);
+    header.writeUInt16LE(2, 4);
+    header.writeUInt16LE(4, 6);
+    header.writeUInt32LE(snaplenBytes, 16);
+    header.writeUInt32LE(linkType, 20);
+    this.enqueue(header);
+  }
+
+  write(frame: Frame): void {
+    if (this.failure) return;
+    if (this.waitingForDrain && this.stream.writableLength + this.pendingBytes > PcapWriter.maxBufferedBytes) {
+      this.framesDropped++;
+      return;
+    }
+    const record = Buffer.allocUnsafe(recordHeaderBytes + frame.bytes.length);
+    record.writeUInt32LE(frame.timestampSeconds >>> 0, 0);
+    record.writeUInt32LE(frame.timestampNanos, 4);
+    record.writeUInt32LE(frame.bytes.length, 8);
+    record.writeUInt32LE(frame.originalLength, 12);
+    record.set(frame.bytes, recordHeaderBytes);
+    this.enqueue(record);
+    this.framesWritten++;
+  }
+
+  private enqueue(chunk: Buffer): void {
+    this.pending.push(chunk);
+    this.pendingBytes += chunk.length;
+    if (this.pendingBytes >= PcapWriter.flushBytes) this.flush();
+  }
+
+  /** Hands batched records to the file; live capture calls it on a timer too. */
+  flush(): void {
+    if (this.pending.length === 0 || this.failure) return;
+    const ready = this.stream.write(Buffer.concat(this.pending, this.pendingBytes));
+    this.pending = [];
+    this.pendingBytes = 0;
+    if (!ready) this.waitingForDrain = true;
+  }
+
+  async close(): Promise<void> {
+    this.flush();
+    await new Promise<void>((resolve) => {
+      this.stream.end(() => { resolve(); });
+      this.stream.once("error", () => { resolve(); });
+    });
+    if (this.failure) throw this.failure;
+  }
+}
