@@ -4,12 +4,12 @@ import { defineConfig } from "eslint/config";
 import tseslint from "typescript-eslint";
 
 export default defineConfig(
-  { ignores: ["dist/**", "node_modules/**", "native/build/**", "bench/out/**"] },
+  { ignores: ["dist/**", "node_modules/**", "native/*/build/**", "bench/out/**"] },
   tseslint.configs.strictTypeChecked,
   {
     languageOptions: {
       parserOptions: {
-        projectService: { allowDefaultProject: ["eslint.config.js", "vitest.config.ts"] },
+        projectService: { allowDefaultProject: ["eslint.config.js", "vitest.config.ts", "native/build.mjs"] },
         tsconfigRootDir: import.meta.dirname,
       },
     },

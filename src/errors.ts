@@ -11,6 +11,8 @@ export const ErrorCode = {
   captureTruncated: "E_CAPTURE_TRUNCATED",
   io: "E_IO",
   output: "E_OUTPUT",
+  captureDevice: "E_CAPTURE_DEVICE",
+  attributionUnavailable: "E_ATTRIBUTION_UNAVAILABLE",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -90,5 +92,37 @@ export class OutputError extends ImdsAnalyzerError {
   constructor(path: string, problem: string, options?: { cause?: unknown }) {
     super(ErrorCode.output, `${path}: ${problem}`, options);
     this.path = path;
+  }
+}
+
+/**
+ * Live capture could not open or read a device: no permission, no such device, a bad filter, a
+ * read error, or the native addon is not built. `reason` is the native layer's code when there
+ * is one (`E_PCAP_PERMISSION`, `E_PCAP_NO_SUCH_DEVICE`, `E_PCAP_FILTER`, `E_PCAP_READ`, ...;
+ * `E_ADDON_UNAVAILABLE` when the addon cannot be loaded), for callers that want to give a hint.
+ */
+export class CaptureDeviceError extends ImdsAnalyzerError {
+  readonly device: string;
+  readonly reason: string | null;
+  constructor(device: string, problem: string, options?: { cause?: unknown; reason?: string }) {
+    super(ErrorCode.captureDevice, problem, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.device = device;
+    this.reason = options?.reason ?? null;
+  }
+}
+
+/**
+ * Kernel-side process attribution (the eBPF connect tracer) cannot run here: not root, no
+ * CAP_BPF, tracefs missing, the verifier rejected the program, a kernel too old for BPF ring
+ * buffers, or the addon is not built. `reason` is the native layer's code (`EBPF_PERMISSION`,
+ * `EBPF_TRACEFS`, `EBPF_TRACEPOINT`, `EBPF_VERIFIER`, `EBPF_RINGBUF_UNSUPPORTED`, `EBPF_ATTACH`,
+ * `EBPF_SYSTEM`; `EBPF_ADDON_UNAVAILABLE` when the addon cannot be loaded). Callers fall back
+ * to /proc attribution.
+ */
+export class AttributionUnavailableError extends ImdsAnalyzerError {
+  readonly reason: string;
+  constructor(reason: string, problem: string, options?: { cause?: unknown }) {
+    super(ErrorCode.attributionUnavailable, problem, options);
+    this.reason = reason;
   }
 }

@@ -1,0 +1,121 @@
+/**
+ * Loads the libpcap Node-API addon (native/pcap, built at install time by native/build.mjs) and
+ * describes its shape. Only src/live/pcap-source.ts should use it: the shapes here are the
+ * native layer's contract, not the project's API.
+ */
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** Where the built addon lives, relative to the package root. */
+export const pcapAddonPath = "native/pcap/build/Release/imds_pcap.node";
+
+/**
+ * Layout of one packet record in the Buffer the addon hands over per batch: little-endian u32
+ * fields, then the captured bytes zero-padded to a multiple of 4.
+ */
+export const pcapRecordLayout = {
+  secondsOffset: 0,
+  nanosOffset: 4,
+  capturedLengthOffset: 8,
+  originalLengthOffset: 12,
+  headerBytes: 16,
+  dataAlignmentBytes: 4,
+} as const;
+
+export interface NativePcapStats {
+  /** Packets that passed the kernel filter (ps_recv), including those then dropped. */
+  readonly received: number;
+  /** No room in the kernel buffer (ps_drop). */
+  readonly droppedByKernel: number;
+  /** Dropped by the interface or its driver (ps_ifdrop). */
+  readonly droppedByInterface: number;
+  /** Did not fit the addon's batch buffer (cannot happen while libpcap respects snaplen). */
+  readonly droppedByAddon: number;
+}
+
+export interface NativeOpenOptions {
+  readonly filter: string;
+  readonly snaplenBytes?: number;
+  readonly bufferSizeBytes?: number;
+  readonly maxBatchPackets?: number;
+  readonly networkNamespacePath?: string;
+}
+
+/** One call per batch: `records` holds `packetCount` records laid out as `pcapRecordLayout`. */
+export type NativeBatchListener = (records: Buffer, packetCount: number) => void;
+
+export interface NativePcapHandle {
+  readonly device: string;
+  readonly linkType: number;
+  readonly linkTypeName: string | null;
+  readonly timePrecisionDigits: number;
+  /** Activation warnings and the microsecond fallback, or null. */
+  readonly warning: string | null;
+  readonly snaplenBytes: number;
+  readonly bufferSizeBytes: number;
+  /** Packets per batch actually used (lowered so a batch of snaplen-sized packets fits 16 MiB). */
+  readonly maxBatchPackets: number;
+  start(onBatch: NativeBatchListener, onError: (error: Error) => void): void;
+  pause(): void;
+  resume(): void;
+  stats(): NativePcapStats;
+  /** Drains buffered packets into onBatch, closes; idempotent. Null: final stats unreadable. */
+  close(): NativePcapStats | null;
+}
+
+export interface NativePcapAddon {
+  /** pcap_lib_version(), e.g. "libpcap version 1.10.3 (with TPACKET_V3)". */
+  readonly libraryVersion: string;
+  open(device: string, options: NativeOpenOptions): NativePcapHandle;
+}
+
+export type PcapAddonLoadResult = { readonly ok: true; readonly addon: NativePcapAddon } | { readonly ok: false; readonly reason: string };
+
+/** The nearest directory at or above `startDirectory` holding a package.json. */
+export function findPackageRoot(startDirectory: string): string | null {
+  let directory = startDirectory;
+  for (;;) {
+    if (existsSync(join(directory, "package.json"))) return directory;
+    const parent = dirname(directory);
+    if (parent === directory) return null;
+    directory = parent;
+  }
+}
+
+function isPcapAddon(value: unknown): value is NativePcapAddon {
+  if (typeof value !== "object" || value === null) return false;
+  return "open" in value && typeof value.open === "function" && "libraryVersion" in value && typeof value.libraryVersion === "string";
+}
+
+let loaded: PcapAddonLoadResult | undefined;
+
+/**
+ * Loads the addon once per process. Resolved from the package root, so it works from src/ (tests)
+ * and from dist/ (the built CLI) alike.
+ */
+export function loadPcapAddon(): PcapAddonLoadResult {
+  loaded ??= loadFromDisk();
+  return loaded;
+}
+
+function loadFromDisk(): PcapAddonLoadResult {
+  const root = findPackageRoot(dirname(fileURLToPath(import.meta.url)));
+  if (root === null) return { ok: false, reason: "cannot find the imds-analyzer package directory (no package.json above the module)" };
+  const path = join(root, pcapAddonPath);
+  if (!existsSync(path)) {
+    return {
+      ok: false,
+      reason: `the libpcap addon is not built (${path} is missing): run "node native/build.mjs" in ${root} (needs libpcap-dev, a C compiler and python3)`,
+    };
+  }
+  try {
+    const addon: unknown = createRequire(import.meta.url)(path);
+    if (!isPcapAddon(addon)) return { ok: false, reason: `${path} is not the imds-analyzer libpcap addon` };
+    return { ok: true, addon };
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    return { ok: false, reason: `cannot load ${path}: ${message}` };
+  }
+}
