@@ -27,7 +27,7 @@ const buildTimeoutMs = 10 * 60 * 1000;
 /** What each addon gives, and the usual reason it does not build. */
 const addonNotes = /** @type {const} */ ({
   pcap: { feature: "live capture", hint: "is libpcap-dev installed?" },
-  ebpf: { feature: "eBPF process attribution", hint: "are clang, libbpf-dev and the kernel headers installed?" },
+  ebpf: { feature: "eBPF process attribution", hint: "are a C compiler, python3 and linux-libc-dev installed?" },
 });
 
 const inCi = process.env["CI"] === "true";

@@ -1,0 +1,377 @@
+/*
+ * Node-API binding for the connect tracer (plain C, node_api.h only).
+ *
+ *   probe()                 -> { ok: true } | { ok: false, code, reason }
+ *   open(onRecords, argv)   -> handle { argvCapture, argvUnavailableReason, tracepointId }
+ *                              throws Error { code: "EBPF_*", message }
+ *   stats(handle)           -> counters (a snapshot taken at close once closed)
+ *   close(handle)           -> idempotent; detaches, closes fds, unmaps
+ *   layout                  -> the record layout numbers (record.h) for the decoder to check
+ *
+ * The ring buffer fd is watched with uv_poll on Node's own loop. Each wakeup drains up to
+ * MAX_RECORDS_PER_CALLBACK records and calls onRecords(buffer, count) once, where buffer holds
+ * `count` records of layout.recordSize bytes. An open tracer keeps itself (and the process)
+ * alive until close(), like an open socket; at environment teardown it is closed by an async
+ * cleanup hook.
+ */
+#define NAPI_VERSION 8
+#include <node_api.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "record.h"
+#include "tracer.h"
+
+/* Records handed to JavaScript per wakeup; more wait in the ring (the poll is level-triggered). */
+#define MAX_RECORDS_PER_CALLBACK 1024
+
+struct addon_tracer {
+  struct tracer tracer;
+  napi_env env;
+  napi_ref callback_ref;
+  napi_ref self_ref;
+  napi_async_context async_context;
+  napi_async_cleanup_hook_handle cleanup_hook;
+  uv_poll_t poll;
+  int poll_started;
+  int closed;      /* kernel resources released */
+  int poll_closed; /* uv_close finished (or the poll never existed) */
+  int finalized;   /* the JS wrapper was collected */
+  double records_delivered;
+  unsigned long long final_counters[COUNTER_COUNT];
+  long final_pending;
+  int have_final;
+  unsigned char batch[MAX_RECORDS_PER_CALLBACK * RECORD_SIZE];
+};
+
+#define CHECK(call)                                                                    \
+  do {                                                                                 \
+    if ((call) != napi_ok) {                                                           \
+      const napi_extended_error_info *info = NULL;                                     \
+      napi_get_last_error_info(env, &info);                                            \
+      bool pending = false;                                                            \
+      napi_is_exception_pending(env, &pending);                                        \
+      if (!pending) napi_throw_error(env, "EBPF_NAPI", info && info->error_message     \
+                                                          ? info->error_message        \
+                                                          : "Node-API call failed");   \
+      return NULL;                                                                     \
+    }                                                                                  \
+  } while (0)
+
+static void maybe_free(struct addon_tracer *at) {
+  if (at->poll_closed && at->finalized) free(at);
+}
+
+static void on_poll_closed(uv_handle_t *handle) {
+  struct addon_tracer *at = handle->data;
+  at->poll_closed = 1;
+  if (at->cleanup_hook != NULL) {
+    napi_remove_async_cleanup_hook(at->cleanup_hook);
+    at->cleanup_hook = NULL;
+  }
+  maybe_free(at);
+}
+
+static void close_all(struct addon_tracer *at) {
+  if (at->closed) return;
+  at->closed = 1;
+  if (tracer_read_counters(&at->tracer, at->final_counters) == 0) {
+    at->final_pending = tracer_pending_count(&at->tracer);
+    at->have_final = 1;
+  }
+  if (at->poll_started) {
+    uv_poll_stop(&at->poll);
+    uv_close((uv_handle_t *)&at->poll, on_poll_closed);
+  } else {
+    at->poll_closed = 1;
+    if (at->cleanup_hook != NULL) {
+      napi_remove_async_cleanup_hook(at->cleanup_hook);
+      at->cleanup_hook = NULL;
+    }
+  }
+  tracer_close(&at->tracer);
+  if (at->callback_ref != NULL) napi_delete_reference(at->env, at->callback_ref);
+  at->callback_ref = NULL;
+  if (at->self_ref != NULL) napi_delete_reference(at->env, at->self_ref);
+  at->self_ref = NULL;
+  if (at->async_context != NULL) napi_async_destroy(at->env, at->async_context);
+  at->async_context = NULL;
+}
+
+static void on_cleanup(napi_async_cleanup_hook_handle handle, void *arg) {
+  struct addon_tracer *at = arg;
+  (void)handle;
+  close_all(at); /* on_poll_closed (or close_all itself) removes the hook: teardown may go on */
+}
+
+static void on_finalize(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  struct addon_tracer *at = data;
+  at->finalized = 1;
+  close_all(at);
+  maybe_free(at);
+}
+
+static void deliver(struct addon_tracer *at, size_t count) {
+  napi_env env = at->env;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  napi_value callback, global, argv[2];
+  void *copy = NULL;
+  if (napi_get_reference_value(env, at->callback_ref, &callback) == napi_ok && callback != NULL &&
+      napi_get_global(env, &global) == napi_ok &&
+      napi_create_buffer_copy(env, count * RECORD_SIZE, at->batch, &copy, &argv[0]) == napi_ok &&
+      napi_create_uint32(env, (uint32_t)count, &argv[1]) == napi_ok) {
+    at->records_delivered += (double)count;
+    napi_status status = napi_make_callback(env, at->async_context, global, callback, 2, argv, NULL);
+    if (status == napi_pending_exception) {
+      /* A throwing callback is the application's bug: report it like any uncaught exception. */
+      napi_value exception;
+      if (napi_get_and_clear_last_exception(env, &exception) == napi_ok) napi_fatal_exception(env, exception);
+    }
+  }
+  napi_close_handle_scope(env, scope);
+}
+
+static void on_poll(uv_poll_t *handle, int status, int events) {
+  (void)events;
+  struct addon_tracer *at = handle->data;
+  if (at->closed || status < 0) return;
+  size_t count = tracer_consume(&at->tracer, at->batch, MAX_RECORDS_PER_CALLBACK);
+  if (count > 0) deliver(at, count);
+}
+
+static napi_value set_named(napi_env env, napi_value object, const char *name, napi_value value) {
+  CHECK(napi_set_named_property(env, object, name, value));
+  return object;
+}
+
+static napi_value set_number(napi_env env, napi_value object, const char *name, double number) {
+  napi_value value;
+  CHECK(napi_create_double(env, number, &value));
+  return set_named(env, object, name, value);
+}
+
+static napi_value set_string(napi_env env, napi_value object, const char *name, const char *text) {
+  napi_value value;
+  CHECK(napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &value));
+  return set_named(env, object, name, value);
+}
+
+static napi_value set_bool(napi_env env, napi_value object, const char *name, bool flag) {
+  napi_value value;
+  CHECK(napi_get_boolean(env, flag, &value));
+  return set_named(env, object, name, value);
+}
+
+static napi_value js_probe(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value result;
+  CHECK(napi_create_object(env, &result));
+  struct ebpf_error *err = malloc(sizeof *err);
+  if (err == NULL) {
+    napi_throw_error(env, EBPF_ERR_SYSTEM, "out of memory");
+    return NULL;
+  }
+  int ok = tracer_probe(err) == 0;
+  napi_value done = set_bool(env, result, "ok", ok);
+  if (done != NULL && !ok) {
+    done = set_string(env, result, "code", err->code);
+    if (done != NULL) done = set_string(env, result, "reason", err->message);
+  }
+  free(err);
+  return done == NULL ? NULL : result;
+}
+
+static struct addon_tracer *unwrap(napi_env env, napi_value handle) {
+  void *data = NULL;
+  if (napi_unwrap(env, handle, &data) != napi_ok || data == NULL) {
+    napi_throw_type_error(env, "EBPF_BAD_HANDLE", "not a tracer handle");
+    return NULL;
+  }
+  return data;
+}
+
+static napi_value js_open(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value args[2];
+  CHECK(napi_get_cb_info(env, info, &argc, args, NULL, NULL));
+  napi_valuetype type = napi_undefined;
+  if (argc < 1 || napi_typeof(env, args[0], &type) != napi_ok || type != napi_function) {
+    napi_throw_type_error(env, "EBPF_BAD_ARGUMENT", "open(onRecords, captureArgv): onRecords must be a function");
+    return NULL;
+  }
+  bool want_argv = true;
+  if (argc >= 2 && napi_get_value_bool(env, args[1], &want_argv) != napi_ok) {
+    napi_throw_type_error(env, "EBPF_BAD_ARGUMENT", "open(onRecords, captureArgv): captureArgv must be a boolean");
+    return NULL;
+  }
+
+  struct addon_tracer *at = calloc(1, sizeof *at);
+  struct ebpf_error *err = malloc(sizeof *err);
+  if (at == NULL || err == NULL) {
+    free(at);
+    free(err);
+    napi_throw_error(env, EBPF_ERR_SYSTEM, "out of memory");
+    return NULL;
+  }
+  at->env = env;
+  tracer_init(&at->tracer);
+  if (tracer_open(&at->tracer, want_argv, err) != 0) {
+    napi_throw_error(env, err->code, err->message);
+    free(err);
+    free(at);
+    return NULL;
+  }
+  free(err);
+
+  uv_loop_t *loop = NULL;
+  napi_value handle, resource_name;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok || uv_poll_init(loop, &at->poll, at->tracer.ring_fd) != 0) {
+    tracer_close(&at->tracer);
+    free(at);
+    napi_throw_error(env, EBPF_ERR_SYSTEM, "uv_poll_init on the ring buffer failed");
+    return NULL;
+  }
+  at->poll.data = at;
+  at->poll_started = 1; /* from here on the handle must be uv_close()d */
+  if (napi_create_object(env, &handle) != napi_ok ||
+      napi_wrap(env, handle, at, on_finalize, NULL, NULL) != napi_ok) {
+    at->finalized = 1; /* nothing in JavaScript refers to it */
+    close_all(at);
+    napi_throw_error(env, EBPF_ERR_SYSTEM, "wrapping the tracer failed");
+    return NULL;
+  }
+  /* From here on the finalizer owns `at`: errors close it and let it be collected. */
+  if (napi_create_reference(env, args[0], 1, &at->callback_ref) != napi_ok ||
+      napi_create_reference(env, handle, 1, &at->self_ref) != napi_ok ||
+      napi_create_string_utf8(env, "imds-ebpf-tracer", NAPI_AUTO_LENGTH, &resource_name) != napi_ok ||
+      napi_async_init(env, handle, resource_name, &at->async_context) != napi_ok ||
+      napi_add_async_cleanup_hook(env, on_cleanup, at, &at->cleanup_hook) != napi_ok ||
+      uv_poll_start(&at->poll, UV_READABLE, on_poll) != 0) {
+    close_all(at);
+    napi_throw_error(env, EBPF_ERR_SYSTEM, "starting the ring buffer poll failed");
+    return NULL;
+  }
+  if (set_bool(env, handle, "argvCapture", at->tracer.argv_capture) == NULL) return NULL;
+  if (at->tracer.argv_capture) {
+    napi_value null_value;
+    CHECK(napi_get_null(env, &null_value));
+    if (set_named(env, handle, "argvUnavailableReason", null_value) == NULL) return NULL;
+  } else if (set_string(env, handle, "argvUnavailableReason", at->tracer.argv_unavailable_reason) == NULL) {
+    return NULL;
+  }
+  if (set_number(env, handle, "tracepointId", at->tracer.tracepoint_id) == NULL) return NULL;
+  return handle;
+}
+
+static napi_value js_close(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value args[1];
+  CHECK(napi_get_cb_info(env, info, &argc, args, NULL, NULL));
+  if (argc < 1) {
+    napi_throw_type_error(env, "EBPF_BAD_ARGUMENT", "close(handle)");
+    return NULL;
+  }
+  struct addon_tracer *at = unwrap(env, args[0]);
+  if (at == NULL) return NULL;
+  close_all(at);
+  return NULL;
+}
+
+static napi_value js_stats(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value args[1];
+  CHECK(napi_get_cb_info(env, info, &argc, args, NULL, NULL));
+  if (argc < 1) {
+    napi_throw_type_error(env, "EBPF_BAD_ARGUMENT", "stats(handle)");
+    return NULL;
+  }
+  struct addon_tracer *at = unwrap(env, args[0]);
+  if (at == NULL) return NULL;
+  unsigned long long counters[COUNTER_COUNT];
+  long pending;
+  if (at->closed) {
+    if (!at->have_final) {
+      napi_throw_error(env, EBPF_ERR_SYSTEM, "counters were not readable when the tracer closed");
+      return NULL;
+    }
+    memcpy(counters, at->final_counters, sizeof counters);
+    pending = at->final_pending;
+  } else {
+    if (tracer_read_counters(&at->tracer, counters) != 0) {
+      napi_throw_error(env, EBPF_ERR_SYSTEM, "reading the counters map failed");
+      return NULL;
+    }
+    pending = tracer_pending_count(&at->tracer);
+  }
+  napi_value result;
+  CHECK(napi_create_object(env, &result));
+  static const char *const names[COUNTER_COUNT] = {
+      [COUNTER_TRACKED] = "tracked",         [COUNTER_ESTABLISHED] = "established",
+      [COUNTER_FAILED] = "failed",           [COUNTER_MAP_FULL] = "mapFull",
+      [COUNTER_RING_LOST] = "ringBufferLost", [COUNTER_UNMATCHED] = "unmatched",
+      [COUNTER_ARGV_FAILED] = "argvFailed",  [COUNTER_EMITTED] = "emitted",
+  };
+  for (int i = 0; i < COUNTER_COUNT; i++) {
+    if (set_number(env, result, names[i], (double)counters[i]) == NULL) return NULL;
+  }
+  if (set_number(env, result, "pendingConnects", (double)pending) == NULL) return NULL;
+  if (set_number(env, result, "recordsDelivered", at->records_delivered) == NULL) return NULL;
+  if (set_number(env, result, "unexpectedSamples", (double)at->tracer.unexpected_samples) == NULL) return NULL;
+  return result;
+}
+
+static napi_value make_layout(napi_env env) {
+  napi_value layout;
+  CHECK(napi_create_object(env, &layout));
+  static const struct {
+    const char *name;
+    int value;
+  } numbers[] = {
+      {"recordSize", RECORD_SIZE},
+      {"connectTimeNs", RECORD_CONNECT_TIME_NS},
+      {"pidTgid", RECORD_PID_TGID},
+      {"uidGid", RECORD_UID_GID},
+      {"cgroupId", RECORD_CGROUP_ID},
+      {"endTimeNs", RECORD_END_TIME_NS},
+      {"comm", RECORD_COMM},
+      {"commSize", RECORD_COMM_SIZE},
+      {"family", RECORD_FAMILY},
+      {"sport", RECORD_SPORT},
+      {"dport", RECORD_DPORT},
+      {"outcome", RECORD_OUTCOME},
+      {"argvStatus", RECORD_ARGV_STATUS},
+      {"saddr", RECORD_SADDR},
+      {"daddr", RECORD_DADDR},
+      {"saddrV6", RECORD_SADDR_V6},
+      {"daddrV6", RECORD_DADDR_V6},
+      {"argvLength", RECORD_ARGV_LENGTH},
+      {"argv", RECORD_ARGV},
+      {"argvSize", RECORD_ARGV_SIZE},
+      {"pendingMaxEntries", PENDING_MAX_ENTRIES},
+      {"ringBufferBytes", RING_BUFFER_BYTES},
+  };
+  for (size_t i = 0; i < sizeof numbers / sizeof numbers[0]; i++) {
+    if (set_number(env, layout, numbers[i].name, numbers[i].value) == NULL) return NULL;
+  }
+  return layout;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_value layout = make_layout(env);
+  if (layout == NULL) return NULL;
+  napi_property_descriptor properties[] = {
+      {"probe", NULL, js_probe, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"open", NULL, js_open, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"close", NULL, js_close, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"stats", NULL, js_stats, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"layout", NULL, NULL, NULL, NULL, layout, napi_enumerable, NULL},
+  };
+  CHECK(napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties));
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

@@ -1,0 +1,110 @@
+/**
+ * Loads the eBPF connect-tracer addon (native/ebpf, built at install time by native/build.mjs)
+ * and describes its shape. Only ebpf-tracer.ts should use it: the shapes here are the native
+ * layer's contract, not the project's API.
+ */
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** Where the built addon lives, relative to the package root. */
+export const ebpfAddonPath = "native/ebpf/build/Release/imds_ebpf.node";
+
+/** The kernel program's counters plus the addon's own (all since open). */
+export interface NativeTracerStats {
+  /** Connects to IMDS that began (CLOSE -> SYN_SENT) and were parked until their handshake ended. */
+  readonly tracked: number;
+  readonly established: number;
+  /** Parked connects that ended in CLOSE (refused, timed out, unreachable). */
+  readonly failed: number;
+  /** The pending table was full: the connect was reported at once, without its client port. */
+  readonly mapFull: number;
+  /** Records the ring buffer had no room for (lost). */
+  readonly ringBufferLost: number;
+  /** Handshakes to IMDS that ended with no parked entry (began before the tracer was opened). */
+  readonly unmatched: number;
+  /** argv capture was on but reading the process's memory failed. */
+  readonly argvFailed: number;
+  /** Records written to the ring buffer. */
+  readonly emitted: number;
+  /** Connects waiting for their handshake now (entries in the pending table). */
+  readonly pendingConnects: number;
+  /** Records handed to JavaScript. */
+  readonly recordsDelivered: number;
+  /** Ring samples of an unexpected size (skipped). */
+  readonly unexpectedSamples: number;
+}
+
+export interface NativeTracerHandle {
+  readonly argvCapture: boolean;
+  readonly argvUnavailableReason: string | null;
+  readonly tracepointId: number;
+}
+
+/** Called once per ring-buffer wakeup: `records` holds `count` records of layout.recordSize bytes. */
+export type NativeRecordsListener = (records: Buffer, count: number) => void;
+
+export type NativeProbeResult = { readonly ok: true } | { readonly ok: false; readonly code: string; readonly reason: string };
+
+export interface NativeEbpfAddon {
+  /** Reads the tracepoint, creates a ring buffer, loads a trivial program; attaches nothing. */
+  probe(): NativeProbeResult;
+  /** Throws an Error whose `code` is one of the EBPF_* codes (error.h). */
+  open(onRecords: NativeRecordsListener, captureArgv: boolean): NativeTracerHandle;
+  stats(handle: NativeTracerHandle): NativeTracerStats;
+  /** Detaches the program, closes fds, unmaps the ring; idempotent. */
+  close(handle: NativeTracerHandle): void;
+  readonly layout: Readonly<Record<string, number>>;
+}
+
+export type EbpfAddonLoadResult = { readonly ok: true; readonly addon: NativeEbpfAddon } | { readonly ok: false; readonly reason: string };
+
+/** The nearest directory at or above `startDirectory` holding a package.json. */
+function findPackageRoot(startDirectory: string): string | null {
+  let directory = startDirectory;
+  for (;;) {
+    if (existsSync(join(directory, "package.json"))) return directory;
+    const parent = dirname(directory);
+    if (parent === directory) return null;
+    directory = parent;
+  }
+}
+
+function isEbpfAddon(value: unknown): value is NativeEbpfAddon {
+  if (typeof value !== "object" || value === null) return false;
+  return (
+    "open" in value && typeof value.open === "function" &&
+    "probe" in value && typeof value.probe === "function" &&
+    "layout" in value && typeof value.layout === "object"
+  );
+}
+
+let loaded: EbpfAddonLoadResult | undefined;
+
+/** Loads the addon once per process, from the package root (works from src/ and dist/). */
+export function loadEbpfAddon(): EbpfAddonLoadResult {
+  loaded ??= loadFromDisk();
+  return loaded;
+}
+
+function loadFromDisk(): EbpfAddonLoadResult {
+  if (process.platform !== "linux") return { ok: false, reason: `eBPF attribution needs Linux (this is ${process.platform})` };
+  const root = findPackageRoot(dirname(fileURLToPath(import.meta.url)));
+  if (root === null) return { ok: false, reason: "cannot find the imds-analyzer package directory (no package.json above the module)" };
+  const path = join(root, ebpfAddonPath);
+  if (!existsSync(path)) {
+    return {
+      ok: false,
+      reason: `the eBPF addon is not built (${path} is missing): run "node native/build.mjs" in ${root} (needs a C compiler, python3 and linux-libc-dev)`,
+    };
+  }
+  try {
+    const addon: unknown = createRequire(import.meta.url)(path);
+    if (!isEbpfAddon(addon)) return { ok: false, reason: `${path} is not the imds-analyzer eBPF addon` };
+    return { ok: true, addon };
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    return { ok: false, reason: `cannot load ${path}: ${message}` };
+  }
+}
