@@ -1,7 +1,6 @@
 /*
  * The connect tracer without any Node-API: create the maps, load and attach the program,
- * read the ring buffer, read counters, tear everything down. addon.c wraps it for JavaScript;
- * tracer_smoke.c drives it from a plain C program when debugging.
+ * read the ring buffer, read counters, tear everything down. addon.c wraps it for JavaScript.
  */
 #ifndef IMDS_EBPF_TRACER_H
 #define IMDS_EBPF_TRACER_H
