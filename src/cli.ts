@@ -6,6 +6,8 @@
 import { writeFile } from "node:fs/promises";
 import { Command, CommanderError, Option } from "commander";
 import { analyzeCaptures } from "./analyze.js";
+import type { AttributionChoice } from "./live/capture.js";
+import { parseDurationMs } from "./live/duration.js";
 import { ImdsAnalyzerError, OutputError, UsageError } from "./errors.js";
 import { NdjsonWriter } from "./sink/ndjson-writer.js";
 import { ProgressLine } from "./sink/progress.js";
@@ -41,12 +43,7 @@ async function runAnalyze(files: readonly string[], options: AnalyzeCommandOptio
     progress?.clear();
     await events.close();
   }
-  if (options.summaryJson !== undefined) {
-    const path = options.summaryJson;
-    await writeFile(path, JSON.stringify(result.summary, null, 2) + "\n", { mode: 0o600 }).catch((error: unknown) => {
-      throw new OutputError(path, "cannot write the summary", { cause: error });
-    });
-  }
+  if (options.summaryJson !== undefined) await writeSummaryJson(options.summaryJson, result.summary);
   if (!options.quiet) process.stderr.write(formatSummaryText(result.summary));
   else for (const source of result.summary.sources) {
     if (source.error) process.stderr.write(`imds-analyzer: ${source.error.message}\n`);
@@ -54,6 +51,61 @@ async function runAnalyze(files: readonly string[], options: AnalyzeCommandOptio
   if (result.hadErrors) return ExitCode.error;
   if (options.failOnV1 && result.summary.requests.v1 > 0) return ExitCode.v1Seen;
   return ExitCode.ok;
+}
+
+interface CaptureCommandOptions {
+  readonly interface: string;
+  readonly events?: string;
+  readonly summaryJson?: string;
+  readonly duration?: string;
+  readonly writePcap?: string;
+  readonly attribution: AttributionChoice;
+  readonly quiet?: boolean;
+  readonly failOnV1?: boolean;
+}
+
+async function runCapture(options: CaptureCommandOptions): Promise<ExitCode> {
+  const durationMs = options.duration === undefined ? null : parseDurationMs(options.duration);
+  // Loaded only here: offline analysis must work where the native addons are not built.
+  const { runLiveCapture } = await import("./live/capture.js");
+  const events = options.events === undefined
+    ? NdjsonWriter.toStdout({ immediate: true })
+    : NdjsonWriter.toFile(options.events, { immediate: true, append: true });
+  const stop = new AbortController();
+  const onSignal = (): void => { stop.abort(); };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  const say = (line: string): void => {
+    if (!options.quiet) process.stderr.write(`imds-analyzer: ${line}\n`);
+  };
+  let summary;
+  try {
+    summary = await runLiveCapture({
+      device: options.interface,
+      durationMs,
+      attribution: options.attribution,
+      onEvent: (event) => { events.write(event); },
+      writePcapPath: options.writePcap ?? null,
+      eventsDestination: events.name,
+      log: say,
+      onWarning: (warning) => { say(`warning: ${warning.message}`); },
+      signal: stop.signal,
+    });
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    await events.close();
+  }
+  if (options.summaryJson !== undefined) await writeSummaryJson(options.summaryJson, summary);
+  if (!options.quiet) process.stderr.write(formatSummaryText(summary));
+  if (options.failOnV1 && summary.requests.v1 > 0) return ExitCode.v1Seen;
+  return ExitCode.ok;
+}
+
+async function writeSummaryJson(path: string, summary: unknown): Promise<void> {
+  await writeFile(path, JSON.stringify(summary, null, 2) + "\n", { mode: 0o600 }).catch((error: unknown) => {
+    throw new OutputError(path, "cannot write the summary", { cause: error });
+  });
 }
 
 export function buildProgram(setExitCode: (code: ExitCode) => void): Command {
@@ -73,6 +125,24 @@ export function buildProgram(setExitCode: (code: ExitCode) => void): Command {
     .addOption(new Option("--fail-on-v1", "exit with code 3 when an IMDSv1 call was seen"))
     .action(async (files: string[], options: AnalyzeCommandOptions) => {
       setExitCode(await runAnalyze(files, options));
+    });
+  program
+    .command("capture")
+    .description("Capture IMDS traffic live (as root) and attribute every call to the process that made it.")
+    .option("-i, --interface <name>", "interface to capture on", "any")
+    .option("--events <file>", "append the NDJSON events to FILE (mode 0600) instead of standard output")
+    .option("--summary-json <file>", "write the summary as JSON to FILE when the capture stops")
+    .option("--duration <time>", "stop after this long (90s, 10m, 1h30m, 2d); default: until SIGINT/SIGTERM")
+    .option("--write-pcap <file>", "also save the IMDS packets seen to FILE (pcap, mode 0600: it holds credentials)")
+    .addOption(
+      new Option("--attribution <method>", "how calls are tied to processes")
+        .choices(["auto", "ebpf", "proc"])
+        .default("auto"),
+    )
+    .option("-q, --quiet", "no status lines or summary on stderr (errors still)")
+    .addOption(new Option("--fail-on-v1", "exit with code 3 when an IMDSv1 call was seen"))
+    .action(async (options: CaptureCommandOptions) => {
+      setExitCode(await runCapture(options));
     });
   return program;
 }

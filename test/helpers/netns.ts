@@ -132,6 +132,7 @@ export class TestNetwork {
 
   /** Starts the fake IMDS in the instance namespace and waits for its "ready" line. */
   async startFakeImds(mode = "optional"): Promise<void> {
+    await this.stopFakeImds();
     const spawned = this.spawn("instance", [process.execPath, fakeImdsScript, "--mode", mode, "--log", this.fakeImdsLog]);
     this.fakeImds = spawned;
     await waitForLine(spawned, "ready", 10_000);

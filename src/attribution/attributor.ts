@@ -1,0 +1,234 @@
+import type { AttributionInfo, ImdsEvent, ProcessInfo } from "../events.js";
+import type { FlowEndpoints } from "../reassembly/types.js";
+import type { ConnectRecord } from "./ebpf-tracer.js";
+import type { AttributionFailure, ProcessIdentity } from "./process-identity.js";
+import { readProcessIdentity, redactArgv } from "./process-identity.js";
+import { SocketOwnerFinder } from "./socket-owner.js";
+
+export type AttributionMethod = "ebpf" | "proc";
+
+export interface AttributorOptions {
+  /** "ebpf" when the kernel tracer runs; "proc" when only /proc socket tables can be used. */
+  readonly method: AttributionMethod;
+  readonly procRoot?: string;
+  readonly etcRoot?: string;
+  /**
+   * How long an event waits for the kernel's connect record. The record is sent when the
+   * handshake completes, before the client can send its request, so it normally is there
+   * already; the wait covers ring-buffer wake-up latency under load.
+   */
+  readonly waitForKernelMs?: number;
+  /** Connections remembered (one entry per connection, not per request). */
+  readonly maxConnections?: number;
+}
+
+export interface Attribution {
+  readonly process: ProcessInfo | null;
+  readonly attribution: AttributionInfo;
+}
+
+interface ConnectionEntry {
+  /** Settles with the attribution for every request of this connection. */
+  readonly result: Promise<Attribution>;
+}
+
+interface KernelWaiter {
+  readonly resolve: (record: ConnectRecord | null) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
+export function connectionKey(clientAddress: string, clientPort: number, serverAddress: string, serverPort: number): string {
+  return `${clientAddress}|${clientPort}|${serverAddress}|${serverPort}`;
+}
+
+/**
+ * Joins IMDS calls to processes. With eBPF, each kernel connect record starts a /proc read of
+ * that pid at once (the process is alive: it is mid-request), long before the request's event
+ * is written. With /proc only, the socket lookup starts when the connection's first packet is
+ * seen. Either way the work is per connection, off the packet path, and bounded.
+ */
+export class Attributor {
+  private readonly connections = new Map<string, ConnectionEntry>();
+  private readonly kernelRecords = new Map<string, ConnectRecord>();
+  private readonly waiters = new Map<string, KernelWaiter[]>();
+  private readonly socketOwners: SocketOwnerFinder;
+  private readonly waitForKernelMs: number;
+  private readonly maxConnections: number;
+  readonly stats = { connections: 0, attributed: 0, partial: 0, failed: 0, kernelRecords: 0 };
+
+  constructor(private readonly options: AttributorOptions) {
+    this.socketOwners = new SocketOwnerFinder(options.procRoot === undefined ? {} : { procRoot: options.procRoot });
+    this.waitForKernelMs = options.waitForKernelMs ?? 250;
+    this.maxConnections = options.maxConnections ?? 20_000;
+  }
+
+  get method(): AttributionMethod {
+    return this.options.method;
+  }
+
+  /** The kernel saw connections to IMDS: start reading those processes now, while they live. */
+  onConnectRecords(records: readonly ConnectRecord[]): void {
+    for (const record of records) {
+      this.stats.kernelRecords++;
+      const key = connectionKey(record.clientAddress, record.clientPort, record.serverAddress, record.serverPort);
+      this.remember(this.kernelRecords, key, record);
+      // A new connection on a reused 4-tuple replaces what was known of the old one.
+      this.startConnection(key, Promise.resolve(record));
+      const waiting = this.waiters.get(key);
+      if (waiting) {
+        this.waiters.delete(key);
+        for (const waiter of waiting) {
+          clearTimeout(waiter.timer);
+          waiter.resolve(record);
+        }
+      }
+    }
+  }
+
+  /** The capture saw a connection's first packet. */
+  onConnectionSeen(endpoints: FlowEndpoints): void {
+    const key = connectionKey(endpoints.clientAddress, endpoints.clientPort, endpoints.serverAddress, endpoints.serverPort);
+    if (this.connections.has(key)) return;
+    if (this.options.method === "proc") {
+      this.startConnection(key, Promise.resolve(null));
+    }
+  }
+
+  /** The attribution of the connection an event belongs to. */
+  attribute(event: ImdsEvent): Promise<Attribution> {
+    const key = connectionKey(event.clientIp, event.clientPort, event.serverIp, event.serverPort);
+    const known = this.connections.get(key);
+    if (known) return known.result;
+    const record = this.options.method === "ebpf" ? this.waitForKernel(key) : Promise.resolve(null);
+    return this.startConnection(key, record).result;
+  }
+
+  /** Stops waiting: pending waits resolve as "not recorded". */
+  close(): void {
+    for (const waiting of this.waiters.values()) {
+      for (const waiter of waiting) {
+        clearTimeout(waiter.timer);
+        waiter.resolve(null);
+      }
+    }
+    this.waiters.clear();
+  }
+
+  private startConnection(key: string, recordPromise: Promise<ConnectRecord | null>): ConnectionEntry {
+    this.stats.connections++;
+    const entry: ConnectionEntry = {
+      result: recordPromise.then((record) => this.resolve(key, record)).then((result) => {
+        if (result.attribution.status === "ok") this.stats.attributed++;
+        else if (result.attribution.status === "partial") this.stats.partial++;
+        else this.stats.failed++;
+        return result;
+      }),
+    };
+    this.remember(this.connections, key, entry);
+    return entry;
+  }
+
+  private async resolve(key: string, record: ConnectRecord | null): Promise<Attribution> {
+    if (record !== null) return this.fromKernelRecord(record);
+    return this.fromSocketTables(key);
+  }
+
+  private async fromKernelRecord(record: ConnectRecord): Promise<Attribution> {
+    const identity = await readProcessIdentity(record.pid, this.identityOptions());
+    if (isIdentity(identity)) {
+      // The kernel's argv was read at connect time; /proc's may have changed since (exec).
+      const cmdline = record.argv === null ? identity.cmdline : redactArgv(record.argv);
+      return { process: toProcessInfo({ ...identity, cmdline }), attribution: { method: "ebpf", status: "ok", reason: null } };
+    }
+    // The process is gone (or unreadable): what the kernel recorded is still true.
+    return {
+      process: {
+        pid: record.pid,
+        startTime: null,
+        comm: record.comm,
+        exe: null,
+        cmdline: record.argv === null ? [] : redactArgv(record.argv),
+        uid: record.uid,
+        user: null,
+        parents: [],
+        cgroup: null,
+        container: null,
+        kubernetesPodUid: null,
+        systemdUnit: null,
+      },
+      attribution: { method: "ebpf", status: "partial", reason: identity.reason },
+    };
+  }
+
+  private async fromSocketTables(key: string): Promise<Attribution> {
+    const [clientAddress, clientPort, serverAddress, serverPort] = key.split("|") as [string, string, string, string];
+    const owner = await this.socketOwners.find({
+      ipVersion: clientAddress.includes(":") ? 6 : 4,
+      clientAddress,
+      clientPort: Number(clientPort),
+      serverAddress,
+      serverPort: Number(serverPort),
+    });
+    if (!("pid" in owner)) return { process: null, attribution: { method: "proc", status: "failed", reason: owner.reason } };
+    const identity = await readProcessIdentity(owner.pid, this.identityOptions());
+    if (!isIdentity(identity)) return { process: null, attribution: { method: "proc", status: "failed", reason: identity.reason } };
+    return { process: toProcessInfo(identity), attribution: { method: "proc", status: "ok", reason: null } };
+  }
+
+  private waitForKernel(key: string): Promise<ConnectRecord | null> {
+    const record = this.kernelRecords.get(key);
+    if (record) return Promise.resolve(record);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        const waiting = this.waiters.get(key);
+        if (waiting) {
+          const rest = waiting.filter((waiter) => waiter.timer !== timer);
+          if (rest.length > 0) this.waiters.set(key, rest);
+          else this.waiters.delete(key);
+        }
+        resolve(null);
+      }, this.waitForKernelMs);
+      const waiting = this.waiters.get(key) ?? [];
+      waiting.push({ resolve, timer });
+      this.waiters.set(key, waiting);
+    });
+  }
+
+  private identityOptions(): { procRoot?: string; etcRoot?: string } {
+    return {
+      ...(this.options.procRoot === undefined ? {} : { procRoot: this.options.procRoot }),
+      ...(this.options.etcRoot === undefined ? {} : { etcRoot: this.options.etcRoot }),
+    };
+  }
+
+  /** Insert as most recent; forget the oldest beyond the limit (a Map iterates in insertion order). */
+  private remember<T>(map: Map<string, T>, key: string, value: T): void {
+    map.delete(key);
+    map.set(key, value);
+    if (map.size > this.maxConnections) {
+      const oldest = map.keys().next();
+      if (oldest.done !== true) map.delete(oldest.value);
+    }
+  }
+}
+
+function isIdentity(value: ProcessIdentity | AttributionFailure): value is ProcessIdentity {
+  return !("status" in value);
+}
+
+function toProcessInfo(identity: ProcessIdentity): ProcessInfo {
+  return {
+    pid: identity.pid,
+    startTime: identity.startTime,
+    comm: identity.comm,
+    exe: identity.exe,
+    cmdline: identity.cmdline,
+    uid: identity.uid,
+    user: identity.user,
+    parents: identity.parents,
+    cgroup: identity.cgroup,
+    container: identity.container,
+    kubernetesPodUid: identity.kubernetesPodUid,
+    systemdUnit: identity.systemdUnit,
+  };
+}

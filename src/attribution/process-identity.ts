@@ -1,0 +1,174 @@
+/**
+ * Who a pid is, read from /proc while the process is alive: start time, comm, exe, argv
+ * (redacted), uid and user, parent chain, cgroup -> container / pod / systemd unit.
+ *
+ * A pid names a process only together with its start time: pids are reused. So the first read
+ * is /proc/PID/stat (start time), every other file is read after it, and stat is read again at
+ * the end: if the start time changed (or the process vanished) in between, the files may mix
+ * two processes and the result is a failure rather than a blend. If the caller already knows
+ * the start time (eBPF reads it at connect time), a different one means "pid-reused".
+ */
+import { join } from "node:path";
+import { readlink } from "node:fs/promises";
+import { parseCgroup } from "./cgroup.js";
+import {
+  parseBootTimeSeconds,
+  parseCmdline,
+  parseProcStat,
+  parseStatusEffectiveUid,
+  startTimeIso,
+  type ProcStat,
+} from "./procfs-process-files.js";
+import { failureFromProcessError, maxSmallProcFileBytes, readBoundedText } from "./procfs-read.js";
+import { redactArgv } from "./redact.js";
+import { attributionFailure, type AttributionFailure, type ParentProcess, type ProcessIdentity } from "./types.js";
+import { lookupUserName } from "./user-names.js";
+
+export type { AttributionFailure, ContainerInfo, ParentProcess, ProcessIdentity } from "./types.js";
+// One import site for the attributor: identity and the redaction it also applies to kernel argv.
+export { redactArgv } from "./redact.js";
+export { parseCgroup } from "./cgroup.js";
+
+export interface ReadProcessIdentityOptions {
+  /** Where procfs is mounted; tests point this at a fake tree. Default "/proc". */
+  readonly procRoot?: string;
+  /** Directory holding the passwd file used for uid -> user. Default "/etc". */
+  readonly etcRoot?: string;
+  /** Start time (stat field 22) the caller saw for this pid; a different one is "pid-reused". */
+  readonly expectedStartTimeTicks?: number;
+}
+
+/** Most ancestors listed: deep enough for any real tree, bounded against a loop in a fake one. */
+export const maxParentDepth = 32;
+/**
+ * Raw cmdline bytes read. argv can be up to 2 MiB; the redacted result is bounded to 4 KiB and
+ * redaction never shrinks text below a third, so 64 KiB of input covers every byte that can show.
+ */
+export const maxCmdlineReadBytes = 64 * 1024;
+
+export async function readProcessIdentity(
+  pid: number,
+  options: ReadProcessIdentityOptions = {},
+): Promise<ProcessIdentity | AttributionFailure> {
+  const procRoot = options.procRoot ?? "/proc";
+  const etcRoot = options.etcRoot ?? "/etc";
+  if (!Number.isSafeInteger(pid) || pid <= 0) return attributionFailure("error", `invalid pid ${pid}`);
+  const processDir = join(procRoot, String(pid));
+
+  const first = await readStat(processDir);
+  if (!isProcStat(first)) return first;
+  if (options.expectedStartTimeTicks !== undefined && first.startTimeTicks !== options.expectedStartTimeTicks) {
+    return attributionFailure(
+      "pid-reused",
+      `pid ${pid} started at tick ${first.startTimeTicks}, expected ${options.expectedStartTimeTicks}`,
+    );
+  }
+
+  const [statusText, exe, cmdline, cgroupText, bootTimeSeconds, parents] = await Promise.all([
+    readBoundedText(join(processDir, "status"), maxSmallProcFileBytes).catch((error: unknown) => failureFromProcessError(error, "status")),
+    readExe(processDir),
+    readRedactedCmdline(processDir),
+    readBoundedText(join(processDir, "cgroup"), maxSmallProcFileBytes).catch(() => null),
+    readBootTimeSeconds(procRoot),
+    readParents(procRoot, first),
+  ]);
+  if (typeof statusText !== "string") return statusText;
+  const uid = parseStatusEffectiveUid(statusText);
+  if (uid === null) return attributionFailure("error", `no Uid line in ${join(processDir, "status")}`);
+  const user = await lookupUserName(uid, etcRoot);
+
+  const last = await readStat(processDir);
+  if (!isProcStat(last)) return last;
+  if (last.startTimeTicks !== first.startTimeTicks) {
+    return attributionFailure("pid-reused", `pid ${pid} was reused while it was being read`);
+  }
+
+  const cgroupInfo = cgroupText === null ? null : parseCgroup(cgroupText);
+  return {
+    pid,
+    startTimeTicks: first.startTimeTicks,
+    startTime: startTimeIso(bootTimeSeconds, first.startTimeTicks),
+    comm: first.comm,
+    exe,
+    cmdline: cmdline ?? [],
+    uid,
+    user,
+    parents,
+    cgroup: cgroupInfo?.cgroup ?? null,
+    container: cgroupInfo?.container ?? null,
+    kubernetesPodUid: cgroupInfo?.kubernetesPodUid ?? null,
+    systemdUnit: cgroupInfo?.systemdUnit ?? null,
+  };
+}
+
+function isProcStat(value: ProcStat | AttributionFailure): value is ProcStat {
+  return !("status" in value);
+}
+
+async function readStat(processDir: string): Promise<ProcStat | AttributionFailure> {
+  const path = join(processDir, "stat");
+  let text: string;
+  try {
+    text = await readBoundedText(path, maxSmallProcFileBytes);
+  } catch (error) {
+    return failureFromProcessError(error, path);
+  }
+  return parseProcStat(text) ?? attributionFailure("error", `cannot parse ${path}`);
+}
+
+/**
+ * /proc/PID/exe: absent for kernel threads and zombies (ENOENT), unreadable for another user's
+ * process without CAP_SYS_PTRACE (EACCES). Neither is a reason to drop the rest: null.
+ */
+async function readExe(processDir: string): Promise<string | null> {
+  try {
+    return await readlink(join(processDir, "exe"));
+  } catch {
+    return null;
+  }
+}
+
+/** Redacted argv; null when unreadable (the final stat check tells whether the process left). */
+async function readRedactedCmdline(processDir: string): Promise<string[] | null> {
+  try {
+    return redactArgv(parseCmdline(await readBoundedText(join(processDir, "cmdline"), maxCmdlineReadBytes)));
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Ancestors via stat's ppid, up to pid 1. A parent that exited (its child was reparented after
+ * our stat read) or whose pid now belongs to a younger process ends the chain: a parent cannot
+ * start after its child.
+ */
+async function readParents(procRoot: string, child: ProcStat): Promise<ParentProcess[]> {
+  const parents: ParentProcess[] = [];
+  let ppid = child.ppid;
+  let childStartTicks = child.startTimeTicks;
+  while (ppid > 0 && parents.length < maxParentDepth) {
+    const parentDir = join(procRoot, String(ppid));
+    const stat = await readStat(parentDir);
+    if (!isProcStat(stat) || stat.startTimeTicks > childStartTicks) break;
+    parents.push({ pid: ppid, comm: stat.comm, cmdline: (await readRedactedCmdline(parentDir)) ?? [] });
+    if (ppid === 1) break;
+    childStartTicks = stat.startTimeTicks;
+    ppid = stat.ppid;
+  }
+  return parents;
+}
+
+const bootTimeByProcRoot = new Map<string, number>();
+
+/** btime from /proc/stat; constant for a boot, so cached per proc root once read. */
+async function readBootTimeSeconds(procRoot: string): Promise<number | null> {
+  const cached = bootTimeByProcRoot.get(procRoot);
+  if (cached !== undefined) return cached;
+  try {
+    const bootTimeSeconds = parseBootTimeSeconds(await readBoundedText(join(procRoot, "stat"), 1024 * 1024));
+    if (bootTimeSeconds !== null) bootTimeByProcRoot.set(procRoot, bootTimeSeconds);
+    return bootTimeSeconds;
+  } catch {
+    return null; // no /proc/stat under this root: start times stay relative (ticks only)
+  }
+}

@@ -1,0 +1,192 @@
+import { Attributor } from "../attribution/attributor.js";
+import type { AttributionMethod } from "../attribution/attributor.js";
+import { EbpfConnectTracer } from "../attribution/ebpf-tracer.js";
+import { describeLinkType } from "../decode/link-types.js";
+import { Diagnostics } from "../diagnostics.js";
+import type { WarningListener } from "../diagnostics.js";
+import { CaptureDeviceError, ImdsAnalyzerError } from "../errors.js";
+import type { ImdsEvent } from "../events.js";
+import { imdsCaptureFilter } from "../imds/endpoints.js";
+import { CapturePipeline, defaultPipelineLimits } from "../pipeline/capture-pipeline.js";
+import type { PipelineLimits } from "../pipeline/capture-pipeline.js";
+import { PcapWriter } from "../sink/pcap-writer.js";
+import type { Frame } from "../source/frame.js";
+import { SummaryBuilder } from "../summary.js";
+import type { AnalysisSummary } from "../summary.js";
+import { LivePcapSource } from "./pcap-source.js";
+
+export type AttributionChoice = "auto" | AttributionMethod;
+
+export interface LiveCaptureOptions {
+  /** Interface to capture on; "any" (all interfaces) by default. */
+  readonly device?: string;
+  /** Stop after this long; null or absent runs until `signal` aborts. */
+  readonly durationMs?: number | null;
+  /** "auto": eBPF when it can be loaded, else /proc (and say why). */
+  readonly attribution?: AttributionChoice;
+  /** Receives every event, attributed, in capture order. */
+  readonly onEvent: (event: ImdsEvent) => void;
+  /** Also save the IMDS packets seen to this pcap file (mode 0600: it holds credentials). */
+  readonly writePcapPath?: string | null;
+  /** Where events are written, for the start-up lines ("stdout", a path). */
+  readonly eventsDestination?: string;
+  /** Status lines for the operator (what is captured, how, where events go). */
+  readonly log: (line: string) => void;
+  readonly onWarning?: WarningListener;
+  /** Aborting stops the capture cleanly (SIGINT/SIGTERM in the CLI). */
+  readonly signal?: AbortSignal;
+  readonly limits?: PipelineLimits;
+  /** Injectable roots for tests; the real ones by default. */
+  readonly procRoot?: string;
+  readonly etcRoot?: string;
+}
+
+/** How often (wall clock) idle flows are ended, waiting events released and the pcap flushed. */
+const housekeepingIntervalMs = 1000;
+
+/**
+ * Live capture: libpcap with a kernel filter that passes only IMDS traffic, the same pipeline as
+ * offline analysis, and process attribution (eBPF at connect time, /proc as fallback). Stops
+ * when the duration is over or the signal aborts; then drains libpcap, ends every flow, waits for
+ * pending attributions and returns the summary: nothing captured is lost on a clean stop.
+ */
+export async function runLiveCapture(options: LiveCaptureOptions): Promise<AnalysisSummary> {
+  checkPrivileges();
+  const loaded = LivePcapSource.load();
+  if (!loaded.ok) {
+    throw new CaptureDeviceError(
+      options.device ?? "any",
+      `live capture needs libpcap and the native addon: install libpcap-dev (apt-get install libpcap-dev) and run "npm rebuild" (${loaded.reason})`,
+    );
+  }
+  const device = options.device ?? "any";
+  const diagnostics = new Diagnostics();
+  if (options.onWarning) diagnostics.onWarning(options.onWarning);
+  const summary = new SummaryBuilder();
+
+  const { attributor, tracer, fallbackReason } = startAttribution(options);
+  const source = LivePcapSource.open({ device, filter: imdsCaptureFilter });
+  const pcapWriter = options.writePcapPath ? new PcapWriter(options.writePcapPath, source.linkType) : null;
+  const startedAt = new Date();
+
+  options.log(`capturing on ${device} (link type ${describeLinkType(source.linkType)}), kernel filter: ${imdsCaptureFilter}`);
+  options.log(
+    attributor.method === "ebpf"
+      ? `attribution: eBPF (tracepoint sock:inet_sock_set_state, process recorded at connect time${tracer?.argvCapture ? ", command line read in the kernel" : ""}), /proc to enrich`
+      : `attribution: /proc socket tables and file descriptors (fallback: ${fallbackReason ?? "requested"}); short-lived clients may not be attributed`,
+  );
+  if (pcapWriter) options.log(`saving IMDS packets to ${pcapWriter.path} (mode 0600)`);
+  options.log(
+    `events go to ${options.eventsDestination ?? "the caller"}; ` +
+      (options.durationMs ? `stopping after ${Math.round(options.durationMs / 1000)} s or on SIGINT/SIGTERM` : "stop with Ctrl-C (SIGINT) or SIGTERM"),
+  );
+
+  // Events leave the pipeline in capture order; attribution is asynchronous, so a promise chain
+  // keeps that order on the way out.
+  let outputChain: Promise<void> = Promise.resolve();
+  const onPipelineEvent = (event: ImdsEvent): void => {
+    const attribution = attributor.attribute(event);
+    outputChain = outputChain.then(async () => {
+      const found = await attribution;
+      const attributed: ImdsEvent = { ...event, process: found.process, attribution: found.attribution };
+      summary.addEvent(attributed);
+      options.onEvent(attributed);
+    });
+  };
+  const pipeline = new CapturePipeline(`live:${device}`, onPipelineEvent, diagnostics, options.limits ?? defaultPipelineLimits, {
+    onFlowStart: (endpoints) => { attributor.onConnectionSeen(endpoints); },
+  });
+
+  let frames = 0;
+  source.start({
+    onFrame(frame: Frame): void {
+      frames++;
+      pcapWriter?.write(frame);
+      pipeline.onFrame(frame);
+    },
+  });
+  const housekeeping = setInterval(() => {
+    pipeline.flushIdle(Date.now());
+    pcapWriter?.flush();
+  }, housekeepingIntervalMs);
+
+  try {
+    await waitForStop(options.durationMs ?? null, options.signal);
+  } finally {
+    clearInterval(housekeeping);
+    await source.stop();
+    pipeline.finish();
+    await outputChain;
+    tracer?.close();
+    attributor.close();
+    await pcapWriter?.close();
+  }
+  const stoppedAt = new Date();
+  const stats = source.stats();
+  diagnostics.count("framesRead", frames);
+  return summary.build(diagnostics, {
+    device,
+    linkType: source.linkType,
+    filter: imdsCaptureFilter,
+    startedAt: startedAt.toISOString(),
+    stoppedAt: stoppedAt.toISOString(),
+    durationSeconds: (stoppedAt.getTime() - startedAt.getTime()) / 1000,
+    packetsReceived: stats.packetsReceived,
+    packetsDroppedByKernel: stats.packetsDroppedByKernel,
+    packetsDroppedByInterface: stats.packetsDroppedByInterface,
+    framesNotSaved: pcapWriter?.framesDropped ?? 0,
+    attribution: {
+      method: attributor.method,
+      fallbackReason,
+      connections: attributor.stats.connections,
+      attributed: attributor.stats.attributed,
+      partial: attributor.stats.partial,
+      failed: attributor.stats.failed,
+    },
+  });
+}
+
+function checkPrivileges(): void {
+  if (process.getuid?.() !== 0) {
+    throw new CaptureDeviceError("any", "live capture must run as root (it needs CAP_NET_RAW for libpcap and CAP_BPF for attribution): run it with sudo");
+  }
+}
+
+function startAttribution(options: LiveCaptureOptions): {
+  attributor: Attributor;
+  tracer: EbpfConnectTracer | null;
+  fallbackReason: string | null;
+} {
+  const choice = options.attribution ?? "auto";
+  const roots = {
+    ...(options.procRoot === undefined ? {} : { procRoot: options.procRoot }),
+    ...(options.etcRoot === undefined ? {} : { etcRoot: options.etcRoot }),
+  };
+  if (choice === "proc") {
+    return { attributor: new Attributor({ method: "proc", ...roots }), tracer: null, fallbackReason: "--attribution proc was given" };
+  }
+  const attributor = new Attributor({ method: "ebpf", ...roots });
+  try {
+    const tracer = EbpfConnectTracer.open((records) => { attributor.onConnectRecords(records); });
+    return { attributor, tracer, fallbackReason: null };
+  } catch (error) {
+    if (choice === "ebpf" || !(error instanceof ImdsAnalyzerError)) throw error;
+    return { attributor: new Attributor({ method: "proc", ...roots }), tracer: null, fallbackReason: error.message };
+  }
+}
+
+function waitForStop(durationMs: number | null, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) {
+      resolve();
+      return;
+    }
+    const timer = durationMs === null ? null : setTimeout(finish, durationMs);
+    function finish(): void {
+      if (timer) clearTimeout(timer);
+      signal?.removeEventListener("abort", finish);
+      resolve();
+    }
+    signal?.addEventListener("abort", finish, { once: true });
+  });
+}
