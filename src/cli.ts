@@ -4,12 +4,15 @@
  * Exit codes: 0 done, 1 error, 2 usage error, 3 a v1 call was seen and --fail-on-v1 was given.
  */
 import { writeFile } from "node:fs/promises";
+import { resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { Command, CommanderError, Option } from "commander";
 import { analyzeCaptures } from "./analyze.js";
 import type { AttributionChoice } from "./live/capture.js";
 import { parseDurationMs } from "./live/duration.js";
 import { ImdsAnalyzerError, OutputError, UsageError } from "./errors.js";
 import { NdjsonWriter } from "./sink/ndjson-writer.js";
+import { parseSizeBytes, RotatingEventFile } from "./sink/rotating-event-file.js";
 import { ProgressLine } from "./sink/progress.js";
 import { formatSummaryText } from "./sink/summary-text.js";
 import { version } from "./version.js";
@@ -60,24 +63,42 @@ interface CaptureCommandOptions {
   readonly duration?: string;
   readonly writePcap?: string;
   readonly attribution: AttributionChoice;
+  readonly rotateSize?: string;
+  readonly rotateKeep: string;
   readonly quiet?: boolean;
   readonly failOnV1?: boolean;
+}
+
+/** Where live events go: stdout as they happen, or an appended, rotated file. */
+function openLiveEventSink(options: CaptureCommandOptions, warn: (message: string) => void): NdjsonWriter | RotatingEventFile {
+  if (options.events === undefined) {
+    if (options.rotateSize !== undefined) throw new UsageError("--rotate-size needs --events FILE");
+    return NdjsonWriter.toStdout({ immediate: true });
+  }
+  const maxFileBytes = options.rotateSize === undefined ? null : parseSizeBytes(options.rotateSize);
+  if (maxFileBytes === null && options.rotateSize !== undefined) throw new UsageError(`invalid --rotate-size "${options.rotateSize}" (examples: 100M, 1G)`);
+  const keepFiles = Number(options.rotateKeep);
+  if (!Number.isInteger(keepFiles) || keepFiles < 0 || keepFiles > 1000) throw new UsageError(`invalid --rotate-keep "${options.rotateKeep}"`);
+  return new RotatingEventFile(options.events, { maxFileBytes, keepFiles }, warn);
 }
 
 async function runCapture(options: CaptureCommandOptions): Promise<ExitCode> {
   const durationMs = options.duration === undefined ? null : parseDurationMs(options.duration);
   // Loaded only here: offline analysis must work where the native addons are not built.
   const { runLiveCapture } = await import("./live/capture.js");
-  const events = options.events === undefined
-    ? NdjsonWriter.toStdout({ immediate: true })
-    : NdjsonWriter.toFile(options.events, { immediate: true, append: true });
-  const stop = new AbortController();
-  const onSignal = (): void => { stop.abort(); };
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
   const say = (line: string): void => {
     if (!options.quiet) process.stderr.write(`imds-analyzer: ${line}\n`);
   };
+  // Errors are printed even with --quiet: a service losing events must say so in its journal.
+  const events = openLiveEventSink(options, (message) => process.stderr.write(`imds-analyzer: ${message}\n`));
+  const stop = new AbortController();
+  const onSignal = (): void => { stop.abort(); };
+  const onHangUp = (): void => {
+    if (events instanceof RotatingEventFile) events.reopen();
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  process.on("SIGHUP", onHangUp);
   let summary;
   try {
     summary = await runLiveCapture({
@@ -94,11 +115,42 @@ async function runCapture(options: CaptureCommandOptions): Promise<ExitCode> {
   } finally {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
+    process.off("SIGHUP", onHangUp);
     await events.close();
   }
   if (options.summaryJson !== undefined) await writeSummaryJson(options.summaryJson, summary);
   if (!options.quiet) process.stderr.write(formatSummaryText(summary));
   if (options.failOnV1 && summary.requests.v1 > 0) return ExitCode.v1Seen;
+  return ExitCode.ok;
+}
+
+interface InstallServiceOptions {
+  readonly unitDir: string;
+  readonly logDir: string;
+  readonly interface: string;
+  readonly rotateSize: string;
+  readonly rotateKeep: string;
+  readonly start: boolean;
+  readonly print?: boolean;
+}
+
+async function runInstallService(options: InstallServiceOptions): Promise<ExitCode> {
+  if (parseSizeBytes(options.rotateSize) === null) throw new UsageError(`invalid --rotate-size "${options.rotateSize}"`);
+  const { installService, renderSystemdUnit } = await import("./service/systemd-unit.js");
+  const settings = {
+    nodePath: process.execPath,
+    cliPath: fileURLToPath(import.meta.url),
+    logDirectory: resolve(options.logDir),
+    interface: options.interface,
+    rotateSize: options.rotateSize,
+    rotateKeep: Number(options.rotateKeep),
+  };
+  if (options.print) {
+    process.stdout.write(renderSystemdUnit(settings));
+    return ExitCode.ok;
+  }
+  const result = installService(settings, { unitDirectory: options.unitDir, start: options.start });
+  process.stderr.write(`imds-analyzer: wrote ${result.unitPath}${result.started ? "; enabled and started" : `; ${result.note ?? ""}`}\n`);
   return ExitCode.ok;
 }
 
@@ -139,10 +191,25 @@ export function buildProgram(setExitCode: (code: ExitCode) => void): Command {
         .choices(["auto", "ebpf", "proc"])
         .default("auto"),
     )
+    .option("--rotate-size <size>", "with --events: rotate the file when it reaches SIZE (100M, 1G); SIGHUP reopens it")
+    .option("--rotate-keep <n>", "rotated files to keep (FILE.1 .. FILE.N)", "10")
     .option("-q, --quiet", "no status lines or summary on stderr (errors still)")
     .addOption(new Option("--fail-on-v1", "exit with code 3 when an IMDSv1 call was seen"))
     .action(async (options: CaptureCommandOptions) => {
       setExitCode(await runCapture(options));
+    });
+  program
+    .command("install-service")
+    .description("Install (and, where systemd runs, start) a systemd unit that captures from early boot into /var/log/imds-analyzer/.")
+    .option("--unit-dir <dir>", "where to write imds-analyzer.service", "/etc/systemd/system")
+    .option("--log-dir <dir>", "events and summary directory (created mode 0700)", "/var/log/imds-analyzer")
+    .option("-i, --interface <name>", "interface to capture on", "any")
+    .option("--rotate-size <size>", "rotate the events file at this size", "100M")
+    .option("--rotate-keep <n>", "rotated files to keep", "10")
+    .option("--no-start", "only write the unit; do not enable or start it")
+    .option("--print", "print the unit to stdout and change nothing")
+    .action(async (options: InstallServiceOptions) => {
+      setExitCode(await runInstallService(options));
     });
   return program;
 }

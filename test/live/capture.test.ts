@@ -4,7 +4,7 @@
  * fake IMDS; every event must carry the pid, comm and command line of the client that made it.
  * Under CI=true these tests must run: a missing prerequisite fails them.
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ImdsEvent } from "../../src/events.js";
@@ -151,6 +151,31 @@ describe.skipIf(skip)("imds-analyzer capture (live, root, test namespaces)", () 
     const curl = await client(network, "instance", ["curl", "-sS", "-o", "/dev/null", "http://169.254.169.254/latest/meta-data/"]);
     const { events } = await stopCapture(capture);
     expect(eventsOfPid(events, curl.pid)).toMatchObject([{ kind: "v1", status: 401 }]);
+  });
+
+  it("rotates the events file by size and reopens it on SIGHUP, never splitting a line", async () => {
+    await network.startFakeImds("optional");
+    const capture = await startCapture(network, ["--rotate-size", "2k", "--rotate-keep", "50", "--attribution", "proc"]);
+    for (let call = 0; call < 8; call++) {
+      await client(network, "instance", ["curl", "-sS", "-o", "/dev/null", `http://169.254.169.254/latest/meta-data/call-${call}`]);
+    }
+    // An external rotation (logrotate): move the file away, then SIGHUP.
+    await new Promise((done) => setTimeout(done, 500));
+    renameSync(capture.eventsPath, `${capture.eventsPath}.moved`);
+    capture.spawned.child.kill("SIGHUP");
+    await new Promise((done) => setTimeout(done, 200));
+    await client(network, "instance", ["curl", "-sS", "-o", "/dev/null", "http://169.254.169.254/latest/meta-data/after-hup"]);
+    const { events } = await stopCapture(capture);
+    expect(events.map((event) => event.path)).toEqual(["/latest/meta-data/after-hup"]);
+    const earlier: string[] = [];
+    for (let index = 50; index >= 1; index--) {
+      const rotated = `${capture.eventsPath}.${index}`;
+      if (existsSync(rotated)) earlier.push(...readFileSync(rotated, "utf8").split("\n").filter(Boolean));
+    }
+    earlier.push(...readFileSync(`${capture.eventsPath}.moved`, "utf8").split("\n").filter(Boolean));
+    expect(existsSync(`${capture.eventsPath}.1`)).toBe(true);
+    const paths = earlier.map((line) => (JSON.parse(line) as ImdsEvent).path);
+    expect(paths).toEqual(Array.from({ length: 8 }, (_, call) => `/latest/meta-data/call-${call}`));
   });
 
   it("attributes a long-lived connection through /proc when asked to (--attribution proc)", async () => {
