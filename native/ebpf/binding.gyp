@@ -9,6 +9,7 @@
         "src/bpf_asm.c",
         "src/bpf_sys.c",
         "src/btf_offsets.c",
+        "src/proc_snapshot.c",
         "src/tracepoint_format.c",
         "src/error.c"
       ],

@@ -28,18 +28,42 @@ export interface NativeTracerStats {
   readonly argvFailed: number;
   /** Records written to the ring buffer. */
   readonly emitted: number;
+  /** Kernel identity field reads (parent, start time, exe name) that failed, one per field. */
+  readonly identityFailed: number;
   /** Connects waiting for their handshake now (entries in the pending table). */
   readonly pendingConnects: number;
   /** Records handed to JavaScript. */
   readonly recordsDelivered: number;
   /** Ring samples of an unexpected size (skipped). */
   readonly unexpectedSamples: number;
+  /** The addon's /proc reads per record, by outcome (ebpf-record.ts `ProcSnapshot`). */
+  readonly procConfirmed: number;
+  readonly procUnverified: number;
+  readonly procExited: number;
+  readonly procPidReused: number;
+  /** exe paths dropped because their file name differed from the kernel's (exec since connect). */
+  readonly procExeMismatch: number;
+  /** Paths dropped for not fitting the record (layout.pathSize). */
+  readonly procPathTooLong: number;
+}
+
+/** The kernel identity fields, each captured or not on its own. */
+export interface NativeIdentityFields<T> {
+  readonly parentPid: T;
+  readonly parentComm: T;
+  readonly startTime: T;
+  readonly exeName: T;
 }
 
 export interface NativeTracerHandle {
   readonly argvCapture: boolean;
   readonly argvUnavailableReason: string | null;
   readonly tracepointId: number;
+  readonly identityCapture: NativeIdentityFields<boolean>;
+  /** Why each field is not captured; null for those that are. */
+  readonly identityUnavailableReasons: NativeIdentityFields<string | null>;
+  /** sysconf(_SC_CLK_TCK): the unit of startTimeTicks. */
+  readonly clockTicksPerSecond: number;
 }
 
 /** Called once per ring-buffer wakeup: `records` holds `count` records of layout.recordSize bytes. */
@@ -51,7 +75,7 @@ export interface NativeEbpfAddon {
   /** Reads the tracepoint, creates a ring buffer, loads a trivial program; attaches nothing. */
   probe(): NativeProbeResult;
   /** Throws an Error whose `code` is one of the EBPF_* codes (error.h). */
-  open(onRecords: NativeRecordsListener, captureArgv: boolean): NativeTracerHandle;
+  open(onRecords: NativeRecordsListener, captureArgv: boolean, captureIdentity: boolean): NativeTracerHandle;
   stats(handle: NativeTracerHandle): NativeTracerStats;
   /** Detaches the program, closes fds, unmaps the ring; idempotent. */
   close(handle: NativeTracerHandle): void;

@@ -1,7 +1,8 @@
 /**
  * The kernel's connect records (native/ebpf/src/record.h), decoded. The addon hands over one
- * Buffer per ring-buffer wakeup holding fixed-size records; this module turns them into
- * `ConnectRecord`s. The layout is duplicated here on purpose: `checkRecordLayout` compares it
+ * Buffer per ring-buffer wakeup holding fixed-size records (the kernel's record followed by what
+ * the addon read from /proc the moment it took the record out of the ring); this module turns
+ * them into `ConnectRecord`s. The layout is duplicated here on purpose: `checkRecordLayout` compares it
  * with the numbers the addon exports, so a C change that is not mirrored here stops the tracer
  * instead of producing wrong pids.
  */
@@ -10,7 +11,9 @@ import { formatIpv4Address, formatIpv6Address } from "../decode/address-text.js"
 
 /** Byte offsets in one record (host byte order for integers, network order for addresses). */
 export const connectRecordLayout = {
-  recordSize: 368,
+  /** One delivered record: the kernel's part (kernelRecordSize bytes), then the /proc part. */
+  recordSize: 1504,
+  kernelRecordSize: 464,
   connectTimeNs: 0,
   pidTgid: 8,
   uidGid: 16,
@@ -30,6 +33,24 @@ export const connectRecordLayout = {
   argvLength: 104,
   argv: 112,
   argvSize: 256,
+  startBoottimeNs: 368,
+  parentTgid: 376,
+  parentStatus: 380,
+  parentCommStatus: 381,
+  startStatus: 382,
+  exeNameStatus: 383,
+  parentComm: 384,
+  parentCommSize: 16,
+  exeName: 400,
+  exeNameSize: 64,
+  // Written by the addon, not the kernel:
+  startTimeTicks: 464,
+  procStatus: 472,
+  exePathLength: 474,
+  cgroupPathLength: 476,
+  exePath: 480,
+  cgroupPath: 992,
+  pathSize: 512,
 } as const;
 
 /** Why the kernel emitted the record (record.h RECORD_OUTCOME_*). */
@@ -38,6 +59,13 @@ export type ConnectOutcome = (typeof outcomeCodes)[keyof typeof outcomeCodes];
 
 /** What became of the argv capture (record.h ARGV_STATUS_*). */
 const ArgvStatus = { disabled: 0, ok: 1, truncated: 2, failed: 3, noMm: 4 } as const;
+
+/** What became of one kernel identity field (record.h IDENTITY_STATUS_*): only "ok" is a value. */
+const identityStatusOk = 1;
+
+/** What the addon's /proc reads found (record.h PROC_SNAPSHOT_*). */
+const procSnapshotCodes = { 0: "not-read", 1: "confirmed", 2: "unverified", 3: "exited", 4: "pid-reused" } as const;
+export type ProcSnapshot = (typeof procSnapshotCodes)[keyof typeof procSnapshotCodes];
 
 const addressFamily = { inet: 2, inet6: 10 } as const;
 
@@ -77,6 +105,37 @@ export interface ConnectRecord {
   readonly argv: readonly string[] | null;
   /** argv was longer than the kernel's buffer: the last element is cut short. */
   readonly argvTruncated: boolean;
+  /**
+   * Read in the kernel at connect time, so they survive the process (null when that capture is
+   * off, see EbpfConnectTracer.identityCapture, or its read failed):
+   * pid (tgid) of the parent (the group leader's real_parent) when connect() began.
+   */
+  readonly parentPid: number | null;
+  /** Name (comm) of the parent thread that forked the process. */
+  readonly parentComm: string | null;
+  /**
+   * Process start in /proc/PID/stat field 22 units (clock ticks since boot): with `pid` it names
+   * one process for good; compare with stat's to detect pid reuse.
+   */
+  readonly startTimeTicks: number | null;
+  /** File name of the executable (mm->exe_file, a basename; at most 63 bytes). */
+  readonly exeName: string | null;
+  /**
+   * Read from /proc by the addon the moment the record arrived (microseconds after the handshake,
+   * usually before even a one-shot curl exits), kept only when /proc/PID/stat's start time proved
+   * it is the same process (see `procSnapshot`):
+   * full path of the executable (readlink /proc/PID/exe, " (deleted)" suffix included).
+   */
+  readonly exePath: string | null;
+  /** cgroup v2 path (the "0::" line of /proc/PID/cgroup). */
+  readonly cgroupPath: string | null;
+  /**
+   * What the /proc reads found: "confirmed" (same start time as the kernel's: exePath and
+   * cgroupPath are this process's), "unverified" (no kernel start time to compare with: paths
+   * kept), "exited" (gone before the read: no paths), "pid-reused" (another process: no paths),
+   * "not-read".
+   */
+  readonly procSnapshot: ProcSnapshot;
 }
 
 /** Problems found while decoding, counted (never thrown: records come from the kernel). */
@@ -151,7 +210,25 @@ function decodeOne(bytes: Uint8Array, view: DataView, base: number): ConnectReco
     outcome,
     argv: argvUsable ? splitArgv(bytes, base + L.argv, Math.min(view.getUint32(base + L.argvLength, littleEndian), L.argvSize)) : null,
     argvTruncated: argvStatus === ArgvStatus.truncated,
+    parentPid: bytes[base + L.parentStatus] === identityStatusOk ? view.getUint32(base + L.parentTgid, littleEndian) : null,
+    parentComm: bytes[base + L.parentCommStatus] === identityStatusOk ? readCString(bytes, base + L.parentComm, L.parentCommSize) : null,
+    // Ticks since boot stay far below 2^53 (28 million years at 100 Hz).
+    startTimeTicks: bytes[base + L.startStatus] === identityStatusOk ? Number(view.getBigUint64(base + L.startTimeTicks, littleEndian)) : null,
+    exeName: bytes[base + L.exeNameStatus] === identityStatusOk ? readCString(bytes, base + L.exeName, L.exeNameSize) : null,
+    exePath: readPath(bytes, view, base + L.exePath, base + L.exePathLength),
+    cgroupPath: readPath(bytes, view, base + L.cgroupPath, base + L.cgroupPathLength),
+    procSnapshot: procSnapshotOf(bytes[base + L.procStatus]!),
   };
+}
+
+function procSnapshotOf(code: number): ProcSnapshot {
+  return code === 1 || code === 2 || code === 3 || code === 4 ? procSnapshotCodes[code] : procSnapshotCodes[0];
+}
+
+/** A path the addon wrote (length 0: none). */
+function readPath(bytes: Uint8Array, view: DataView, offset: number, lengthOffset: number): string | null {
+  const length = Math.min(view.getUint16(lengthOffset, littleEndian), connectRecordLayout.pathSize);
+  return length === 0 ? null : utf8.decode(bytes.subarray(offset, offset + length));
 }
 
 function isV4Mapped(bytes: Uint8Array, offset: number): boolean {

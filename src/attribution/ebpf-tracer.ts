@@ -7,6 +7,11 @@
  * ends. Nothing else leaves the kernel. This catches one-shot clients such as curl, whose whole
  * life (7-15 ms) is shorter than one /proc socket scan. Tracepoints are global: connects in
  * every network namespace (containers) are seen.
+ *
+ * What identifies the process is captured before it can exit: in the kernel at connect time
+ * (argv, parent pid and comm, start time, exe name) and, in the addon, the moment the record
+ * leaves the ring buffer, before JavaScript runs (exe path, cgroup path from /proc, checked
+ * against the kernel's start time).
  */
 import { AttributionUnavailableError } from "../errors.js";
 import { loadEbpfAddon } from "./ebpf-addon.js";
@@ -14,11 +19,16 @@ import type { NativeEbpfAddon, NativeTracerHandle } from "./ebpf-addon.js";
 import { checkRecordLayout, decodeConnectRecords } from "./ebpf-record.js";
 import type { ConnectRecord, RecordDecodeCounters } from "./ebpf-record.js";
 
-export type { ConnectOutcome, ConnectRecord } from "./ebpf-record.js";
+export type { ConnectOutcome, ConnectRecord, ProcSnapshot } from "./ebpf-record.js";
 
 export interface EbpfTracerOptions {
   /** Read argv in the kernel at connect time (default true; off when BTF is missing). */
   readonly captureArgv?: boolean;
+  /**
+   * Read parent pid and comm, start time and exe name in the kernel at connect time (default
+   * true; each field is off on its own when BTF lacks what it needs, see identityCapture).
+   */
+  readonly captureProcessIdentity?: boolean;
   /**
    * Also deliver connects that failed (outcome "failed": refused, timed out, unreachable).
    * Default false: onRecords then only sees connections that were made ("established", and
@@ -46,8 +56,34 @@ export interface EbpfTracerStats {
   readonly unmatched: number;
   /** argv capture was on but reading it failed. */
   readonly argvFailed: number;
+  /** Kernel identity field reads that failed (one per field and record). */
+  readonly identityFailed: number;
+  /** Records whose /proc reads were confirmed by the start time (exePath, cgroupPath kept). */
+  readonly procConfirmed: number;
+  /** Records whose process was gone before the addon read /proc (no exePath, cgroupPath). */
+  readonly procExited: number;
+  /** Records whose pid already named another process (/proc fields dropped). */
+  readonly procPidReused: number;
   /** Records this version could not decode (unknown outcome or address family). */
   readonly unknownRecords: number;
+}
+
+/** Whether a kernel identity field is captured, and why not when it is not. */
+export interface KernelFieldCapture {
+  readonly enabled: boolean;
+  /** null when enabled. */
+  readonly unavailableReason: string | null;
+}
+
+export interface ProcessIdentityCapture {
+  /** ConnectRecord.parentPid */
+  readonly parentPid: KernelFieldCapture;
+  /** ConnectRecord.parentComm */
+  readonly parentComm: KernelFieldCapture;
+  /** ConnectRecord.startTimeTicks (without it /proc reads cannot be confirmed: "unverified") */
+  readonly startTime: KernelFieldCapture;
+  /** ConnectRecord.exeName */
+  readonly exeName: KernelFieldCapture;
 }
 
 export type EbpfAvailability = { readonly ok: true } | { readonly ok: false; readonly reason: string };
@@ -59,6 +95,8 @@ export class EbpfConnectTracer {
   readonly argvCapture: boolean;
   /** Why argv capture is off (null when it is on). */
   readonly argvUnavailableReason: string | null;
+  /** Which kernel identity fields records carry, each with the reason when it is off. */
+  readonly identityCapture: ProcessIdentityCapture;
   private readonly decodeCounters: RecordDecodeCounters = { unknownRecords: 0 };
   private recordsDelivered = 0;
   private closed = false;
@@ -69,6 +107,16 @@ export class EbpfConnectTracer {
   ) {
     this.argvCapture = handle.argvCapture;
     this.argvUnavailableReason = handle.argvUnavailableReason;
+    const field = (name: keyof ProcessIdentityCapture): KernelFieldCapture => ({
+      enabled: handle.identityCapture[name],
+      unavailableReason: handle.identityUnavailableReasons[name],
+    });
+    this.identityCapture = {
+      parentPid: field("parentPid"),
+      parentComm: field("parentComm"),
+      startTime: field("startTime"),
+      exeName: field("exeName"),
+    };
   }
 
   /**
@@ -112,7 +160,7 @@ export class EbpfConnectTracer {
         if (records.length === 0) return;
         tracer.recordsDelivered += records.length;
         onRecords(records);
-      }, options.captureArgv ?? true);
+      }, options.captureArgv ?? true, options.captureProcessIdentity ?? true);
     } catch (error) {
       const code = nativeErrorCode(error);
       const message = error instanceof Error ? error.message : String(error);
@@ -134,6 +182,10 @@ export class EbpfConnectTracer {
       pendingConnects: native.pendingConnects,
       unmatched: native.unmatched,
       argvFailed: native.argvFailed,
+      identityFailed: native.identityFailed,
+      procConfirmed: native.procConfirmed,
+      procExited: native.procExited,
+      procPidReused: native.procPidReused,
       unknownRecords: this.decodeCounters.unknownRecords,
     };
   }

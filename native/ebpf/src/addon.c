@@ -2,15 +2,20 @@
  * Node-API binding for the connect tracer (plain C, node_api.h only).
  *
  *   probe()                 -> { ok: true } | { ok: false, code, reason }
- *   open(onRecords, argv)   -> handle { argvCapture, argvUnavailableReason, tracepointId }
+ *   open(onRecords, argv, identity)
+ *                           -> handle { argvCapture, argvUnavailableReason, tracepointId,
+ *                                       identityCapture: { parentPid, parentComm, startTime, exeName },
+ *                                       identityUnavailableReasons: { same keys: string | null },
+ *                                       clockTicksPerSecond }
  *                              throws Error { code: "EBPF_*", message }
  *   stats(handle)           -> counters (a snapshot taken at close once closed)
  *   close(handle)           -> idempotent; detaches, closes fds, unmaps
  *   layout                  -> the record layout numbers (record.h) for the decoder to check
  *
  * The ring buffer fd is watched with uv_poll on Node's own loop. Each wakeup drains up to
- * MAX_RECORDS_PER_CALLBACK records and calls onRecords(buffer, count) once, where buffer holds
- * `count` records of layout.recordSize bytes. An open tracer keeps itself (and the process)
+ * MAX_RECORDS_PER_CALLBACK records (tracer_consume reads /proc for each as it takes it out of
+ * the ring: that happens here, before any JavaScript runs) and calls onRecords(buffer, count)
+ * once, where buffer holds `count` records of layout.recordSize (DELIVERED_RECORD_SIZE) bytes. An open tracer keeps itself (and the process)
  * alive until close(), like an open socket; at environment teardown it is closed by an async
  * cleanup hook.
  */
@@ -42,7 +47,7 @@ struct addon_tracer {
   unsigned long long final_counters[COUNTER_COUNT];
   long final_pending;
   int have_final;
-  unsigned char batch[MAX_RECORDS_PER_CALLBACK * RECORD_SIZE];
+  unsigned char batch[MAX_RECORDS_PER_CALLBACK * DELIVERED_RECORD_SIZE];
 };
 
 #define CHECK(call)                                                                    \
@@ -122,7 +127,7 @@ static void deliver(struct addon_tracer *at, size_t count) {
   void *copy = NULL;
   if (napi_get_reference_value(env, at->callback_ref, &callback) == napi_ok && callback != NULL &&
       napi_get_global(env, &global) == napi_ok &&
-      napi_create_buffer_copy(env, count * RECORD_SIZE, at->batch, &copy, &argv[0]) == napi_ok &&
+      napi_create_buffer_copy(env, count * DELIVERED_RECORD_SIZE, at->batch, &copy, &argv[0]) == napi_ok &&
       napi_create_uint32(env, (uint32_t)count, &argv[1]) == napi_ok) {
     at->records_delivered += (double)count;
     napi_status status = napi_make_callback(env, at->async_context, global, callback, 2, argv, NULL);
@@ -185,6 +190,32 @@ static napi_value js_probe(napi_env env, napi_callback_info info) {
   return done == NULL ? NULL : result;
 }
 
+static const char *const identity_field_names[IDENTITY_FIELD_COUNT] = {
+    [IDENTITY_PARENT_PID] = "parentPid",
+    [IDENTITY_PARENT_COMM] = "parentComm",
+    [IDENTITY_START_TIME] = "startTime",
+    [IDENTITY_EXE_NAME] = "exeName",
+};
+
+/* handle.identityCapture (booleans) and handle.identityUnavailableReasons (null when captured). */
+static napi_value set_identity_capture(napi_env env, napi_value handle, const struct tracer *t) {
+  napi_value capture, reasons, null_value;
+  CHECK(napi_create_object(env, &capture));
+  CHECK(napi_create_object(env, &reasons));
+  CHECK(napi_get_null(env, &null_value));
+  for (int field = 0; field < IDENTITY_FIELD_COUNT; field++) {
+    const char *name = identity_field_names[field];
+    if (set_bool(env, capture, name, t->identity_capture[field]) == NULL) return NULL;
+    napi_value reason = null_value;
+    if (!t->identity_capture[field]) {
+      CHECK(napi_create_string_utf8(env, t->identity_unavailable_reason[field], NAPI_AUTO_LENGTH, &reason));
+    }
+    if (set_named(env, reasons, name, reason) == NULL) return NULL;
+  }
+  if (set_named(env, handle, "identityCapture", capture) == NULL) return NULL;
+  return set_named(env, handle, "identityUnavailableReasons", reasons);
+}
+
 static struct addon_tracer *unwrap(napi_env env, napi_value handle) {
   void *data = NULL;
   if (napi_unwrap(env, handle, &data) != napi_ok || data == NULL) {
@@ -195,17 +226,22 @@ static struct addon_tracer *unwrap(napi_env env, napi_value handle) {
 }
 
 static napi_value js_open(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value args[2];
+  size_t argc = 3;
+  napi_value args[3];
   CHECK(napi_get_cb_info(env, info, &argc, args, NULL, NULL));
   napi_valuetype type = napi_undefined;
   if (argc < 1 || napi_typeof(env, args[0], &type) != napi_ok || type != napi_function) {
-    napi_throw_type_error(env, "EBPF_BAD_ARGUMENT", "open(onRecords, captureArgv): onRecords must be a function");
+    napi_throw_type_error(env, "EBPF_BAD_ARGUMENT", "open(onRecords, captureArgv, captureIdentity): onRecords must be a function");
     return NULL;
   }
   bool want_argv = true;
   if (argc >= 2 && napi_get_value_bool(env, args[1], &want_argv) != napi_ok) {
-    napi_throw_type_error(env, "EBPF_BAD_ARGUMENT", "open(onRecords, captureArgv): captureArgv must be a boolean");
+    napi_throw_type_error(env, "EBPF_BAD_ARGUMENT", "open(onRecords, captureArgv, captureIdentity): captureArgv must be a boolean");
+    return NULL;
+  }
+  bool want_identity = true;
+  if (argc >= 3 && napi_get_value_bool(env, args[2], &want_identity) != napi_ok) {
+    napi_throw_type_error(env, "EBPF_BAD_ARGUMENT", "open(onRecords, captureArgv, captureIdentity): captureIdentity must be a boolean");
     return NULL;
   }
 
@@ -219,7 +255,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   }
   at->env = env;
   tracer_init(&at->tracer);
-  if (tracer_open(&at->tracer, want_argv, err) != 0) {
+  if (tracer_open(&at->tracer, want_argv, want_identity, err) != 0) {
     napi_throw_error(env, err->code, err->message);
     free(err);
     free(at);
@@ -264,6 +300,8 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     return NULL;
   }
   if (set_number(env, handle, "tracepointId", at->tracer.tracepoint_id) == NULL) return NULL;
+  if (set_identity_capture(env, handle, &at->tracer) == NULL) return NULL;
+  if (set_number(env, handle, "clockTicksPerSecond", (double)at->tracer.proc.clock_ticks_per_second) == NULL) return NULL;
   return handle;
 }
 
@@ -314,6 +352,7 @@ static napi_value js_stats(napi_env env, napi_callback_info info) {
       [COUNTER_FAILED] = "failed",           [COUNTER_MAP_FULL] = "mapFull",
       [COUNTER_RING_LOST] = "ringBufferLost", [COUNTER_UNMATCHED] = "unmatched",
       [COUNTER_ARGV_FAILED] = "argvFailed",  [COUNTER_EMITTED] = "emitted",
+      [COUNTER_IDENTITY_FAILED] = "identityFailed",
   };
   for (int i = 0; i < COUNTER_COUNT; i++) {
     if (set_number(env, result, names[i], (double)counters[i]) == NULL) return NULL;
@@ -321,6 +360,15 @@ static napi_value js_stats(napi_env env, napi_callback_info info) {
   if (set_number(env, result, "pendingConnects", (double)pending) == NULL) return NULL;
   if (set_number(env, result, "recordsDelivered", at->records_delivered) == NULL) return NULL;
   if (set_number(env, result, "unexpectedSamples", (double)at->tracer.unexpected_samples) == NULL) return NULL;
+  const struct proc_snapshot_counters *proc = &at->tracer.proc.counters;
+  if (set_number(env, result, "procConfirmed", (double)proc->confirmed) == NULL ||
+      set_number(env, result, "procUnverified", (double)proc->unverified) == NULL ||
+      set_number(env, result, "procExited", (double)proc->exited) == NULL ||
+      set_number(env, result, "procPidReused", (double)proc->pid_reused) == NULL ||
+      set_number(env, result, "procExeMismatch", (double)proc->exe_mismatch) == NULL ||
+      set_number(env, result, "procPathTooLong", (double)proc->too_long) == NULL) {
+    return NULL;
+  }
   return result;
 }
 
@@ -331,7 +379,8 @@ static napi_value make_layout(napi_env env) {
     const char *name;
     int value;
   } numbers[] = {
-      {"recordSize", RECORD_SIZE},
+      {"recordSize", DELIVERED_RECORD_SIZE},
+      {"kernelRecordSize", RECORD_SIZE},
       {"connectTimeNs", RECORD_CONNECT_TIME_NS},
       {"pidTgid", RECORD_PID_TGID},
       {"uidGid", RECORD_UID_GID},
@@ -351,6 +400,23 @@ static napi_value make_layout(napi_env env) {
       {"argvLength", RECORD_ARGV_LENGTH},
       {"argv", RECORD_ARGV},
       {"argvSize", RECORD_ARGV_SIZE},
+      {"startBoottimeNs", RECORD_START_BOOTTIME_NS},
+      {"parentTgid", RECORD_PARENT_TGID},
+      {"parentStatus", RECORD_PARENT_STATUS},
+      {"parentCommStatus", RECORD_PARENT_COMM_STATUS},
+      {"startStatus", RECORD_START_STATUS},
+      {"exeNameStatus", RECORD_EXE_NAME_STATUS},
+      {"parentComm", RECORD_PARENT_COMM},
+      {"parentCommSize", RECORD_PARENT_COMM_SIZE},
+      {"exeName", RECORD_EXE_NAME},
+      {"exeNameSize", RECORD_EXE_NAME_SIZE},
+      {"startTimeTicks", DELIVERED_START_TIME_TICKS},
+      {"procStatus", DELIVERED_PROC_STATUS},
+      {"exePathLength", DELIVERED_EXE_PATH_LENGTH},
+      {"cgroupPathLength", DELIVERED_CGROUP_PATH_LENGTH},
+      {"exePath", DELIVERED_EXE_PATH},
+      {"cgroupPath", DELIVERED_CGROUP_PATH},
+      {"pathSize", DELIVERED_PATH_SIZE},
       {"pendingMaxEntries", PENDING_MAX_ENTRIES},
       {"ringBufferBytes", RING_BUFFER_BYTES},
   };

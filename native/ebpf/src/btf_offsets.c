@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <linux/btf.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -180,39 +181,154 @@ static int find_member(const struct btf_index *b, uint32_t id, const char *name,
   return 0;
 }
 
-/* Byte offset of struct_name.member_name, checked to be an 8-byte pointer or integer. */
-static int member_offset(const struct btf_index *b, const char *struct_name, const char *member_name, int want_pointer,
-                         int *out, struct ebpf_error *err) {
-  uint32_t struct_id = find_struct(b, struct_name);
-  if (struct_id == 0) return ebpf_fail(err, EBPF_ERR_BTF, "BTF: struct %s not found", struct_name);
-  uint32_t bits = 0, type = 0;
-  if (!find_member(b, struct_id, member_name, 0, 0, &bits, &type)) {
-    return ebpf_fail(err, EBPF_ERR_BTF, "BTF: struct %s has no member %s", struct_name, member_name);
+/* What a member must be for the program to read it the way it does. */
+enum member_kind {
+  MEMBER_POINTER,    /* 8-byte pointer */
+  MEMBER_U64,        /* 8-byte integer */
+  MEMBER_U32,        /* 4-byte integer (pid_t) */
+  MEMBER_COMM,       /* char array of at least 16 bytes (TASK_COMM_LEN) */
+  MEMBER_STRUCT,     /* an embedded struct, followed by the next name of the path */
+};
+
+static const char *const member_kind_names[] = {
+    [MEMBER_POINTER] = "a 64-bit pointer", [MEMBER_U64] = "a 64-bit integer", [MEMBER_U32] = "a 32-bit integer",
+    [MEMBER_COMM] = "a char array of at least 16 bytes", [MEMBER_STRUCT] = "an embedded struct",
+};
+
+#define TASK_COMM_BYTES 16
+
+static int is_kind(const struct btf_index *b, uint32_t type, enum member_kind want) {
+  const struct btf_type *t = type_by_id(b, resolve(b, type));
+  if (t == NULL) return 0;
+  uint32_t kind = BTF_INFO_KIND(t->info);
+  switch (want) {
+    case MEMBER_POINTER: return kind == BTF_KIND_PTR && sizeof(void *) == 8;
+    case MEMBER_U64: return (kind == BTF_KIND_INT || kind == BTF_KIND_ENUM || kind == BTF_KIND_ENUM64) && t->size == 8;
+    case MEMBER_U32: return (kind == BTF_KIND_INT || kind == BTF_KIND_ENUM) && t->size == 4;
+    case MEMBER_STRUCT: return kind == BTF_KIND_STRUCT || kind == BTF_KIND_UNION;
+    case MEMBER_COMM: {
+      if (kind != BTF_KIND_ARRAY) return 0;
+      const struct btf_array *array = (const struct btf_array *)(t + 1);
+      return array->nelems >= TASK_COMM_BYTES && type_size(b, array->type) == 1;
+    }
   }
-  if (bits % 8 != 0) return ebpf_fail(err, EBPF_ERR_BTF, "BTF: %s.%s is a bit field", struct_name, member_name);
-  const struct btf_type *resolved = type_by_id(b, resolve(b, type));
-  uint32_t kind = resolved == NULL ? 0 : BTF_INFO_KIND(resolved->info);
-  if ((want_pointer && kind != BTF_KIND_PTR) || (!want_pointer && kind != BTF_KIND_INT) || type_size(b, type) != 8) {
-    return ebpf_fail(err, EBPF_ERR_BTF, "BTF: %s.%s is not a 64-bit %s", struct_name, member_name,
-                     want_pointer ? "pointer" : "integer");
-  }
-  if (bits / 8 > 0x7fff) return ebpf_fail(err, EBPF_ERR_BTF, "BTF: %s.%s offset too large", struct_name, member_name);
-  *out = (int)(bits / 8);
   return 0;
 }
 
-int btf_argv_offsets_from_bytes(const unsigned char *data, size_t size, struct argv_offsets *out,
-                                struct ebpf_error *err) {
-  struct btf_index b;
-  int result = index_btf(data, size, &b, err);
-  if (result == 0) result = member_offset(&b, "task_struct", "mm", 1, &out->task_mm, err);
-  if (result == 0) result = member_offset(&b, "mm_struct", "arg_start", 0, &out->mm_arg_start, err);
-  if (result == 0) result = member_offset(&b, "mm_struct", "arg_end", 0, &out->mm_arg_end, err);
-  free(b.type_offsets);
-  return result;
+/*
+ * Byte offset, from the start of struct `struct_name`, of the member reached by `path` (names
+ * separated by '.', e.g. "f_path.dentry": every name but the last is an embedded struct), checked
+ * to be `want`.
+ */
+static int member_offset(const struct btf_index *b, const char *struct_name, const char *path, enum member_kind want,
+                         int *out, struct ebpf_error *err) {
+  uint32_t id = find_struct(b, struct_name);
+  if (id == 0) return ebpf_fail(err, EBPF_ERR_BTF, "BTF: struct %s not found", struct_name);
+  char name[64];
+  uint32_t total_bits = 0;
+  const char *rest = path;
+  for (;;) {
+    const char *dot = strchr(rest, '.');
+    size_t length = dot == NULL ? strlen(rest) : (size_t)(dot - rest);
+    if (length == 0 || length >= sizeof name) return ebpf_fail(err, EBPF_ERR_BTF, "BTF: bad member path %s", path);
+    memcpy(name, rest, length);
+    name[length] = '\0';
+    uint32_t bits = 0, type = 0;
+    if (!find_member(b, id, name, 0, 0, &bits, &type)) {
+      return ebpf_fail(err, EBPF_ERR_BTF, "BTF: struct %s has no member %s", struct_name, path);
+    }
+    if (bits % 8 != 0) return ebpf_fail(err, EBPF_ERR_BTF, "BTF: %s.%s is a bit field", struct_name, path);
+    total_bits += bits;
+    enum member_kind expected = dot == NULL ? want : MEMBER_STRUCT;
+    if (!is_kind(b, type, expected)) {
+      return ebpf_fail(err, EBPF_ERR_BTF, "BTF: %s.%.*s is not %s", struct_name, (int)(rest + length - path), path,
+                       member_kind_names[expected]);
+    }
+    if (dot == NULL) break;
+    id = resolve(b, type);
+    rest = dot + 1;
+  }
+  if (total_bits / 8 > 0x7fff) return ebpf_fail(err, EBPF_ERR_BTF, "BTF: %s.%s offset too large", struct_name, path);
+  *out = (int)(total_bits / 8);
+  return 0;
 }
 
-int btf_argv_offsets(const char *path, struct argv_offsets *out, struct ebpf_error *err) {
+struct btf_types {
+  unsigned char *data;
+  struct btf_index index;
+};
+
+void btf_types_free(struct btf_types *types) {
+  if (types == NULL) return;
+  free(types->index.type_offsets);
+  free(types->data);
+  free(types);
+}
+
+int btf_types_from_bytes(const unsigned char *data, size_t size, struct btf_types **out, struct ebpf_error *err) {
+  *out = NULL;
+  struct btf_types *types = calloc(1, sizeof *types);
+  if (types == NULL || (types->data = malloc(size == 0 ? 1 : size)) == NULL) {
+    free(types);
+    return ebpf_fail(err, EBPF_ERR_SYSTEM, "out of memory");
+  }
+  memcpy(types->data, data, size);
+  if (index_btf(types->data, size, &types->index, err) != 0) {
+    btf_types_free(types);
+    return -1;
+  }
+  *out = types;
+  return 0;
+}
+
+int btf_argv_offsets(const struct btf_types *types, struct argv_offsets *out, struct ebpf_error *err) {
+  const struct btf_index *b = &types->index;
+  if (member_offset(b, "task_struct", "mm", MEMBER_POINTER, &out->task_mm, err) != 0) return -1;
+  if (member_offset(b, "mm_struct", "arg_start", MEMBER_U64, &out->mm_arg_start, err) != 0) return -1;
+  return member_offset(b, "mm_struct", "arg_end", MEMBER_U64, &out->mm_arg_end, err);
+}
+
+/* Looks one offset up; on failure marks every field in `needed_by` unavailable (first reason wins). */
+static void identity_member(const struct btf_index *b, struct identity_offsets *out, const char *struct_name,
+                            const char *path, enum member_kind want, int *offset, unsigned needed_by,
+                            struct ebpf_error *err) {
+  if (member_offset(b, struct_name, path, want, offset, err) == 0) return;
+  for (int field = 0; field < IDENTITY_FIELD_COUNT; field++) {
+    if ((needed_by & (1u << field)) == 0 || !out->available[field]) continue;
+    out->available[field] = 0;
+    snprintf(out->reasons[field], sizeof out->reasons[field], "%.*s", BTF_REASON_SIZE - 1, err->message);
+  }
+}
+
+void btf_identity_offsets(const struct btf_types *types, struct identity_offsets *out) {
+  const struct btf_index *b = &types->index;
+  memset(out, 0, sizeof *out);
+  for (int field = 0; field < IDENTITY_FIELD_COUNT; field++) out->available[field] = 1;
+  struct ebpf_error *err = malloc(sizeof *err);
+  if (err == NULL) {
+    for (int field = 0; field < IDENTITY_FIELD_COUNT; field++) {
+      out->available[field] = 0;
+      snprintf(out->reasons[field], sizeof out->reasons[field], "out of memory");
+    }
+    return;
+  }
+  const unsigned parent = 1u << IDENTITY_PARENT_PID, parent_comm = 1u << IDENTITY_PARENT_COMM;
+  const unsigned start = 1u << IDENTITY_START_TIME, exe = 1u << IDENTITY_EXE_NAME;
+  identity_member(b, out, "task_struct", "group_leader", MEMBER_POINTER, &out->task_group_leader,
+                  parent | parent_comm | start, err);
+  identity_member(b, out, "task_struct", "real_parent", MEMBER_POINTER, &out->task_real_parent, parent | parent_comm, err);
+  identity_member(b, out, "task_struct", "tgid", MEMBER_U32, &out->task_tgid, parent, err);
+  identity_member(b, out, "task_struct", "comm", MEMBER_COMM, &out->task_comm, parent_comm, err);
+  identity_member(b, out, "task_struct", "start_boottime", MEMBER_U64, &out->task_start_boottime, start, err);
+  identity_member(b, out, "task_struct", "mm", MEMBER_POINTER, &out->task_mm, exe, err);
+  identity_member(b, out, "mm_struct", "exe_file", MEMBER_POINTER, &out->mm_exe_file, exe, err);
+  identity_member(b, out, "file", "f_path.dentry", MEMBER_POINTER, &out->file_dentry, exe, err);
+  identity_member(b, out, "dentry", "d_name.name", MEMBER_POINTER, &out->dentry_name, exe, err);
+  free(err);
+}
+
+int btf_types_load(const char *path, struct btf_types **out, struct ebpf_error *err) {
+  *out = NULL;
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     int saved = errno;
@@ -224,8 +340,11 @@ int btf_argv_offsets(const char *path, struct argv_offsets *out, struct ebpf_err
     return ebpf_fail(err, EBPF_ERR_BTF, "%s: unexpected size", path);
   }
   size_t size = (size_t)st.st_size;
+  struct btf_types *types = calloc(1, sizeof *types);
   unsigned char *data = malloc(size);
-  if (data == NULL) {
+  if (types == NULL || data == NULL) {
+    free(types);
+    free(data);
     close(fd);
     return ebpf_fail(err, EBPF_ERR_SYSTEM, "out of memory");
   }
@@ -237,8 +356,15 @@ int btf_argv_offsets(const char *path, struct argv_offsets *out, struct ebpf_err
     used += (size_t)n;
   }
   close(fd);
-  int result = used == size ? btf_argv_offsets_from_bytes(data, size, out, err)
-                            : ebpf_fail(err, EBPF_ERR_BTF, "%s: short read", path);
-  free(data);
-  return result;
+  types->data = data;
+  if (used != size) {
+    btf_types_free(types);
+    return ebpf_fail(err, EBPF_ERR_BTF, "%s: short read", path);
+  }
+  if (index_btf(types->data, size, &types->index, err) != 0) {
+    btf_types_free(types);
+    return -1;
+  }
+  *out = types;
+  return 0;
 }

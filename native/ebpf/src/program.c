@@ -24,6 +24,7 @@ static const unsigned char imds_ipv6[16] = {0xfd, 0x00, 0x0e, 0xc2, 0, 0, 0, 0, 
 #define STACK_SKADDR_KEY (-8)
 #define STACK_COUNTER_KEY (-16)
 #define STACK_MM (-24)
+#define STACK_POINTER (-24) /* a kernel pointer read by the identity capture (after argv: shared) */
 #define STACK_ARG_START (-32)
 #define STACK_ARG_END (-40)
 #define STACK_RECORD (-(40 + RECORD_SIZE))
@@ -229,6 +230,149 @@ static void emit_argv_capture(struct builder *b) {
   bpf_asm_place(a, done);
 }
 
+/*
+ * r[reg] = *(u64 *)(r[base_reg] + field_offset), read with bpf_probe_read_kernel through
+ * STACK_POINTER; goes to `failed` when the read fails or the pointer read is NULL.
+ * reg must be callee-saved (r7-r9): the helper call clobbers r0-r5.
+ */
+static void emit_follow_pointer(struct builder *b, int reg, int base_reg, int field_offset, int failed) {
+  emit_read_kernel_u64(b, STACK_POINTER, base_reg, field_offset);
+  bpf_asm_jump(b->a, BPF_JMP_IMM(BPF_JNE, BPF_REG_0, 0, 0), failed);
+  bpf_asm_emit(b->a, BPF_LDX_MEM(BPF_DW, reg, BPF_REG_10, STACK_POINTER));
+  bpf_asm_jump(b->a, BPF_JMP_IMM(BPF_JEQ, reg, 0, 0), failed);
+}
+
+/* The record's status byte for `field` := IDENTITY_STATUS_OK. */
+static const int identity_status_offsets[IDENTITY_FIELD_COUNT] = {
+    [IDENTITY_PARENT_PID] = RECORD_PARENT_STATUS,
+    [IDENTITY_PARENT_COMM] = RECORD_PARENT_COMM_STATUS,
+    [IDENTITY_START_TIME] = RECORD_START_STATUS,
+    [IDENTITY_EXE_NAME] = RECORD_EXE_NAME_STATUS,
+};
+
+static void emit_identity_status(struct builder *b, int field, int status) {
+  bpf_asm_emit(b->a, BPF_ST_MEM(BPF_B, BPF_REG_10, STACK_RECORD + identity_status_offsets[field], status));
+}
+
+static int identity_wanted(const struct builder *b, int field) {
+  return b->p->identity_capture && b->p->identity.available[field];
+}
+
+/* A failed read of `field`: mark it and count it, then go on with the next field. */
+static void emit_identity_failed(struct builder *b, int field) {
+  emit_identity_status(b, field, IDENTITY_STATUS_FAILED);
+  emit_count(b, COUNTER_IDENTITY_FAILED);
+}
+
+/*
+ * Who the connecting process is, read now so a process that exits 1 ms later keeps it; each
+ * field on its own (a failed one leaves the others). /proc/PID/stat describes the thread group
+ * leader, and so do these: current->group_leader's start_boottime (stat field 22 is
+ * nsec_to_clock_t(leader->start_boottime)) and real_parent (the parent's tgid and the comm of
+ * the thread that forked it). The exe name is current->mm->exe_file->f_path.dentry->d_name.name
+ * (mm is shared by the group; the leader's is NULL once it exited). Uses r7-r9.
+ */
+static void emit_identity_capture(struct builder *b) {
+  struct bpf_asm *a = b->a;
+  const struct identity_offsets *o = &b->p->identity;
+  int want_parent = identity_wanted(b, IDENTITY_PARENT_PID);
+  int want_parent_comm = identity_wanted(b, IDENTITY_PARENT_COMM);
+  int want_start = identity_wanted(b, IDENTITY_START_TIME);
+  int want_exe = identity_wanted(b, IDENTITY_EXE_NAME);
+
+  if (want_parent || want_parent_comm || want_start) {
+    int leader_failed = bpf_asm_new_label(a);
+    int leader_done = bpf_asm_new_label(a);
+    bpf_asm_emit(a, BPF_EMIT_CALL(BPF_FUNC_get_current_task));
+    bpf_asm_emit(a, BPF_MOV64_REG(BPF_REG_7, BPF_REG_0));
+    emit_follow_pointer(b, BPF_REG_7, BPF_REG_7, o->task_group_leader, leader_failed); /* r7 = leader */
+
+    if (want_start) {
+      int start_failed = bpf_asm_new_label(a);
+      int start_done = bpf_asm_new_label(a);
+      bpf_asm_emit(a, BPF_MOV64_REG(BPF_REG_3, BPF_REG_7));
+      bpf_asm_emit(a, BPF_ALU64_IMM(BPF_ADD, BPF_REG_3, o->task_start_boottime));
+      emit_stack_pointer(b, BPF_REG_1, STACK_RECORD + RECORD_START_BOOTTIME_NS);
+      bpf_asm_emit(a, BPF_MOV64_IMM(BPF_REG_2, 8));
+      bpf_asm_emit(a, BPF_EMIT_CALL(BPF_FUNC_probe_read_kernel));
+      bpf_asm_jump(a, BPF_JMP_IMM(BPF_JNE, BPF_REG_0, 0, 0), start_failed);
+      emit_identity_status(b, IDENTITY_START_TIME, IDENTITY_STATUS_OK);
+      bpf_asm_jump(a, BPF_JMP_A(0), start_done);
+      bpf_asm_place(a, start_failed);
+      emit_identity_failed(b, IDENTITY_START_TIME);
+      bpf_asm_place(a, start_done);
+    }
+
+    if (want_parent || want_parent_comm) {
+      int parent_failed = bpf_asm_new_label(a);
+      int parent_done = bpf_asm_new_label(a);
+      emit_follow_pointer(b, BPF_REG_8, BPF_REG_7, o->task_real_parent, parent_failed); /* r8 = parent */
+      if (want_parent) {
+        int tgid_failed = bpf_asm_new_label(a);
+        int tgid_done = bpf_asm_new_label(a);
+        bpf_asm_emit(a, BPF_MOV64_REG(BPF_REG_3, BPF_REG_8));
+        bpf_asm_emit(a, BPF_ALU64_IMM(BPF_ADD, BPF_REG_3, o->task_tgid));
+        emit_stack_pointer(b, BPF_REG_1, STACK_RECORD + RECORD_PARENT_TGID);
+        bpf_asm_emit(a, BPF_MOV64_IMM(BPF_REG_2, 4));
+        bpf_asm_emit(a, BPF_EMIT_CALL(BPF_FUNC_probe_read_kernel));
+        bpf_asm_jump(a, BPF_JMP_IMM(BPF_JNE, BPF_REG_0, 0, 0), tgid_failed);
+        emit_identity_status(b, IDENTITY_PARENT_PID, IDENTITY_STATUS_OK);
+        bpf_asm_jump(a, BPF_JMP_A(0), tgid_done);
+        bpf_asm_place(a, tgid_failed);
+        emit_identity_failed(b, IDENTITY_PARENT_PID);
+        bpf_asm_place(a, tgid_done);
+      }
+      if (want_parent_comm) {
+        int comm_failed = bpf_asm_new_label(a);
+        bpf_asm_emit(a, BPF_MOV64_REG(BPF_REG_3, BPF_REG_8));
+        bpf_asm_emit(a, BPF_ALU64_IMM(BPF_ADD, BPF_REG_3, o->task_comm));
+        emit_stack_pointer(b, BPF_REG_1, STACK_RECORD + RECORD_PARENT_COMM);
+        bpf_asm_emit(a, BPF_MOV64_IMM(BPF_REG_2, RECORD_PARENT_COMM_SIZE));
+        bpf_asm_emit(a, BPF_EMIT_CALL(BPF_FUNC_probe_read_kernel_str));
+        /* The length read, NUL included (> 0), or a negative error. */
+        bpf_asm_jump(a, BPF_JMP_IMM(BPF_JSLE, BPF_REG_0, 0, 0), comm_failed);
+        emit_identity_status(b, IDENTITY_PARENT_COMM, IDENTITY_STATUS_OK);
+        bpf_asm_jump(a, BPF_JMP_A(0), parent_done);
+        bpf_asm_place(a, comm_failed);
+        emit_identity_failed(b, IDENTITY_PARENT_COMM);
+      }
+      bpf_asm_jump(a, BPF_JMP_A(0), parent_done);
+      bpf_asm_place(a, parent_failed);
+      if (want_parent) emit_identity_failed(b, IDENTITY_PARENT_PID);
+      if (want_parent_comm) emit_identity_failed(b, IDENTITY_PARENT_COMM);
+      bpf_asm_place(a, parent_done);
+    }
+    bpf_asm_jump(a, BPF_JMP_A(0), leader_done);
+
+    bpf_asm_place(a, leader_failed);
+    if (want_start) emit_identity_failed(b, IDENTITY_START_TIME);
+    if (want_parent) emit_identity_failed(b, IDENTITY_PARENT_PID);
+    if (want_parent_comm) emit_identity_failed(b, IDENTITY_PARENT_COMM);
+    bpf_asm_place(a, leader_done);
+  }
+
+  if (want_exe) {
+    int exe_failed = bpf_asm_new_label(a);
+    int exe_done = bpf_asm_new_label(a);
+    bpf_asm_emit(a, BPF_EMIT_CALL(BPF_FUNC_get_current_task));
+    bpf_asm_emit(a, BPF_MOV64_REG(BPF_REG_9, BPF_REG_0));
+    emit_follow_pointer(b, BPF_REG_9, BPF_REG_9, o->task_mm, exe_failed);     /* mm (NULL: kernel thread) */
+    emit_follow_pointer(b, BPF_REG_9, BPF_REG_9, o->mm_exe_file, exe_failed); /* struct file * */
+    emit_follow_pointer(b, BPF_REG_9, BPF_REG_9, o->file_dentry, exe_failed); /* struct dentry * */
+    emit_follow_pointer(b, BPF_REG_9, BPF_REG_9, o->dentry_name, exe_failed); /* const char * */
+    emit_stack_pointer(b, BPF_REG_1, STACK_RECORD + RECORD_EXE_NAME);
+    bpf_asm_emit(a, BPF_MOV64_IMM(BPF_REG_2, RECORD_EXE_NAME_SIZE));
+    bpf_asm_emit(a, BPF_MOV64_REG(BPF_REG_3, BPF_REG_9));
+    bpf_asm_emit(a, BPF_EMIT_CALL(BPF_FUNC_probe_read_kernel_str));
+    bpf_asm_jump(a, BPF_JMP_IMM(BPF_JSLE, BPF_REG_0, 0, 0), exe_failed);
+    emit_identity_status(b, IDENTITY_EXE_NAME, IDENTITY_STATUS_OK);
+    bpf_asm_jump(a, BPF_JMP_A(0), exe_done);
+    bpf_asm_place(a, exe_failed);
+    emit_identity_failed(b, IDENTITY_EXE_NAME);
+    bpf_asm_place(a, exe_done);
+  }
+}
+
 /* r1 = *(u64 *)(ctx + skaddr); *(u64 *)(r10 + STACK_SKADDR_KEY) = r1 */
 static void emit_store_skaddr_key(struct builder *b) {
   bpf_asm_emit(b->a, BPF_LDX_MEM(BPF_DW, BPF_REG_1, BPF_REG_6, b->p->format.skaddr.offset));
@@ -258,6 +402,7 @@ static void emit_connect_started(struct builder *b, int exit_label) {
   bpf_asm_emit(a, BPF_EMIT_CALL(BPF_FUNC_get_current_comm));
   emit_copy_tuple(b, BPF_REG_10, STACK_RECORD);
   if (b->p->argv_capture) emit_argv_capture(b);
+  emit_identity_capture(b);
 
   emit_store_skaddr_key(b);
   bpf_asm_ld_map_fd(a, BPF_REG_1, b->p->pending_map_fd);

@@ -2,7 +2,8 @@
  * The eBPF program, hand-assembled: it runs on every sock:inet_sock_set_state event and lets
  * only TCP connects to IMDS (169.254.169.254:80, [fd00:ec2::254]:80) leave the kernel.
  *
- *   CLOSE -> SYN_SENT      (in the connecting task: pid, uid, comm, cgroup, argv are its own)
+ *   CLOSE -> SYN_SENT      (in the connecting task: pid, uid, comm, cgroup, argv, parent,
+ *                           start time, exe name are its own)
  *       record the task in the pending map, keyed by the socket address (skaddr);
  *       when the map is full, emit a "connecting" record at once (client port still 0).
  *   SYN_SENT/SYN_RECV -> ESTABLISHED | CLOSE   (softirq: the current task means nothing here)
@@ -24,6 +25,9 @@ struct program_params {
   int counters_map_fd;
   int argv_capture; /* read argv in the kernel (needs `argv`) */
   struct argv_offsets argv;
+  /* Read the identity fields whose identity.available[field] is 1 (0: none of them). */
+  int identity_capture;
+  struct identity_offsets identity;
 };
 
 /* Assembles the program into `a`; returns NULL or an error. */

@@ -1,7 +1,8 @@
 /*
  * The connect record: the value of the pending-connects hash map (filled at CLOSE -> SYN_SENT)
- * and, byte for byte, the sample the program writes to the ring buffer when the connect ends.
- * src/attribution/ebpf-record.ts decodes the same layout; the addon exports these numbers and
+ * and, byte for byte, the sample the program writes to the ring buffer when the connect ends;
+ * then the delivered record: that sample plus what the consumer read from /proc (DELIVERED_*).
+ * src/attribution/ebpf-record.ts decodes the delivered layout; the addon exports these numbers and
  * the TypeScript side refuses to run when they differ from its own.
  * All integers are in host byte order except the address bytes (network order, as on the wire).
  */
@@ -28,7 +29,31 @@
 #define RECORD_RESERVED 108      /* u32 zero */
 #define RECORD_ARGV 112          /* char[RECORD_ARGV_SIZE] NUL-separated argv, zero-filled after */
 #define RECORD_ARGV_SIZE 256
-#define RECORD_SIZE 368
+/* Process identity, read in the kernel at connect time (IDENTITY_STATUS_* says which are valid). */
+#define RECORD_START_BOOTTIME_NS 368 /* u64 group leader's start_boottime (stat field 22 in ns) */
+#define RECORD_PARENT_TGID 376       /* u32 real_parent->tgid of the group leader */
+#define RECORD_PARENT_STATUS 380     /* u8 IDENTITY_STATUS_* of RECORD_PARENT_TGID */
+#define RECORD_PARENT_COMM_STATUS 381 /* u8 IDENTITY_STATUS_* of RECORD_PARENT_COMM */
+#define RECORD_START_STATUS 382      /* u8 IDENTITY_STATUS_* of RECORD_START_BOOTTIME_NS */
+#define RECORD_EXE_NAME_STATUS 383   /* u8 IDENTITY_STATUS_* of RECORD_EXE_NAME */
+#define RECORD_PARENT_COMM 384       /* char[16] the parent thread's comm, NUL-terminated */
+#define RECORD_PARENT_COMM_SIZE 16
+#define RECORD_EXE_NAME 400          /* char[RECORD_EXE_NAME_SIZE] mm->exe_file basename, NUL-terminated */
+#define RECORD_EXE_NAME_SIZE 64      /* longer names keep their first 63 bytes */
+#define RECORD_SIZE 464
+
+/*
+ * What the consumer (tracer.c) hands to JavaScript: the kernel record followed by what it read
+ * from /proc the moment the record left the ring buffer (often before a one-shot client exits).
+ */
+#define DELIVERED_START_TIME_TICKS 464 /* u64 RECORD_START_BOOTTIME_NS in clock ticks (stat units) */
+#define DELIVERED_PROC_STATUS 472      /* u8 PROC_SNAPSHOT_* */
+#define DELIVERED_EXE_PATH_LENGTH 474  /* u16 bytes in DELIVERED_EXE_PATH, 0: none */
+#define DELIVERED_CGROUP_PATH_LENGTH 476 /* u16 bytes in DELIVERED_CGROUP_PATH, 0: none */
+#define DELIVERED_EXE_PATH 480         /* char[DELIVERED_PATH_SIZE] readlink /proc/PID/exe */
+#define DELIVERED_CGROUP_PATH 992      /* char[DELIVERED_PATH_SIZE] the "0::" line of /proc/PID/cgroup */
+#define DELIVERED_PATH_SIZE 512        /* longer paths are dropped (length 0), never cut short */
+#define DELIVERED_RECORD_SIZE 1504
 
 /* Why the record was emitted. */
 #define RECORD_OUTCOME_ESTABLISHED 1 /* SYN_SENT -> ESTABLISHED */
@@ -42,6 +67,17 @@
 #define ARGV_STATUS_FAILED 3    /* a kernel or user memory read failed */
 #define ARGV_STATUS_NO_MM 4     /* a kernel thread: no user memory */
 
+/* What became of one identity field. */
+#define IDENTITY_STATUS_DISABLED 0 /* loaded without it (no BTF offset, or the verifier said no) */
+#define IDENTITY_STATUS_OK 1
+#define IDENTITY_STATUS_FAILED 2   /* a kernel memory read failed or a pointer was NULL */
+
+/* What the consumer's /proc reads found (DELIVERED_PROC_STATUS). */
+#define PROC_SNAPSHOT_CONFIRMED 1 /* stat's start time equals the kernel's: paths are this process's */
+#define PROC_SNAPSHOT_UNVERIFIED 2 /* no kernel start time to compare with: paths kept, unconfirmed */
+#define PROC_SNAPSHOT_EXITED 3    /* /proc/PID/stat unreadable: the process was gone; no paths */
+#define PROC_SNAPSHOT_PID_REUSED 4 /* stat's start time differs: another process; no paths */
+
 /* Counters: one u64 each in an array map, added to atomically by the program. */
 #define COUNTER_TRACKED 0      /* CLOSE -> SYN_SENT to IMDS stored in the pending map */
 #define COUNTER_ESTABLISHED 1  /* SYN_SENT -> ESTABLISHED found in the pending map */
@@ -51,6 +87,7 @@
 #define COUNTER_UNMATCHED 5    /* SYN_SENT -> * to IMDS with no pending entry (began before open) */
 #define COUNTER_ARGV_FAILED 6  /* argv capture was on but the reads failed */
 #define COUNTER_EMITTED 7      /* records written to the ring buffer */
-#define COUNTER_COUNT 8
+#define COUNTER_IDENTITY_FAILED 8 /* identity field reads that failed (one per field) */
+#define COUNTER_COUNT 9
 
 #endif

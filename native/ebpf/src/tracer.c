@@ -159,24 +159,102 @@ static int map_ring_buffer(struct tracer *t, struct ebpf_error *err) {
   return 0;
 }
 
-int tracer_open(struct tracer *t, int want_argv, struct ebpf_error *err) {
+/* The end of a verifier error (where the reason is), for a capture's "unavailable" reason. */
+static void verifier_reason(char *out, size_t size, const char *what, const char *message) {
+  size_t length = strlen(message);
+  const char *tail = length > 400 ? message + length - 400 : message;
+  snprintf(out, size, "the verifier rejected the %s: ...%.400s", what, tail);
+}
+
+/*
+ * Finds the BTF offsets each wanted capture needs; a capture whose offsets are missing is off,
+ * with the reason (BTF problems only turn captures off, they never stop the tracer).
+ */
+static void find_offsets(struct tracer *t, struct program_params *params, int want_argv, int want_identity) {
+  for (int field = 0; field < IDENTITY_FIELD_COUNT; field++) {
+    snprintf(t->identity_unavailable_reason[field], sizeof t->identity_unavailable_reason[field],
+             "process identity capture not requested");
+  }
+  if (!want_argv) snprintf(t->argv_unavailable_reason, sizeof t->argv_unavailable_reason, "argv capture not requested");
+  if (!want_argv && !want_identity) return;
+
+  struct ebpf_error *btf_err = malloc(sizeof *btf_err);
+  struct btf_types *types = NULL;
+  if (btf_err == NULL || btf_types_load(VMLINUX_BTF_PATH, &types, btf_err) != 0) {
+    const char *reason = btf_err == NULL ? "out of memory" : btf_err->message;
+    if (want_argv) snprintf(t->argv_unavailable_reason, sizeof t->argv_unavailable_reason, "%.1000s", reason);
+    for (int field = 0; want_identity && field < IDENTITY_FIELD_COUNT; field++) {
+      snprintf(t->identity_unavailable_reason[field], sizeof t->identity_unavailable_reason[field], "%.1000s", reason);
+    }
+    free(btf_err);
+    return;
+  }
+  if (want_argv) {
+    if (btf_argv_offsets(types, &params->argv, btf_err) == 0) {
+      params->argv_capture = 1;
+    } else {
+      snprintf(t->argv_unavailable_reason, sizeof t->argv_unavailable_reason, "%.1000s", btf_err->message);
+    }
+  }
+  if (want_identity) {
+    btf_identity_offsets(types, &params->identity);
+    for (int field = 0; field < IDENTITY_FIELD_COUNT; field++) {
+      if (params->identity.available[field]) {
+        params->identity_capture = 1;
+      } else {
+        snprintf(t->identity_unavailable_reason[field], sizeof t->identity_unavailable_reason[field], "%s",
+                 params->identity.reasons[field]);
+      }
+    }
+  }
+  btf_types_free(types);
+  free(btf_err);
+}
+
+/*
+ * Loads the program with every capture it can have. The kernel-memory parts (argv, identity)
+ * are the risky ones: when the verifier rejects the program, it is loaded again without the
+ * identity capture, then without argv, then without both, rather than not at all.
+ */
+static int load_with_fallbacks(struct tracer *t, struct program_params *params, struct ebpf_error *err) {
+  const int had_argv = params->argv_capture, had_identity = params->identity_capture;
+  char *first_failure = NULL;
+  int fd = -1;
+  unsigned tried = 0; /* bit (argv * 2 + identity) per combination loaded */
+  for (int attempt = 0; attempt < 4 && fd < 0; attempt++) {
+    int argv = attempt < 2 ? had_argv : 0;
+    int identity = attempt % 2 == 0 ? had_identity : 0;
+    unsigned combination = 1u << (argv * 2 + identity);
+    if (tried & combination) continue;
+    tried |= combination;
+    params->argv_capture = argv;
+    params->identity_capture = identity;
+    fd = load_program(params, err);
+    if (fd >= 0) break;
+    if (strcmp(err->code, EBPF_ERR_VERIFIER) != 0 || (!had_argv && !had_identity)) break;
+    if (first_failure == NULL) first_failure = strdup(err->message);
+  }
+  if (fd >= 0 && first_failure != NULL) {
+    if (had_argv && !params->argv_capture) {
+      verifier_reason(t->argv_unavailable_reason, sizeof t->argv_unavailable_reason, "argv capture", first_failure);
+    }
+    for (int field = 0; had_identity && !params->identity_capture && field < IDENTITY_FIELD_COUNT; field++) {
+      if (!params->identity.available[field]) continue;
+      verifier_reason(t->identity_unavailable_reason[field], sizeof t->identity_unavailable_reason[field],
+                      "process identity capture", first_failure);
+    }
+  }
+  free(first_failure);
+  return fd;
+}
+
+int tracer_open(struct tracer *t, int want_argv, int want_identity, struct ebpf_error *err) {
   struct program_params params;
   memset(&params, 0, sizeof params);
   if (tp_format_load(&params.format, err) != 0) return -1;
   t->tracepoint_id = params.format.id;
-
-  if (!want_argv) {
-    snprintf(t->argv_unavailable_reason, sizeof t->argv_unavailable_reason, "argv capture not requested");
-  } else {
-    struct ebpf_error *btf_err = malloc(sizeof *btf_err);
-    if (btf_err == NULL) return ebpf_fail(err, EBPF_ERR_SYSTEM, "out of memory");
-    if (btf_argv_offsets(VMLINUX_BTF_PATH, &params.argv, btf_err) == 0) {
-      params.argv_capture = 1;
-    } else {
-      snprintf(t->argv_unavailable_reason, sizeof t->argv_unavailable_reason, "%.1000s", btf_err->message);
-    }
-    free(btf_err);
-  }
+  proc_snapshot_init(&t->proc, "/proc");
+  find_offsets(t, &params, want_argv, want_identity);
 
   if ((t->ring_fd = create_ring_buffer(RING_BUFFER_BYTES, err)) < 0) goto fail;
   if ((t->pending_fd = create_map(BPF_MAP_TYPE_HASH, sizeof(__u64), RECORD_SIZE, PENDING_MAX_ENTRIES,
@@ -191,19 +269,13 @@ int tracer_open(struct tracer *t, int want_argv, struct ebpf_error *err) {
   params.ring_map_fd = t->ring_fd;
   params.counters_map_fd = t->counters_fd;
 
-  t->prog_fd = load_program(&params, err);
-  if (t->prog_fd < 0 && params.argv_capture && strcmp(err->code, EBPF_ERR_VERIFIER) == 0) {
-    /* The argv part is the risky one (kernel memory layout): run without it rather than not at all. */
-    const char *end = err->message + strlen(err->message);
-    const char *tail = end - err->message > 400 ? end - 400 : err->message;
-    snprintf(t->argv_unavailable_reason, sizeof t->argv_unavailable_reason,
-             "the verifier rejected the argv capture: ...%.400s", tail);
-    params.argv_capture = 0;
-    t->prog_fd = load_program(&params, err);
-  }
-  if (t->prog_fd < 0) goto fail;
+  if ((t->prog_fd = load_with_fallbacks(t, &params, err)) < 0) goto fail;
   t->argv_capture = params.argv_capture;
   if (t->argv_capture) t->argv_unavailable_reason[0] = '\0';
+  for (int field = 0; field < IDENTITY_FIELD_COUNT; field++) {
+    t->identity_capture[field] = params.identity_capture && params.identity.available[field];
+    if (t->identity_capture[field]) t->identity_unavailable_reason[field][0] = '\0';
+  }
 
   if (map_ring_buffer(t, err) != 0) goto fail;
   if (attach(t, err) != 0) goto fail;
@@ -236,7 +308,10 @@ size_t tracer_consume(struct tracer *t, unsigned char *out, size_t max_records) 
     if ((length_word & BPF_RINGBUF_DISCARD_BIT) == 0) {
       uint32_t length = length_word & ~(uint32_t)BPF_RINGBUF_DISCARD_BIT;
       if (length == RECORD_SIZE) {
-        memcpy(out + count * RECORD_SIZE, (const unsigned char *)header + BPF_RINGBUF_HDR_SZ, RECORD_SIZE);
+        unsigned char *record = out + count * DELIVERED_RECORD_SIZE;
+        memcpy(record, (const unsigned char *)header + BPF_RINGBUF_HDR_SZ, RECORD_SIZE);
+        /* Now, before anything else: a one-shot client may exit within the millisecond. */
+        proc_snapshot_fill(&t->proc, record);
         count++;
       } else {
         t->unexpected_samples++;

@@ -7,7 +7,9 @@
 
 #include <stddef.h>
 
+#include "btf_offsets.h"
 #include "error.h"
+#include "proc_snapshot.h"
 #include "record.h"
 
 /* Connects to IMDS waiting for their handshake at once; beyond it "connecting" records are sent. */
@@ -30,14 +32,21 @@ struct tracer {
   int tracepoint_id;
   int argv_capture;
   char argv_unavailable_reason[1024]; /* why argv_capture is 0 ("" when it is 1) */
+  /* Per enum identity_field: read in the kernel or not, and why not ("" when it is). */
+  int identity_capture[IDENTITY_FIELD_COUNT];
+  char identity_unavailable_reason[IDENTITY_FIELD_COUNT][1024];
   unsigned long long unexpected_samples; /* ring samples that were not RECORD_SIZE bytes */
+  struct proc_snapshot proc; /* the /proc reads done for each record as it is consumed */
 };
 
 /* Marks every fd as closed; call before tracer_open. */
 void tracer_init(struct tracer *t);
-/* Everything up to and including attaching. want_argv = 0 skips the argv capture. */
-int tracer_open(struct tracer *t, int want_argv, struct ebpf_error *err);
-/* Copies up to max_records finished records into out (RECORD_SIZE bytes each); returns the count.
+/* Everything up to and including attaching. want_argv = 0 skips the argv capture, want_identity = 0
+ * the identity fields (parent, start time, exe name). Either is also dropped, with a reason, when
+ * BTF lacks what it needs or the verifier rejects it: the program then loads without it. */
+int tracer_open(struct tracer *t, int want_argv, int want_identity, struct ebpf_error *err);
+/* Copies up to max_records finished records into out (DELIVERED_RECORD_SIZE bytes each: the kernel's
+ * record, then what /proc says about its process, read right here); returns the count.
  * Records that do not fit stay in the ring for the next call. */
 size_t tracer_consume(struct tracer *t, unsigned char *out, size_t max_records);
 /* Reads all COUNTER_* values. */
