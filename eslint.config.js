@@ -9,7 +9,7 @@ export default defineConfig(
   {
     languageOptions: {
       parserOptions: {
-        projectService: { allowDefaultProject: ["eslint.config.js", "vitest.config.ts", "bench/vitest.config.ts", "native/build.mjs"] },
+        projectService: { allowDefaultProject: ["eslint.config.js", "vitest.config.ts", "native/build.mjs"] },
         tsconfigRootDir: import.meta.dirname,
       },
     },
