@@ -102,6 +102,15 @@ describe("imds-analyzer analyze (CLI)", () => {
     expect(piped.stderr).toContain("IMDS requests: 1");
   });
 
+  it("capture without root: a one-line error saying what to do, exit 1", () => {
+    // As root, run it as "nobody"; as anyone else, as is.
+    const asUser = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
+    const result = spawnSync(process.execPath, [cli, "capture", "--duration", "1s"], { encoding: "utf8", timeout: 30_000, ...asUser });
+    expect(result.status).toBe(1);
+    expect(result.stderr.trim().split("\n")).toHaveLength(1);
+    expect(result.stderr).toMatch(/must run as root .*sudo/);
+  });
+
   it("prints --version and --help with exit code 0", () => {
     const version = run(["--version"]);
     expect(version.code).toBe(0);

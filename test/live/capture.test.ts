@@ -4,9 +4,10 @@
  * fake IMDS; every event must carry the pid, comm and command line of the client that made it.
  * Under CI=true these tests must run: a missing prerequisite fails them.
  */
-import { existsSync, readFileSync, renameSync } from "node:fs";
+import { existsSync, readFileSync, renameSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { analyzeCaptures } from "../../src/analyze.js";
 import type { ImdsEvent } from "../../src/events.js";
 import { shouldSkipLiveTests, TestNetwork, waitForLine } from "../helpers/netns.js";
 import type { Role, Spawned } from "../helpers/netns.js";
@@ -73,7 +74,8 @@ describe.skipIf(skip)("imds-analyzer capture (live, root, test namespaces)", () 
 
   it("attributes one-shot curl, python and JS SDK callers, and a caller in a second namespace, to their pids", async () => {
     await network.startFakeImds("optional");
-    const capture = await startCapture(network, ["-i", "any", "--write-pcap", join(network.directory, "live.pcap")]);
+    const savedPcap = join(network.directory, "live.pcap");
+    const capture = await startCapture(network, ["-i", "any", "--write-pcap", savedPcap]);
     const curlV1 = await client(network, "instance", ["curl", "-sS", "-o", "/dev/null", "http://169.254.169.254/latest/meta-data/instance-id"]);
     const tokenPut = await client(network, "instance", [
       "curl", "-sS", "-X", "PUT", "-H", "X-aws-ec2-metadata-token-ttl-seconds: 60", "http://169.254.169.254/latest/api/token",
@@ -92,7 +94,11 @@ describe.skipIf(skip)("imds-analyzer capture (live, root, test namespaces)", () 
     for (const done of [curlV1, tokenPut, curlV2, python, jsSdk, container, ipv6]) expect(done.code, done.stderr).toBe(0);
 
     const { events, summary, stderr } = await stopCapture(capture);
+    // What it says at start: interface, filter, attribution method, where events go.
+    expect(stderr).toContain("capturing on any (link type");
+    expect(stderr).toContain("kernel filter: (host 169.254.169.254 or host fd00:ec2::254) and tcp port 80");
     expect(stderr).toMatch(/attribution: eBPF/);
+    expect(stderr).toContain(`events go to ${capture.eventsPath}`);
     expect(events).toHaveLength(network.fakeImdsRequests().length);
 
     // Every call attributed in the kernel at connect time, even those of processes that exited
@@ -127,6 +133,13 @@ describe.skipIf(skip)("imds-analyzer capture (live, root, test namespaces)", () 
 
     const live = summary["live"] as { packetsDroppedByKernel: number; attribution: { attributed: number; connections: number } };
     expect(live.packetsDroppedByKernel).toBe(0);
+    // The saved packets (0600: they hold credentials) give the same calls when analysed offline.
+    expect(statSync(savedPcap).mode & 0o777).toBe(0o600);
+    const offline: ImdsEvent[] = [];
+    await analyzeCaptures([savedPcap], { onEvent: (event) => offline.push(event) });
+    expect(offline.map((event) => [event.kind, event.path, event.status, event.clientPort])).toEqual(
+      events.map((event) => [event.kind, event.path, event.status, event.clientPort]),
+    );
     // Seven connections here (the JS SDK keeps one alive); the tracer may see other tests' too.
     expect(live.attribution.connections).toBeGreaterThanOrEqual(7);
   });
