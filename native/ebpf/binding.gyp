@@ -10,10 +10,12 @@
         "src/bpf_sys.c",
         "src/btf_offsets.c",
         "src/proc_snapshot.c",
+        "src/consumer_thread.c",
         "src/tracepoint_format.c",
         "src/error.c"
       ],
-      "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-pthread"],
+      "ldflags": ["-pthread"],
       "defines": ["_GNU_SOURCE"],
       "conditions": [
         ["OS!='linux'", { "type": "none", "sources": [] }]

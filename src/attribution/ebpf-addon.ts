@@ -79,6 +79,11 @@ export interface NativeEbpfAddon {
   stats(handle: NativeTracerHandle): NativeTracerStats;
   /** Detaches the program, closes fds, unmaps the ring; idempotent. */
   close(handle: NativeTracerHandle): void;
+  /**
+   * Fills the /proc part of one delivered record (`record`: layout.recordSize bytes whose kernel
+   * part is set) from `procRoot`, exactly as the consumer thread does. For tests (a fake /proc).
+   */
+  fillProcSnapshot(record: Buffer, procRoot: string): void;
   readonly layout: Readonly<Record<string, number>>;
 }
 

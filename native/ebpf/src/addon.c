@@ -11,13 +11,18 @@
  *   stats(handle)           -> counters (a snapshot taken at close once closed)
  *   close(handle)           -> idempotent; detaches, closes fds, unmaps
  *   layout                  -> the record layout numbers (record.h) for the decoder to check
+ *   fillProcSnapshot(record, procRoot)
+ *                           -> fills the /proc part of a delivered record (a Buffer of
+ *                              layout.recordSize bytes) from procRoot, as the consumer does;
+ *                              for tests with a fake /proc tree
  *
- * The ring buffer fd is watched with uv_poll on Node's own loop. Each wakeup drains up to
- * MAX_RECORDS_PER_CALLBACK records (tracer_consume reads /proc for each as it takes it out of
- * the ring: that happens here, before any JavaScript runs) and calls onRecords(buffer, count)
- * once, where buffer holds `count` records of layout.recordSize (DELIVERED_RECORD_SIZE) bytes. An open tracer keeps itself (and the process)
+ * The ring buffer is read on a thread of our own (consumer_thread.c), which also reads /proc for
+ * each record the moment it arrives, before any JavaScript runs and whatever the event loop is
+ * doing. It queues finished records and wakes Node's loop (uv_async); each wakeup calls
+ * onRecords(buffer, count) once with everything queued, where buffer holds `count` records of
+ * layout.recordSize (DELIVERED_RECORD_SIZE) bytes. An open tracer keeps itself (and the process)
  * alive until close(), like an open socket; at environment teardown it is closed by an async
- * cleanup hook.
+ * cleanup hook. close() stops and joins the thread: no record is delivered after it.
  */
 #define NAPI_VERSION 8
 #include <node_api.h>
@@ -25,11 +30,13 @@
 #include <string.h>
 #include <uv.h>
 
+#include "consumer_thread.h"
+#include "proc_snapshot.h"
 #include "record.h"
 #include "tracer.h"
 
-/* Records handed to JavaScript per wakeup; more wait in the ring (the poll is level-triggered). */
-#define MAX_RECORDS_PER_CALLBACK 1024
+/* fillProcSnapshot's procRoot, at most (a test's temp directory). */
+#define PROC_ROOT_MAX_BYTES 1024
 
 struct addon_tracer {
   struct tracer tracer;
@@ -38,16 +45,16 @@ struct addon_tracer {
   napi_ref self_ref;
   napi_async_context async_context;
   napi_async_cleanup_hook_handle cleanup_hook;
-  uv_poll_t poll;
-  int poll_started;
+  uv_async_t wake; /* sent by the consumer thread when it queued records */
+  int wake_started;
+  struct consumer_thread consumer;
   int closed;      /* kernel resources released */
-  int poll_closed; /* uv_close finished (or the poll never existed) */
+  int wake_closed; /* uv_close finished (or the handle never existed) */
   int finalized;   /* the JS wrapper was collected */
   double records_delivered;
   unsigned long long final_counters[COUNTER_COUNT];
   long final_pending;
   int have_final;
-  unsigned char batch[MAX_RECORDS_PER_CALLBACK * DELIVERED_RECORD_SIZE];
 };
 
 #define CHECK(call)                                                                    \
@@ -65,12 +72,12 @@ struct addon_tracer {
   } while (0)
 
 static void maybe_free(struct addon_tracer *at) {
-  if (at->poll_closed && at->finalized) free(at);
+  if (at->wake_closed && at->finalized) free(at);
 }
 
-static void on_poll_closed(uv_handle_t *handle) {
+static void on_wake_closed(uv_handle_t *handle) {
   struct addon_tracer *at = handle->data;
-  at->poll_closed = 1;
+  at->wake_closed = 1;
   if (at->cleanup_hook != NULL) {
     napi_remove_async_cleanup_hook(at->cleanup_hook);
     at->cleanup_hook = NULL;
@@ -85,11 +92,12 @@ static void close_all(struct addon_tracer *at) {
     at->final_pending = tracer_pending_count(&at->tracer);
     at->have_final = 1;
   }
-  if (at->poll_started) {
-    uv_poll_stop(&at->poll);
-    uv_close((uv_handle_t *)&at->poll, on_poll_closed);
+  /* First the thread (it may be waiting for room in the queue, or reading /proc), then the rest. */
+  consumer_stop(&at->consumer);
+  if (at->wake_started) {
+    uv_close((uv_handle_t *)&at->wake, on_wake_closed);
   } else {
-    at->poll_closed = 1;
+    at->wake_closed = 1;
     if (at->cleanup_hook != NULL) {
       napi_remove_async_cleanup_hook(at->cleanup_hook);
       at->cleanup_hook = NULL;
@@ -107,7 +115,7 @@ static void close_all(struct addon_tracer *at) {
 static void on_cleanup(napi_async_cleanup_hook_handle handle, void *arg) {
   struct addon_tracer *at = arg;
   (void)handle;
-  close_all(at); /* on_poll_closed (or close_all itself) removes the hook: teardown may go on */
+  close_all(at); /* on_wake_closed (or close_all itself) removes the hook: teardown may go on */
 }
 
 static void on_finalize(napi_env env, void *data, void *hint) {
@@ -119,7 +127,7 @@ static void on_finalize(napi_env env, void *data, void *hint) {
   maybe_free(at);
 }
 
-static void deliver(struct addon_tracer *at, size_t count) {
+static void deliver(struct addon_tracer *at, const unsigned char *records, size_t count) {
   napi_env env = at->env;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
@@ -127,7 +135,7 @@ static void deliver(struct addon_tracer *at, size_t count) {
   void *copy = NULL;
   if (napi_get_reference_value(env, at->callback_ref, &callback) == napi_ok && callback != NULL &&
       napi_get_global(env, &global) == napi_ok &&
-      napi_create_buffer_copy(env, count * DELIVERED_RECORD_SIZE, at->batch, &copy, &argv[0]) == napi_ok &&
+      napi_create_buffer_copy(env, count * DELIVERED_RECORD_SIZE, records, &copy, &argv[0]) == napi_ok &&
       napi_create_uint32(env, (uint32_t)count, &argv[1]) == napi_ok) {
     at->records_delivered += (double)count;
     napi_status status = napi_make_callback(env, at->async_context, global, callback, 2, argv, NULL);
@@ -140,12 +148,12 @@ static void deliver(struct addon_tracer *at, size_t count) {
   napi_close_handle_scope(env, scope);
 }
 
-static void on_poll(uv_poll_t *handle, int status, int events) {
-  (void)events;
+static void on_wake(uv_async_t *handle) {
   struct addon_tracer *at = handle->data;
-  if (at->closed || status < 0) return;
-  size_t count = tracer_consume(&at->tracer, at->batch, MAX_RECORDS_PER_CALLBACK);
-  if (count > 0) deliver(at, count);
+  if (at->closed) return;
+  const unsigned char *records = NULL;
+  size_t count = consumer_take(&at->consumer, &records);
+  if (count > 0) deliver(at, records, count);
 }
 
 static napi_value set_named(napi_env env, napi_value object, const char *name, napi_value value) {
@@ -265,14 +273,14 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
 
   uv_loop_t *loop = NULL;
   napi_value handle, resource_name;
-  if (napi_get_uv_event_loop(env, &loop) != napi_ok || uv_poll_init(loop, &at->poll, at->tracer.ring_fd) != 0) {
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok || uv_async_init(loop, &at->wake, on_wake) != 0) {
     tracer_close(&at->tracer);
     free(at);
-    napi_throw_error(env, EBPF_ERR_SYSTEM, "uv_poll_init on the ring buffer failed");
+    napi_throw_error(env, EBPF_ERR_SYSTEM, "uv_async_init for the ring buffer consumer failed");
     return NULL;
   }
-  at->poll.data = at;
-  at->poll_started = 1; /* from here on the handle must be uv_close()d */
+  at->wake.data = at;
+  at->wake_started = 1; /* from here on the handle must be uv_close()d */
   if (napi_create_object(env, &handle) != napi_ok ||
       napi_wrap(env, handle, at, on_finalize, NULL, NULL) != napi_ok) {
     at->finalized = 1; /* nothing in JavaScript refers to it */
@@ -285,12 +293,20 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
       napi_create_reference(env, handle, 1, &at->self_ref) != napi_ok ||
       napi_create_string_utf8(env, "imds-ebpf-tracer", NAPI_AUTO_LENGTH, &resource_name) != napi_ok ||
       napi_async_init(env, handle, resource_name, &at->async_context) != napi_ok ||
-      napi_add_async_cleanup_hook(env, on_cleanup, at, &at->cleanup_hook) != napi_ok ||
-      uv_poll_start(&at->poll, UV_READABLE, on_poll) != 0) {
+      napi_add_async_cleanup_hook(env, on_cleanup, at, &at->cleanup_hook) != napi_ok) {
     close_all(at);
-    napi_throw_error(env, EBPF_ERR_SYSTEM, "starting the ring buffer poll failed");
+    napi_throw_error(env, EBPF_ERR_SYSTEM, "setting up the tracer handle failed");
     return NULL;
   }
+  /* Last: from here on records flow (callback_ref and async_context exist). */
+  struct ebpf_error *start_err = malloc(sizeof *start_err);
+  if (start_err == NULL || consumer_start(&at->consumer, &at->tracer, &at->wake, start_err) != 0) {
+    close_all(at);
+    napi_throw_error(env, EBPF_ERR_SYSTEM, start_err == NULL ? "out of memory" : start_err->message);
+    free(start_err);
+    return NULL;
+  }
+  free(start_err);
   if (set_bool(env, handle, "argvCapture", at->tracer.argv_capture) == NULL) return NULL;
   if (at->tracer.argv_capture) {
     napi_value null_value;
@@ -359,17 +375,43 @@ static napi_value js_stats(napi_env env, napi_callback_info info) {
   }
   if (set_number(env, result, "pendingConnects", (double)pending) == NULL) return NULL;
   if (set_number(env, result, "recordsDelivered", at->records_delivered) == NULL) return NULL;
-  if (set_number(env, result, "unexpectedSamples", (double)at->tracer.unexpected_samples) == NULL) return NULL;
-  const struct proc_snapshot_counters *proc = &at->tracer.proc.counters;
-  if (set_number(env, result, "procConfirmed", (double)proc->confirmed) == NULL ||
-      set_number(env, result, "procUnverified", (double)proc->unverified) == NULL ||
-      set_number(env, result, "procExited", (double)proc->exited) == NULL ||
-      set_number(env, result, "procPidReused", (double)proc->pid_reused) == NULL ||
-      set_number(env, result, "procExeMismatch", (double)proc->exe_mismatch) == NULL ||
-      set_number(env, result, "procPathTooLong", (double)proc->too_long) == NULL) {
+  /* The consumer thread bumps these: read atomically. */
+  double unexpected = (double)__atomic_load_n(&at->tracer.unexpected_samples, __ATOMIC_RELAXED);
+  if (set_number(env, result, "unexpectedSamples", unexpected) == NULL) return NULL;
+  struct proc_snapshot_counters proc;
+  proc_snapshot_read_counters(&at->tracer.proc, &proc);
+  if (set_number(env, result, "procConfirmed", (double)proc.confirmed) == NULL ||
+      set_number(env, result, "procUnverified", (double)proc.unverified) == NULL ||
+      set_number(env, result, "procExited", (double)proc.exited) == NULL ||
+      set_number(env, result, "procPidReused", (double)proc.pid_reused) == NULL ||
+      set_number(env, result, "procExeMismatch", (double)proc.exe_mismatch) == NULL ||
+      set_number(env, result, "procPathTooLong", (double)proc.too_long) == NULL) {
     return NULL;
   }
   return result;
+}
+
+static napi_value js_fill_proc_snapshot(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value args[2];
+  CHECK(napi_get_cb_info(env, info, &argc, args, NULL, NULL));
+  void *data = NULL;
+  size_t length = 0;
+  bool is_buffer = false;
+  char root[PROC_ROOT_MAX_BYTES];
+  size_t root_length = 0;
+  if (argc < 2 || napi_is_buffer(env, args[0], &is_buffer) != napi_ok || !is_buffer ||
+      napi_get_buffer_info(env, args[0], &data, &length) != napi_ok || length < DELIVERED_RECORD_SIZE ||
+      napi_get_value_string_utf8(env, args[1], root, sizeof root, &root_length) != napi_ok ||
+      root_length + 1 >= sizeof root) {
+    napi_throw_type_error(env, "EBPF_BAD_ARGUMENT",
+                          "fillProcSnapshot(record, procRoot): a Buffer of layout.recordSize bytes and a path");
+    return NULL;
+  }
+  struct proc_snapshot snapshot;
+  proc_snapshot_init(&snapshot, root);
+  proc_snapshot_fill(&snapshot, data);
+  return NULL;
 }
 
 static napi_value make_layout(napi_env env) {
@@ -434,6 +476,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"open", NULL, js_open, NULL, NULL, NULL, napi_enumerable, NULL},
       {"close", NULL, js_close, NULL, NULL, NULL, napi_enumerable, NULL},
       {"stats", NULL, js_stats, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"fillProcSnapshot", NULL, js_fill_proc_snapshot, NULL, NULL, NULL, napi_enumerable, NULL},
       {"layout", NULL, NULL, NULL, NULL, layout, napi_enumerable, NULL},
   };
   CHECK(napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties));

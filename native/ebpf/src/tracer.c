@@ -314,7 +314,7 @@ size_t tracer_consume(struct tracer *t, unsigned char *out, size_t max_records) 
         proc_snapshot_fill(&t->proc, record);
         count++;
       } else {
-        t->unexpected_samples++;
+        __atomic_fetch_add(&t->unexpected_samples, 1, __ATOMIC_RELAXED); /* read on another thread */
       }
     }
     consumer += ring_record_span(length_word);
