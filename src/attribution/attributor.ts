@@ -1,8 +1,10 @@
 import type { AttributionInfo, ImdsEvent, ProcessInfo } from "../events.js";
 import type { FlowEndpoints } from "../reassembly/types.js";
 import type { ConnectRecord } from "./ebpf-tracer.js";
-import type { AttributionFailure, ProcessIdentity } from "./process-identity.js";
-import { readProcessIdentity, redactArgv } from "./process-identity.js";
+import type { AttributionFailure, ParentProcess, ProcessIdentity } from "./process-identity.js";
+import { parseCgroup, readBootTimeSeconds, readProcessIdentity, redactArgv } from "./process-identity.js";
+import { startTimeIso } from "./procfs-process-files.js";
+import { lookupUserName } from "./user-names.js";
 import { SocketOwnerFinder } from "./socket-owner.js";
 
 export type AttributionMethod = "ebpf" | "proc";
@@ -134,30 +136,53 @@ export class Attributor {
   }
 
   private async fromKernelRecord(record: ConnectRecord): Promise<Attribution> {
-    const identity = await readProcessIdentity(record.pid, this.identityOptions());
+    // The kernel's start time makes /proc prove it is still the same process (pid reuse).
+    const identity: ProcessIdentity | AttributionFailure =
+      record.procSnapshot === "pid-reused"
+        ? { status: "failed", reason: "pid-reused" }
+        : await readProcessIdentity(record.pid, {
+            ...this.identityOptions(),
+            ...(record.startTimeTicks === null ? {} : { expectedStartTimeTicks: record.startTimeTicks }),
+          });
+    // The kernel read argv at connect time; /proc's may have changed since (exec, setproctitle).
+    const kernelCmdline = record.argv === null ? null : redactArgv(record.argv);
     if (isIdentity(identity)) {
-      // The kernel's argv was read at connect time; /proc's may have changed since (exec).
-      const cmdline = record.argv === null ? identity.cmdline : redactArgv(record.argv);
-      return { process: toProcessInfo({ ...identity, cmdline }), attribution: { method: "ebpf", status: "ok", reason: null } };
+      return {
+        process: toProcessInfo({ ...identity, cmdline: kernelCmdline ?? identity.cmdline }),
+        attribution: { method: "ebpf", status: "ok", reason: null },
+      };
     }
-    // The process is gone (or unreadable): what the kernel recorded is still true.
+    // The process is gone (a one-shot client usually is by now): what the kernel recorded at
+    // connect time, and what the addon read from /proc the moment the record arrived, still hold.
+    const procRoot = this.options.procRoot ?? "/proc";
+    const cgroup = record.cgroupPath === null ? null : parseCgroup(`0::${record.cgroupPath}\n`);
+    const startTime = record.startTimeTicks === null ? null : startTimeIso(await readBootTimeSeconds(procRoot), record.startTimeTicks);
+    const complete = kernelCmdline !== null && record.exePath !== null && record.cgroupPath !== null && startTime !== null;
     return {
       process: {
         pid: record.pid,
-        startTime: null,
+        startTime,
         comm: record.comm,
-        exe: null,
-        cmdline: record.argv === null ? [] : redactArgv(record.argv),
+        exe: record.exePath,
+        cmdline: kernelCmdline ?? [],
         uid: record.uid,
-        user: null,
-        parents: [],
-        cgroup: null,
-        container: null,
-        kubernetesPodUid: null,
-        systemdUnit: null,
+        user: await lookupUserName(record.uid, this.options.etcRoot ?? "/etc"),
+        parents: await this.parentsOf(record),
+        cgroup: cgroup?.cgroup ?? null,
+        container: cgroup?.container ?? null,
+        kubernetesPodUid: cgroup?.kubernetesPodUid ?? null,
+        systemdUnit: cgroup?.systemdUnit ?? null,
       },
-      attribution: { method: "ebpf", status: "partial", reason: identity.reason },
+      attribution: { method: "ebpf", status: complete ? "ok" : "partial", reason: complete ? null : identity.reason },
     };
+  }
+
+  /** The parent chain of an exited process: its parent (from the kernel) usually still lives. */
+  private async parentsOf(record: ConnectRecord): Promise<ParentProcess[]> {
+    if (record.parentPid === null) return [];
+    const parent = await readProcessIdentity(record.parentPid, this.identityOptions());
+    if (!isIdentity(parent)) return [{ pid: record.parentPid, comm: record.parentComm ?? "", cmdline: [] }];
+    return [{ pid: parent.pid, comm: parent.comm, cmdline: parent.cmdline }, ...parent.parents];
   }
 
   private async fromSocketTables(key: string): Promise<Attribution> {

@@ -161,7 +161,7 @@ async function readParents(procRoot: string, child: ProcStat): Promise<ParentPro
 const bootTimeByProcRoot = new Map<string, number>();
 
 /** btime from /proc/stat; constant for a boot, so cached per proc root once read. */
-async function readBootTimeSeconds(procRoot: string): Promise<number | null> {
+export async function readBootTimeSeconds(procRoot: string): Promise<number | null> {
   const cached = bootTimeByProcRoot.get(procRoot);
   if (cached !== undefined) return cached;
   try {

@@ -110,6 +110,10 @@ describe.skipIf(skip)("imds-analyzer capture (live, root, test namespaces)", () 
     const [v1] = eventsOfPid(events, curlV1.pid);
     expect(v1).toMatchObject({ kind: "v1", path: "/latest/meta-data/instance-id", status: 200 });
     expect(v1!.process).toMatchObject({ pid: curlV1.pid, comm: "curl", cmdline: ["curl", "-sS", "-o", "/dev/null", "http://169.254.169.254/latest/meta-data/instance-id"] });
+    // Recorded in the kernel at connect time, so known even though curl exited long ago: its
+    // start time and its parent (this test process: ip netns exec and env exec the client).
+    expect(v1!.process?.startTime).toMatch(/^\d{4}-\d\d-\d\dT/);
+    expect(v1!.process?.parents[0]?.pid).toBe(process.pid);
 
     expect(eventsOfPid(events, tokenPut.pid).map((event) => event.kind)).toEqual(["token-request"]);
     const [v2] = eventsOfPid(events, curlV2.pid);
