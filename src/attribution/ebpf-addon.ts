@@ -3,10 +3,8 @@
  * and describes its shape. Only ebpf-tracer.ts should use it: the shapes here are the native
  * layer's contract, not the project's API.
  */
-import { existsSync } from "node:fs";
-import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import type { AddonLoadResult } from "../native-addon.js";
+import { loadNativeAddon } from "../native-addon.js";
 
 /** Where the built addon lives, relative to the package root. */
 export const ebpfAddonPath = "native/ebpf/build/Release/imds_ebpf.node";
@@ -87,18 +85,7 @@ export interface NativeEbpfAddon {
   readonly layout: Readonly<Record<string, number>>;
 }
 
-export type EbpfAddonLoadResult = { readonly ok: true; readonly addon: NativeEbpfAddon } | { readonly ok: false; readonly reason: string };
-
-/** The nearest directory at or above `startDirectory` holding a package.json. */
-function findPackageRoot(startDirectory: string): string | null {
-  let directory = startDirectory;
-  for (;;) {
-    if (existsSync(join(directory, "package.json"))) return directory;
-    const parent = dirname(directory);
-    if (parent === directory) return null;
-    directory = parent;
-  }
-}
+export type EbpfAddonLoadResult = AddonLoadResult<NativeEbpfAddon>;
 
 function isEbpfAddon(value: unknown): value is NativeEbpfAddon {
   if (typeof value !== "object" || value === null) return false;
@@ -119,21 +106,10 @@ export function loadEbpfAddon(): EbpfAddonLoadResult {
 
 function loadFromDisk(): EbpfAddonLoadResult {
   if (process.platform !== "linux") return { ok: false, reason: `eBPF attribution needs Linux (this is ${process.platform})` };
-  const root = findPackageRoot(dirname(fileURLToPath(import.meta.url)));
-  if (root === null) return { ok: false, reason: "cannot find the imds-analyzer package directory (no package.json above the module)" };
-  const path = join(root, ebpfAddonPath);
-  if (!existsSync(path)) {
-    return {
-      ok: false,
-      reason: `the eBPF addon is not built (${path} is missing): run "node native/build.mjs" in ${root} (needs a C compiler, python3 and linux-libc-dev)`,
-    };
-  }
-  try {
-    const addon: unknown = createRequire(import.meta.url)(path);
-    if (!isEbpfAddon(addon)) return { ok: false, reason: `${path} is not the imds-analyzer eBPF addon` };
-    return { ok: true, addon };
-  } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    return { ok: false, reason: `cannot load ${path}: ${message}` };
-  }
+  return loadNativeAddon({
+    relativePath: ebpfAddonPath,
+    title: "eBPF addon",
+    buildNeeds: "a C compiler, python3 and linux-libc-dev",
+    isAddon: isEbpfAddon,
+  });
 }

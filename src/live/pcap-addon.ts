@@ -3,10 +3,8 @@
  * describes its shape. Only src/live/pcap-source.ts should use it: the shapes here are the
  * native layer's contract, not the project's API.
  */
-import { existsSync } from "node:fs";
-import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import type { AddonLoadResult } from "../native-addon.js";
+import { loadNativeAddon } from "../native-addon.js";
 
 /** Where the built addon lives, relative to the package root. */
 export const pcapAddonPath = "native/pcap/build/Release/imds_pcap.node";
@@ -71,18 +69,7 @@ export interface NativePcapAddon {
   open(device: string, options: NativeOpenOptions): NativePcapHandle;
 }
 
-export type PcapAddonLoadResult = { readonly ok: true; readonly addon: NativePcapAddon } | { readonly ok: false; readonly reason: string };
-
-/** The nearest directory at or above `startDirectory` holding a package.json. */
-export function findPackageRoot(startDirectory: string): string | null {
-  let directory = startDirectory;
-  for (;;) {
-    if (existsSync(join(directory, "package.json"))) return directory;
-    const parent = dirname(directory);
-    if (parent === directory) return null;
-    directory = parent;
-  }
-}
+export type PcapAddonLoadResult = AddonLoadResult<NativePcapAddon>;
 
 function isPcapAddon(value: unknown): value is NativePcapAddon {
   if (typeof value !== "object" || value === null) return false;
@@ -101,21 +88,10 @@ export function loadPcapAddon(): PcapAddonLoadResult {
 }
 
 function loadFromDisk(): PcapAddonLoadResult {
-  const root = findPackageRoot(dirname(fileURLToPath(import.meta.url)));
-  if (root === null) return { ok: false, reason: "cannot find the imds-analyzer package directory (no package.json above the module)" };
-  const path = join(root, pcapAddonPath);
-  if (!existsSync(path)) {
-    return {
-      ok: false,
-      reason: `the libpcap addon is not built (${path} is missing): run "node native/build.mjs" in ${root} (needs libpcap-dev, a C compiler and python3)`,
-    };
-  }
-  try {
-    const addon: unknown = createRequire(import.meta.url)(path);
-    if (!isPcapAddon(addon)) return { ok: false, reason: `${path} is not the imds-analyzer libpcap addon` };
-    return { ok: true, addon };
-  } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    return { ok: false, reason: `cannot load ${path}: ${message}` };
-  }
+  return loadNativeAddon({
+    relativePath: pcapAddonPath,
+    title: "libpcap addon",
+    buildNeeds: "libpcap-dev, a C compiler and python3",
+    isAddon: isPcapAddon,
+  });
 }
