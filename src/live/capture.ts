@@ -41,6 +41,17 @@ export interface LiveCaptureOptions {
   readonly etcRoot?: string;
 }
 
+/**
+ * libpcap's ring on Linux (TPACKET_V3) is made of blocks sized from the snaplen, and in
+ * immediate mode the kernel hands over a block after about a millisecond however little it
+ * holds: with 64 KiB frames and 8 MiB, 64 blocks filled in ~64 ms while this process was
+ * scheduled out under load, and packets were dropped. 16 KiB still holds any real IMDS request
+ * head (response bodies are cut, which the HTTP parser skips exactly, and --write-pcap then holds
+ * less secret material); 32 MiB gives about a thousand blocks, a second of slack.
+ */
+const liveSnaplenBytes = 16 * 1024;
+const liveBufferBytes = 32 * 1024 * 1024;
+
 /** How often (wall clock) idle flows are ended, waiting events released and the pcap flushed. */
 const housekeepingIntervalMs = 1000;
 
@@ -65,8 +76,8 @@ export async function runLiveCapture(options: LiveCaptureOptions): Promise<Analy
   const summary = new SummaryBuilder();
 
   const { attributor, tracer, fallbackReason } = startAttribution(options);
-  const source = LivePcapSource.open({ device, filter: imdsCaptureFilter });
-  const pcapWriter = options.writePcapPath ? new PcapWriter(options.writePcapPath, source.linkType) : null;
+  const source = LivePcapSource.open({ device, filter: imdsCaptureFilter, snaplenBytes: liveSnaplenBytes, bufferSizeBytes: liveBufferBytes });
+  const pcapWriter = options.writePcapPath ? new PcapWriter(options.writePcapPath, source.linkType, liveSnaplenBytes) : null;
   const startedAt = new Date();
 
   options.log(`capturing on ${device} (link type ${describeLinkType(source.linkType)}), kernel filter: ${imdsCaptureFilter}`);
