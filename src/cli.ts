@@ -10,6 +10,9 @@ import { Command, CommanderError, Option } from "commander";
 import { analyzeCaptures } from "./analyze.js";
 import type { AttributionChoice } from "./live/capture.js";
 import { parseDurationMs } from "./live/duration.js";
+import type { ReportFormat } from "./report/index.js";
+import { hostFromPath, localHost, ReportBuilder, readReportSource, renderReport, reportFormats } from "./report/index.js";
+import type { AnalysisSummary } from "./summary.js";
 import { ImdsAnalyzerError, OutputError, UsageError } from "./errors.js";
 import { NdjsonWriter } from "./sink/ndjson-writer.js";
 import { parseSizeBytes, RotatingEventFile } from "./sink/rotating-event-file.js";
@@ -23,6 +26,7 @@ export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 interface AnalyzeCommandOptions {
   readonly events?: string;
   readonly summaryJson?: string;
+  readonly report?: string;
   readonly quiet?: boolean;
   readonly failOnV1?: boolean;
 }
@@ -31,10 +35,14 @@ async function runAnalyze(files: readonly string[], options: AnalyzeCommandOptio
   if (files.filter((file) => file === "-").length > 1) throw new UsageError("standard input (-) can be given only once");
   const events = options.events === undefined ? NdjsonWriter.toStdout() : NdjsonWriter.toFile(options.events);
   const progress = !options.quiet && process.stderr.isTTY ? new ProgressLine(process.stderr) : null;
+  const report = options.report === undefined ? null : new ReportBuilder();
   let result;
   try {
     result = await analyzeCaptures(files, {
-      onEvent: (event) => { events.write(event); },
+      onEvent: (event) => {
+        events.write(event);
+        report?.addEvent(event, hostFromPath(event.source));
+      },
       backpressure: () => events.drained(),
       ...(progress ? { onProgress: (p) => { progress.update(p); } } : {}),
       onWarning: (warning) => {
@@ -47,6 +55,10 @@ async function runAnalyze(files: readonly string[], options: AnalyzeCommandOptio
     await events.close();
   }
   if (options.summaryJson !== undefined) await writeSummaryJson(options.summaryJson, result.summary);
+  if (report !== null && options.report !== undefined) {
+    addSourceSummaries(report, result.summary);
+    await writeReportFile(options.report, report);
+  }
   if (!options.quiet) process.stderr.write(formatSummaryText(result.summary));
   else for (const source of result.summary.sources) {
     if (source.error) process.stderr.write(`imds-analyzer: ${source.error.message}\n`);
@@ -65,6 +77,7 @@ interface CaptureCommandOptions {
   readonly attribution: AttributionChoice;
   readonly rotateSize?: string;
   readonly rotateKeep: string;
+  readonly report?: string;
   readonly quiet?: boolean;
   readonly failOnV1?: boolean;
 }
@@ -91,6 +104,7 @@ async function runCapture(options: CaptureCommandOptions): Promise<ExitCode> {
   };
   // Errors are printed even with --quiet: a service losing events must say so in its journal.
   const events = openLiveEventSink(options, (message) => process.stderr.write(`imds-analyzer: ${message}\n`));
+  const report = options.report === undefined ? null : new ReportBuilder();
   const stop = new AbortController();
   const onSignal = (): void => { stop.abort(); };
   const onHangUp = (): void => {
@@ -105,7 +119,10 @@ async function runCapture(options: CaptureCommandOptions): Promise<ExitCode> {
       device: options.interface,
       durationMs,
       attribution: options.attribution,
-      onEvent: (event) => { events.write(event); },
+      onEvent: (event) => {
+        events.write(event);
+        report?.addEvent(event, localHost);
+      },
       writePcapPath: options.writePcap ?? null,
       eventsDestination: events.name,
       log: say,
@@ -119,6 +136,10 @@ async function runCapture(options: CaptureCommandOptions): Promise<ExitCode> {
     await events.close();
   }
   if (options.summaryJson !== undefined) await writeSummaryJson(options.summaryJson, summary);
+  if (report !== null && options.report !== undefined) {
+    report.addSummary(summary, localHost);
+    await writeReportFile(options.report, report);
+  }
   if (!options.quiet) process.stderr.write(formatSummaryText(summary));
   if (options.failOnV1 && summary.requests.v1 > 0) return ExitCode.v1Seen;
   return ExitCode.ok;
@@ -154,6 +175,68 @@ async function runInstallService(options: InstallServiceOptions): Promise<ExitCo
   return ExitCode.ok;
 }
 
+/** The report format a file name asks for: .json, .html/.htm, else Markdown. */
+function reportFormatOf(path: string): ReportFormat {
+  if (/\.json$/i.test(path)) return "json";
+  if (/\.html?$/i.test(path)) return "html";
+  return "markdown";
+}
+
+async function writeReportFile(path: string, report: ReportBuilder): Promise<void> {
+  await writeFile(path, renderReport(report.build(), reportFormatOf(path)), { mode: 0o600 }).catch((error: unknown) => {
+    throw new OutputError(path, "cannot write the report", { cause: error });
+  });
+}
+
+/** A multi-file analysis reports each file as its own host (its name, or "local"). */
+function addSourceSummaries(report: ReportBuilder, summary: AnalysisSummary): void {
+  for (const source of summary.sources) {
+    const host = hostFromPath(source.path);
+    if (source.error) report.addSourceError(host, source.error.message);
+  }
+  report.addSummary(summary, summary.sources.length === 1 ? hostFromPath(summary.sources[0]!.path) : localHost);
+}
+
+interface ReportCommandOptions {
+  readonly format: ReportFormat;
+  readonly output?: string;
+  readonly minWindow: string;
+  readonly failOnV1?: boolean;
+}
+
+async function runReport(files: readonly string[], options: ReportCommandOptions): Promise<ExitCode> {
+  if (files.filter((file) => file === "-").length > 1) throw new UsageError("standard input (-) can be given only once");
+  const builder = new ReportBuilder({ minimumWindowSeconds: Math.round(parseDurationMs(options.minWindow) / 1000) });
+  let failed = false;
+  const maxMalformedShown = 20;
+  for (const file of files) {
+    let shown = 0;
+    const read = await readReportSource(file, builder, {
+      onMalformed: (malformed) => {
+        if (++shown > maxMalformedShown) return;
+        process.stderr.write(`imds-analyzer: ${file}: line ${malformed.line}: ${malformed.problem}; skipped\n`);
+      },
+    });
+    if (read.error) {
+      failed = true;
+      process.stderr.write(`imds-analyzer: ${read.error.message}\n`);
+    }
+    if (read.malformed > maxMalformedShown) process.stderr.write(`imds-analyzer: ${file}: ${read.malformed} malformed lines skipped in all\n`);
+  }
+  const report = builder.build();
+  const text = renderReport(report, options.format);
+  if (options.output === undefined) process.stdout.write(text);
+  else {
+    const path = options.output;
+    await writeFile(path, text, { mode: 0o600 }).catch((error: unknown) => {
+      throw new OutputError(path, "cannot write the report", { cause: error });
+    });
+  }
+  if (failed) return ExitCode.error;
+  if (options.failOnV1 && report.totals.v1 > 0) return ExitCode.v1Seen;
+  return ExitCode.ok;
+}
+
 async function writeSummaryJson(path: string, summary: unknown): Promise<void> {
   await writeFile(path, JSON.stringify(summary, null, 2) + "\n", { mode: 0o600 }).catch((error: unknown) => {
     throw new OutputError(path, "cannot write the summary", { cause: error });
@@ -173,6 +256,7 @@ export function buildProgram(setExitCode: (code: ExitCode) => void): Command {
     .argument("<files...>", "capture files (.pcap, .pcapng, optionally gzip-compressed); - reads standard input")
     .option("--events <file>", "write the NDJSON events to FILE instead of standard output")
     .option("--summary-json <file>", "also write the summary as JSON to FILE")
+    .option("--report <file>", "also write the readiness report to FILE (.md, .json or .html by its name)")
     .option("-q, --quiet", "no progress, warnings or summary on stderr (errors still)")
     .addOption(new Option("--fail-on-v1", "exit with code 3 when an IMDSv1 call was seen"))
     .action(async (files: string[], options: AnalyzeCommandOptions) => {
@@ -193,10 +277,22 @@ export function buildProgram(setExitCode: (code: ExitCode) => void): Command {
     )
     .option("--rotate-size <size>", "with --events: rotate the file when it reaches SIZE (100M, 1G); SIGHUP reopens it")
     .option("--rotate-keep <n>", "rotated files to keep (FILE.1 .. FILE.N)", "10")
+    .option("--report <file>", "write the readiness report to FILE when the capture stops (.md, .json or .html)")
     .option("-q, --quiet", "no status lines or summary on stderr (errors still)")
     .addOption(new Option("--fail-on-v1", "exit with code 3 when an IMDSv1 call was seen"))
     .action(async (options: CaptureCommandOptions) => {
       setExitCode(await runCapture(options));
+    });
+  program
+    .command("report")
+    .description("Turn NDJSON events (and summaries) from one host or many into a migration-readiness report.")
+    .argument("<files...>", "events files (.ndjson, optionally gzip-compressed) and --summary-json files; - reads standard input")
+    .addOption(new Option("--format <format>", "report format").choices([...reportFormats]).default("markdown"))
+    .option("-o, --output <file>", "write the report to FILE (mode 0600) instead of standard output")
+    .option("--min-window <time>", "shortest observation window that can be called READY", "1d")
+    .addOption(new Option("--fail-on-v1", "exit with code 3 when any IMDSv1 call was seen"))
+    .action(async (files: string[], options: ReportCommandOptions) => {
+      setExitCode(await runReport(files, options));
     });
   program
     .command("install-service")

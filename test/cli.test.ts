@@ -111,6 +111,33 @@ describe("imds-analyzer analyze (CLI)", () => {
     expect(result.stderr).toMatch(/must run as root .*sudo/);
   });
 
+  it("report: events (and a summary) to a verdict in Markdown, JSON or HTML; malformed lines named by number", () => {
+    const eventsPath = join(directory, "report-events.ndjson");
+    expect(run(["analyze", "--quiet", "--events", eventsPath, v1Capture]).code).toBe(0);
+    writeFileSync(eventsPath, readFileSync(eventsPath, "utf8") + "{not json\n");
+    const markdown = run(["report", eventsPath]);
+    expect(markdown.code).toBe(0);
+    expect(markdown.stdout).toMatch(/^# IMDSv2 readiness: NOT READY/);
+    expect(markdown.stderr).toContain("report-events.ndjson: line 2:");
+    const json = run(["report", "--format", "json", "--fail-on-v1", eventsPath]);
+    expect(json.code).toBe(3);
+    const report = JSON.parse(json.stdout) as { schema: string; verdict: string; totals: { v1: number } };
+    expect(report).toMatchObject({ schema: "imds-analyzer/report@1", verdict: "NOT_READY", totals: { v1: 1 } });
+    const htmlPath = join(directory, "report.html");
+    expect(run(["report", "--format", "html", "-o", htmlPath, "-"], readFileSync(eventsPath)).code).toBe(0);
+    expect(readFileSync(htmlPath, "utf8")).toMatch(/^<!DOCTYPE html>/i);
+    expect(statSync(htmlPath).mode & 0o777).toBe(0o600);
+  });
+
+  it("analyze --report writes the report in the format its file name asks for", () => {
+    const reportPath = join(directory, "direct.json");
+    expect(run(["analyze", "--quiet", "--events", "/dev/null", "--report", reportPath, v2Capture]).code).toBe(0);
+    const report = JSON.parse(readFileSync(reportPath, "utf8")) as { verdict: string; totals: unknown };
+    expect(report.totals).toEqual({ v1: 0, v2: 1, tokenRequests: 1 });
+    // A capture of a few milliseconds proves nothing about a day of traffic: not READY, not NOT_READY.
+    expect(report.verdict).toBe("UNKNOWN");
+  });
+
   it("prints --version and --help with exit code 0", () => {
     const version = run(["--version"]);
     expect(version.code).toBe(0);

@@ -1,0 +1,150 @@
+import type { ImdsEvent } from "../events.js";
+import { eventSchema } from "../events.js";
+import type { AnalysisSummary } from "../summary.js";
+import { summarySchema } from "../summary.js";
+
+/**
+ * Checks that a parsed NDJSON value is an `imds-analyzer/event@1` event, field by field (event
+ * files may come from other hosts and be damaged or hostile). Returns the value itself, typed,
+ * or the problem as text. Fields added later under the same version are allowed and ignored.
+ */
+export function parseEventRecord(value: unknown): ImdsEvent | string {
+  if (!isObject(value)) return "not a JSON object";
+  const schema = value.schema;
+  if (schema !== eventSchema) {
+    return typeof schema === "string" ? `unsupported schema ${JSON.stringify(schema.slice(0, 60))}` : "no schema field";
+  }
+  const problem =
+    checkTime(value.time) ??
+    check(value.kind === "v1" || value.kind === "v2" || value.kind === "token-request", "kind") ??
+    check(typeof value.method === "string", "method") ??
+    check(typeof value.path === "string", "path") ??
+    check(typeof value.httpVersion === "string", "httpVersion") ??
+    check(isStringOrNull(value.userAgent), "userAgent") ??
+    check(typeof value.clientIp === "string" && value.clientIp.length <= 64, "clientIp") ??
+    check(isPort(value.clientPort), "clientPort") ??
+    check(typeof value.serverIp === "string", "serverIp") ??
+    check(isPort(value.serverPort), "serverPort") ??
+    check(value.status === null || (isInteger(value.status) && value.status >= 100 && value.status <= 999), "status") ??
+    check(isInteger(value.frame), "frame") ??
+    check(typeof value.source === "string", "source") ??
+    checkProcess(value.process) ??
+    check(value.attribution === null || isAttribution(value.attribution), "attribution") ??
+    check(value.tokenTtlSeconds === null || typeof value.tokenTtlSeconds === "number", "tokenTtlSeconds") ??
+    check(typeof value.forwardedFor === "boolean", "forwardedFor") ??
+    check(isInteger(value.requestOnConnection), "requestOnConnection") ??
+    check(value.host === undefined || typeof value.host === "string", "host");
+  return problem ?? (value as unknown as ImdsEvent);
+}
+
+/**
+ * Checks the parts of an `imds-analyzer/summary@1` the report uses. Returns the value, typed,
+ * or the problem as text.
+ */
+export function parseSummaryRecord(value: unknown): AnalysisSummary | string {
+  if (!isObject(value)) return "not a JSON object";
+  if (value.schema !== summarySchema) return "not an imds-analyzer summary";
+  const requests = value.requests;
+  const diagnostics = value.diagnostics;
+  const problem =
+    check(isCount(value.framesRead), "framesRead") ??
+    check(isObject(requests) && isCount(requests.v1) && isCount(requests.v2) && isCount(requests.tokenRequests), "requests") ??
+    check(Array.isArray(value.sources) && value.sources.every(isSourceSummary), "sources") ??
+    check(isObject(diagnostics) && isObject(diagnostics.counters) && Object.values(diagnostics.counters as object).every(isCount), "diagnostics") ??
+    check(value.live === null || isLiveSummary(value.live), "live");
+  return problem ?? (value as unknown as AnalysisSummary);
+}
+
+function check(ok: boolean, field: string): string | null {
+  return ok ? null : `field "${field}" is missing or has the wrong type`;
+}
+
+function checkTime(time: unknown): string | null {
+  if (typeof time !== "string" || time.length > 40) return check(false, "time");
+  return Number.isNaN(Date.parse(time)) ? `field "time" is not a date: ${JSON.stringify(time)}` : null;
+}
+
+function checkProcess(process: unknown): string | null {
+  if (process === null) return null;
+  const ok =
+    isObject(process) &&
+    isInteger(process.pid) &&
+    isStringOrNull(process.startTime) &&
+    typeof process.comm === "string" &&
+    isStringOrNull(process.exe) &&
+    isStringArray(process.cmdline) &&
+    isInteger(process.uid) &&
+    isStringOrNull(process.user) &&
+    Array.isArray(process.parents) &&
+    process.parents.every((parent) => isObject(parent) && isInteger(parent.pid) && typeof parent.comm === "string" && isStringArray(parent.cmdline)) &&
+    isStringOrNull(process.cgroup) &&
+    (process.container === null || (isObject(process.container) && typeof process.container.runtime === "string" && typeof process.container.id === "string")) &&
+    isStringOrNull(process.kubernetesPodUid) &&
+    isStringOrNull(process.systemdUnit);
+  return check(ok, "process");
+}
+
+function isAttribution(value: unknown): boolean {
+  return (
+    isObject(value) &&
+    (value.method === "ebpf" || value.method === "proc") &&
+    (value.status === "ok" || value.status === "partial" || value.status === "failed") &&
+    isStringOrNull(value.reason)
+  );
+}
+
+function isSourceSummary(value: unknown): boolean {
+  return (
+    isObject(value) &&
+    typeof value.path === "string" &&
+    (value.error === null || (isObject(value.error) && typeof value.error.message === "string"))
+  );
+}
+
+function isLiveSummary(value: unknown): boolean {
+  return (
+    isObject(value) &&
+    typeof value.startedAt === "string" &&
+    typeof value.stoppedAt === "string" &&
+    isCount(value.packetsDroppedByKernel) &&
+    isCount(value.packetsDroppedByInterface) &&
+    isObject(value.attribution) &&
+    isCount(value.attribution.connections) &&
+    isCount(value.attribution.attributed)
+  );
+}
+
+/** Every field name the checks read, so they can be read with dot access. */
+type FieldName =
+  | "schema" | "time" | "kind" | "method" | "path" | "httpVersion" | "userAgent" | "clientIp" | "clientPort"
+  | "serverIp" | "serverPort" | "status" | "frame" | "source" | "process" | "attribution" | "tokenTtlSeconds"
+  | "forwardedFor" | "requestOnConnection" | "host" | "pid" | "startTime" | "comm" | "exe" | "cmdline" | "uid"
+  | "user" | "parents" | "cgroup" | "container" | "runtime" | "id" | "kubernetesPodUid" | "systemdUnit" | "reason"
+  | "framesRead" | "requests" | "v1" | "v2" | "tokenRequests" | "sources" | "diagnostics" | "counters" | "live"
+  | "error" | "message" | "startedAt" | "stoppedAt" | "packetsDroppedByKernel" | "packetsDroppedByInterface"
+  | "connections" | "attributed";
+type Fields = Readonly<Partial<Record<FieldName, unknown>>>;
+
+function isObject(value: unknown): value is Fields {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function isStringOrNull(value: unknown): boolean {
+  return value === null || typeof value === "string";
+}
+
+function isStringArray(value: unknown): boolean {
+  return Array.isArray(value) && value.every((item) => typeof item === "string");
+}
+
+function isInteger(value: unknown): value is number {
+  return typeof value === "number" && Number.isSafeInteger(value);
+}
+
+function isCount(value: unknown): boolean {
+  return isInteger(value) && value >= 0;
+}
+
+function isPort(value: unknown): boolean {
+  return isInteger(value) && value >= 0 && value <= 65_535;
+}

@@ -1,0 +1,216 @@
+import type { ImdsEvent } from "../events.js";
+import type { AnalysisSummary } from "../summary.js";
+import { CallerAggregate, capUserAgent, processCallerKey } from "./caller-aggregate.js";
+import { secondsBetween } from "./format.js";
+import type { CallTotals, CaptureHealth, ReportWindow } from "./types.js";
+
+/** Sources and source errors listed per host (more are counted). */
+export const maxSourcesPerHost = 16;
+const maxSourceErrorsPerHost = 10;
+
+export class MutableTotals implements CallTotals {
+  v1 = 0;
+  v2 = 0;
+  tokenRequests = 0;
+
+  count(kind: ImdsEvent["kind"]): void {
+    if (kind === "v1") this.v1++;
+    else if (kind === "v2") this.v2++;
+    else this.tokenRequests++;
+  }
+
+  add(other: CallTotals): void {
+    this.v1 += other.v1;
+    this.v2 += other.v2;
+    this.tokenRequests += other.tokenRequests;
+  }
+
+  snapshot(): CallTotals {
+    return { v1: this.v1, v2: this.v2, tokenRequests: this.tokenRequests };
+  }
+}
+
+/** A time and its original text (the text keeps the capture's precision). */
+interface TimePoint {
+  ms: number;
+  text: string;
+}
+
+/** Decides whether a new caller may be tracked (the whole-report caller limit lives in the builder). */
+export type CallerAdmission = () => boolean;
+
+/** Everything the report knows about one host, folded incrementally. */
+export class HostAggregate {
+  readonly callers: CallerAggregate[] = [];
+  /** Callers with a known process, by program (see processCallerKey). */
+  private readonly byProgram = new Map<string, CallerAggregate>();
+  /**
+   * Callers without a process, by client address then User-Agent: the event's own strings are
+   * the keys, so the common lookup builds no string (their hashes are cached by the engine).
+   */
+  private readonly byAddress = new Map<string, Map<string | null, CallerAggregate>>();
+  /** All calls of the host, listed callers or not. */
+  readonly totals = new MutableTotals();
+  readonly untrackedCalls = new MutableTotals();
+  private first: TimePoint | null = null;
+  private last: TimePoint | null = null;
+  private readonly sources: string[] = [];
+  private lastSource = "";
+  private summaries = 0;
+  private framesRead = 0;
+  private liveSummaries = 0;
+  private framesDropped = 0;
+  private summaryAttributed = 0;
+  private summaryConnections = 0;
+  /** Calls seen by live capture (attribution present) and those with a process named. */
+  private liveCalls = 0;
+  private attributedCalls = 0;
+  malformedLines = 0;
+  private possiblyMissedRequests = 0;
+  private readonly sourceErrors: string[] = [];
+  private moreSourceErrors = 0;
+  private readonly summaryTotals = new MutableTotals();
+
+  constructor(
+    readonly name: string,
+    private readonly maxCallers: number,
+    private readonly maxPathsPerCaller: number,
+  ) {}
+
+  addEvent(event: ImdsEvent, timeMs: number, admit: CallerAdmission): void {
+    this.totals.count(event.kind);
+    if (!Number.isNaN(timeMs)) {
+      if (this.first === null || timeMs < this.first.ms) this.first = { ms: timeMs, text: event.time };
+      if (this.last === null || timeMs >= this.last.ms) this.last = { ms: timeMs, text: event.time };
+    }
+    if (event.attribution !== null) {
+      this.liveCalls++;
+      if (event.process !== null) this.attributedCalls++;
+    }
+    if (event.source !== this.lastSource) {
+      this.lastSource = event.source;
+      if (this.sources.length < maxSourcesPerHost && !this.sources.includes(event.source)) this.sources.push(event.source);
+    }
+    const caller = this.findCaller(event, admit);
+    if (caller === null) this.untrackedCalls.count(event.kind);
+    else caller.add(event, timeMs);
+  }
+
+  private findCaller(event: ImdsEvent, admit: CallerAdmission): CallerAggregate | null {
+    if (event.process !== null) {
+      const key = processCallerKey(event.process);
+      const known = this.byProgram.get(key);
+      if (known !== undefined) return known;
+      const caller = this.newCaller(event, admit);
+      if (caller !== null) this.byProgram.set(key, caller);
+      return caller;
+    }
+    let byUserAgent = this.byAddress.get(event.clientIp);
+    const userAgent = capUserAgent(event.userAgent);
+    let caller = byUserAgent?.get(userAgent);
+    if (caller === undefined) {
+      caller = this.newCaller(event, admit) ?? undefined;
+      if (caller === undefined) return null;
+      if (byUserAgent === undefined) {
+        byUserAgent = new Map();
+        this.byAddress.set(event.clientIp, byUserAgent);
+      }
+      byUserAgent.set(userAgent, caller);
+    }
+    return caller;
+  }
+
+  private newCaller(event: ImdsEvent, admit: CallerAdmission): CallerAggregate | null {
+    if (this.callers.length >= this.maxCallers || !admit()) return null;
+    const caller = new CallerAggregate(this.name, event, this.maxPathsPerCaller);
+    this.callers.push(caller);
+    return caller;
+  }
+
+  addSummary(summary: AnalysisSummary): void {
+    this.summaries++;
+    this.framesRead += summary.framesRead;
+    this.summaryTotals.add(summary.requests);
+    const counters = summary.diagnostics.counters;
+    this.possiblyMissedRequests += (counters.gaps ?? 0) + (counters.httpRequestErrors ?? 0) + (counters.flowsEvictedLimit ?? 0);
+    for (const source of summary.sources) {
+      if (source.error !== null) this.addSourceError(`${source.path}: ${source.error.message}`);
+    }
+    const live = summary.live;
+    if (live !== null) {
+      this.liveSummaries++;
+      this.framesDropped += live.packetsDroppedByKernel + live.packetsDroppedByInterface;
+      this.summaryConnections += live.attribution.connections;
+      this.summaryAttributed += live.attribution.attributed;
+      const startMs = Date.parse(live.startedAt);
+      const stopMs = Date.parse(live.stoppedAt);
+      if (!Number.isNaN(startMs) && (this.first === null || startMs < this.first.ms)) this.first = { ms: startMs, text: live.startedAt };
+      if (!Number.isNaN(stopMs) && (this.last === null || stopMs >= this.last.ms)) this.last = { ms: stopMs, text: live.stoppedAt };
+    }
+  }
+
+  addSourceError(message: string): void {
+    if (this.sourceErrors.length < maxSourceErrorsPerHost) this.sourceErrors.push(message.slice(0, 500));
+    else this.moreSourceErrors++;
+  }
+
+  /** Calls counted by the analysis summaries given for this host, or null without a summary. */
+  summaryCalls(): CallTotals | null {
+    return this.summaries === 0 ? null : this.summaryTotals.snapshot();
+  }
+
+  /** From the first to the last thing seen: calls, and live captures' start and stop. */
+  window(): ReportWindow {
+    if (this.first === null || this.last === null) return { start: null, end: null, durationSeconds: null };
+    return { start: this.first.text, end: this.last.text, durationSeconds: secondsBetween(this.first.ms, this.last.ms) };
+  }
+
+  windowMs(): { startMs: number; endMs: number } | null {
+    return this.first === null || this.last === null ? null : { startMs: this.first.ms, endMs: this.last.ms };
+  }
+
+  /** Sum of the attributed and live-call counts, for the fleet's coverage. */
+  attributionCounts(): { liveCalls: number; attributedCalls: number; summaryConnections: number; summaryAttributed: number } {
+    return {
+      liveCalls: this.liveCalls,
+      attributedCalls: this.attributedCalls,
+      summaryConnections: this.summaryConnections,
+      summaryAttributed: this.summaryAttributed,
+    };
+  }
+
+  capture(): CaptureHealth {
+    const sourceErrors = this.moreSourceErrors > 0 ? [...this.sourceErrors, `...and ${this.moreSourceErrors} more`] : [...this.sourceErrors];
+    return {
+      framesRead: this.summaries === 0 ? null : this.framesRead,
+      framesDropped: this.liveSummaries === 0 ? null : this.framesDropped,
+      attributionCoverage: attributionCoverage(this.attributionCounts()),
+      malformedLines: this.malformedLines,
+      possiblyMissedRequests: this.possiblyMissedRequests,
+      sourceErrors,
+    };
+  }
+
+  sourceList(): readonly string[] {
+    return [...this.sources];
+  }
+}
+
+/**
+ * Share of live calls whose process was named (from the events); from the live summaries'
+ * connection counts when only summaries are known; null offline.
+ */
+export function attributionCoverage(counts: {
+  liveCalls: number;
+  attributedCalls: number;
+  summaryConnections: number;
+  summaryAttributed: number;
+}): number | null {
+  if (counts.liveCalls > 0) return roundShare(counts.attributedCalls / counts.liveCalls);
+  if (counts.summaryConnections > 0) return roundShare(counts.summaryAttributed / counts.summaryConnections);
+  return null;
+}
+
+function roundShare(share: number): number {
+  return Math.round(share * 10_000) / 10_000;
+}

@@ -1,0 +1,42 @@
+/**
+ * The migration-readiness report: fold IMDS events (and analysis summaries) from one host or a
+ * fleet into a verdict, and render it as JSON, Markdown or HTML.
+ */
+export { ReportBuilder, defaultReportLimits } from "./aggregate.js";
+export type { ReportOptions } from "./aggregate.js";
+export { hostFromPath, hostOfEvent, instanceIdOfHost, localHost } from "./host-identity.js";
+export { readEvents, defaultMaxLineBytes } from "./ndjson-reader.js";
+export type { ReadEventsOptions, ReadEventsResult } from "./ndjson-reader.js";
+export { readReportSource, openReportInput, decompressIfGzip } from "./report-input.js";
+export type { ReadReportSourceOptions, ReadReportSourceResult } from "./report-input.js";
+export { renderJson } from "./render-json.js";
+export { renderMarkdown } from "./render-markdown.js";
+export type { MarkdownOptions } from "./render-markdown.js";
+export { renderHtml } from "./render-html.js";
+export type { HtmlOptions } from "./render-html.js";
+export { parseSdkFromUserAgent, minimumImdsV2Versions, cloudInitMinimumImdsV2Version } from "./user-agent.js";
+export type { SdkInfo, ClientKind } from "./user-agent.js";
+export { compareVersions } from "./version-compare.js";
+export { defaultMinimumWindowSeconds } from "./verdict.js";
+export { reportSchema } from "./types.js";
+export type * from "./types.js";
+
+import type { ImdsReport } from "./types.js";
+import { renderHtml } from "./render-html.js";
+import { renderJson } from "./render-json.js";
+import { renderMarkdown } from "./render-markdown.js";
+
+export type ReportFormat = "markdown" | "json" | "html";
+export const reportFormats: readonly ReportFormat[] = ["markdown", "json", "html"];
+
+/** Renders the report in one of the formats `--format` accepts. */
+export function renderReport(report: ImdsReport, format: ReportFormat): string {
+  switch (format) {
+    case "markdown":
+      return renderMarkdown(report);
+    case "json":
+      return renderJson(report);
+    case "html":
+      return renderHtml(report);
+  }
+}

@@ -1,0 +1,127 @@
+/** Wording shared by the Markdown and HTML renderings (plain text; each renderer escapes it). */
+import { formatDuration, formatShare } from "./format.js";
+import type { CallerReport, PathCount, CaptureHealth, Enforcement, ImdsReport, ReportWindow, V1Reason, Verdict } from "./types.js";
+
+export function verdictLabel(verdict: Verdict): string {
+  return verdict === "NOT_READY" ? "NOT READY" : verdict;
+}
+
+export function verdictSummary(verdict: Verdict): string {
+  switch (verdict) {
+    case "READY":
+      return "No IMDSv1 calls in a long enough, healthy window: tokens can be required.";
+    case "NOT_READY":
+      return "IMDSv1 callers must change before tokens can be required.";
+    case "UNKNOWN":
+      return "No IMDSv1 calls seen, but the observation cannot be trusted yet.";
+  }
+}
+
+export function reasonLabel(reason: V1Reason | null): string {
+  switch (reason) {
+    case null:
+      return "IMDSv2 only";
+    case "sdk-too-old":
+      return "SDK too old";
+    case "fallback":
+      return "fallback";
+    case "no-token-support":
+      return "no token support";
+    case "unknown":
+      return "unknown";
+  }
+}
+
+/** What to say before the enforcement commands. */
+export function enforcementIntro(verdict: Verdict, enforcement: Enforcement, fleet: boolean): string {
+  const target = fleet ? " on each host (INSTANCE_ID: its instance id)" : "";
+  if (enforcement.tokensAlreadyRequired) {
+    return `Every IMDSv1 call got 401: tokens already appear to be required; the callers above fail today. Once they are fixed, the setting to keep${target} is:`;
+  }
+  const hop = enforcement.hopLimitNeeded ? " (first raise the PUT response hop limit so containers get tokens)" : "";
+  switch (verdict) {
+    case "READY":
+      return `Require tokens${target}${hop}:`;
+    case "NOT_READY":
+      return `After the callers below are fixed, require tokens${target}${hop}:`;
+    case "UNKNOWN":
+      return `Not yet: watch longer or fix the capture first (see above). When the verdict is READY, require tokens${target}${hop}:`;
+  }
+}
+
+export function windowText(window: ReportWindow): string {
+  if (window.start === null || window.end === null || window.durationSeconds === null) return "nothing observed";
+  return `${window.start} to ${window.end} (${formatDuration(window.durationSeconds)})`;
+}
+
+export function healthRows(report: Pick<ImdsReport, "window" | "totals">, capture: CaptureHealth): [string, string][] {
+  const rows: [string, string][] = [
+    ["Window", windowText(report.window)],
+    ["Calls", `IMDSv1 ${report.totals.v1}, IMDSv2 ${report.totals.v2}, token requests ${report.totals.tokenRequests}`],
+    ["Frames read", capture.framesRead === null ? "unknown (no analysis summary given)" : String(capture.framesRead)],
+    ["Packets dropped", capture.framesDropped === null ? "unknown (capture files do not record drops)" : String(capture.framesDropped)],
+    [
+      "Attribution coverage",
+      capture.attributionCoverage === null ? "not available (offline analysis)" : `${formatShare(capture.attributionCoverage)} of live calls`,
+    ],
+    ["Malformed event lines", String(capture.malformedLines)],
+  ];
+  if (capture.possiblyMissedRequests > 0) rows.push(["Possibly missed requests", String(capture.possiblyMissedRequests)]);
+  if (capture.sourceErrors.length > 0) rows.push(["Source errors", capture.sourceErrors.join("; ")]);
+  return rows;
+}
+
+/** "200×2 401×1 none×1" */
+export function statusesText(statuses: Readonly<Record<string, number>>): string {
+  const parts = Object.entries(statuses).map(([status, count]) => `${status}\u00d7${count}`);
+  return parts.length === 0 ? "-" : parts.join(" ");
+}
+
+export function sdkText(caller: CallerReport): string {
+  const sdk = caller.sdk;
+  if (sdk === null) return "unrecognised";
+  const version = sdk.version === null ? "" : ` ${sdk.version}`;
+  const judged = sdk.judgedBy === null ? "" : ` (${sdk.judgedBy.name} ${sdk.judgedBy.version})`;
+  const support =
+    sdk.supportsImdsV2 === true
+      ? sdk.minimumForImdsV2 === null ? "" : `, supports IMDSv2 (minimum ${sdk.minimumForImdsV2})`
+      : sdk.supportsImdsV2 === false
+        ? sdk.minimumForImdsV2 === null ? ", sends no token by itself" : `, too old for IMDSv2 (minimum ${sdk.minimumForImdsV2})`
+        : "";
+  return `${sdk.displayName}${version}${judged}${support}`;
+}
+
+export function userAgentsText(caller: CallerReport): string {
+  return caller.userAgents.map((userAgent) => userAgent ?? "(no User-Agent)").join(" | ") || "-";
+}
+
+export function processLines(caller: CallerReport): [string, string][] {
+  const process = caller.process;
+  if (process === null) return [];
+  const lines: [string, string][] = [["Command line", process.cmdline.join(" ") || "(empty)"]];
+  if (process.exe !== null) lines.push(["Executable", process.exe]);
+  lines.push(["User", `${process.user ?? "?"} (uid ${process.uid})`]);
+  if (process.container !== null) lines.push(["Container", `${process.container.runtime} ${process.container.id}`]);
+  if (process.kubernetesPodUid !== null) lines.push(["Kubernetes pod", process.kubernetesPodUid]);
+  if (process.systemdUnit !== null) lines.push(["systemd unit", process.systemdUnit]);
+  if (process.pids.length > 0) lines.push(["Process ids", process.pids.join(", ")]);
+  if (process.parents.length > 0) {
+    lines.push(["Parents", process.parents.map((parent) => `${parent.pid} ${parent.cmdline.join(" ") || parent.comm}`).join(" <- ")]);
+  }
+  return lines;
+}
+
+/** "v1 2, token requests 1": the non-zero counts of a path. */
+export function pathCountsText(path: PathCount): string {
+  const parts: string[] = [];
+  if (path.v1 > 0) parts.push(`v1 ${path.v1}`);
+  if (path.v2 > 0) parts.push(`v2 ${path.v2}`);
+  if (path.tokenRequests > 0) parts.push(`token requests ${path.tokenRequests}`);
+  return parts.join(", ");
+}
+
+/** The first paths of a caller for a table cell; `more` counts the distinct paths not shown (and "further paths"). */
+export function pathsSummary(caller: CallerReport, maxPaths = 3): { paths: readonly PathCount[]; more: number } {
+  const paths = caller.paths.slice(0, maxPaths);
+  return { paths, more: caller.paths.length - paths.length + (caller.otherPathCalls > 0 ? 1 : 0) };
+}

@@ -1,0 +1,198 @@
+/**
+ * The migration-readiness report (`imds-analyzer/report@1`), documented in src/report/README.md.
+ * Versioned like the event schema: fields may be added under the same version, never removed or
+ * changed in meaning (that takes `imds-analyzer/report@2`). The JSON object is the report; the
+ * Markdown and HTML renderings are views of it.
+ */
+import type { ParentProcess } from "../events.js";
+import type { PathCategory } from "./paths.js";
+import type { TimelineSnapshot } from "./timeline.js";
+import type { SdkInfo } from "./user-agent.js";
+
+export const reportSchema = "imds-analyzer/report@1";
+
+/** READY: safe to require tokens; NOT_READY: IMDSv1 callers must change first; UNKNOWN: cannot tell. */
+export type Verdict = "READY" | "NOT_READY" | "UNKNOWN";
+
+/** Why a caller uses IMDSv1 (null on callers that made no IMDSv1 call). */
+export type V1Reason = "sdk-too-old" | "fallback" | "no-token-support" | "unknown";
+
+/**
+ * What made a caller fall back, most telling first:
+ * - `put-forwarded-for`: its token PUT carried X-Forwarded-For and got 403 (a proxy in the path);
+ * - `put-unanswered`: its token PUT got no answer (hop limit 1 from a container, or a firewall);
+ * - `put-403` / `put-404` / `put-405`: its token PUT got that status;
+ * - `put-answer-lost`: its token PUT was answered (the capture saw the answer) yet it never sent a
+ *   token: the answer did not reach it (hop limit 1 when captured before the container's hop);
+ * - `put-not-seen`: its SDK supports IMDSv2, but no failed token PUT is in the window.
+ */
+export type FallbackCause =
+  | "put-forwarded-for"
+  | "put-unanswered"
+  | "put-403"
+  | "put-404"
+  | "put-405"
+  | "put-answer-lost"
+  | "put-not-seen";
+
+export interface CallTotals {
+  readonly v1: number;
+  readonly v2: number;
+  readonly tokenRequests: number;
+}
+
+export interface ReportWindow {
+  /** ISO-8601; null when nothing was observed. */
+  readonly start: string | null;
+  readonly end: string | null;
+  readonly durationSeconds: number | null;
+}
+
+export interface CaptureHealth {
+  /** Frames read, from analysis summaries; null when no summary was given. */
+  readonly framesRead: number | null;
+  /** Packets dropped by the kernel or the interface (live summaries); null when unknown. */
+  readonly framesDropped: number | null;
+  /** Share (0..1) of live calls whose process was named; null offline (no attribution). */
+  readonly attributionCoverage: number | null;
+  /** Lines of the event files that were not valid events (skipped). */
+  readonly malformedLines: number;
+  /** Analysis signs that IMDS requests may be missing: TCP gaps, unparsable requests, evicted flows. */
+  readonly possiblyMissedRequests: number;
+  /** Capture or event files that could not be read to their end. */
+  readonly sourceErrors: readonly string[];
+}
+
+export interface Enforcement {
+  /**
+   * Commands to run, in order (the hop limit first when needed). The instance id is filled in
+   * only when the host name is an instance id; otherwise the placeholder `INSTANCE_ID`.
+   */
+  readonly commands: readonly string[];
+  /** Containers need a PUT response hop limit of 2 to get tokens. */
+  readonly hopLimitNeeded: boolean;
+  /** Every IMDSv1 call got 401: tokens already appear to be required here. */
+  readonly tokensAlreadyRequired: boolean;
+}
+
+export interface HostReport {
+  readonly host: string;
+  /** The host name when it is an EC2 instance id, else null. */
+  readonly instanceId: string | null;
+  readonly verdict: Verdict;
+  readonly verdictReasons: readonly string[];
+  readonly window: ReportWindow;
+  readonly capture: CaptureHealth;
+  readonly totals: CallTotals;
+  /** Callers listed in `callers` for this host. */
+  readonly callers: number;
+  readonly v1Callers: number;
+  /** Calls from callers beyond the per-host (or whole-report) caller limit: counted, not listed. */
+  readonly untrackedCalls: CallTotals;
+  readonly enforcement: Enforcement;
+  /** Event sources (capture files or live devices) seen for this host, first ones only. */
+  readonly sources: readonly string[];
+}
+
+export interface CallerIdentity {
+  /** "process": live capture named the process; "client-address": client address + User-Agent. */
+  readonly identifiedBy: "process" | "client-address";
+  /** One line for people: the command line (with container or unit), or address and User-Agent. */
+  readonly label: string;
+}
+
+export interface CallerProcess {
+  readonly comm: string;
+  readonly exe: string | null;
+  readonly cmdline: readonly string[];
+  readonly uid: number;
+  readonly user: string | null;
+  readonly cgroup: string | null;
+  readonly container: { readonly runtime: string; readonly id: string } | null;
+  readonly kubernetesPodUid: string | null;
+  readonly systemdUnit: string | null;
+  /** Parent chain of the first process seen, nearest first. */
+  readonly parents: readonly ParentProcess[];
+  /** Process ids seen (first ones only; a cron job has a new one every run). */
+  readonly pids: readonly number[];
+}
+
+export interface PathCount {
+  /** Without the query string. */
+  readonly path: string;
+  readonly category: PathCategory | null;
+  readonly v1: number;
+  readonly v2: number;
+  readonly tokenRequests: number;
+}
+
+export interface CallerReport {
+  readonly host: string;
+  readonly caller: CallerIdentity;
+  /** Null offline (and when live attribution failed). */
+  readonly process: CallerProcess | null;
+  readonly clientIps: readonly string[];
+  /** null stands for "no User-Agent header". */
+  readonly userAgents: readonly (string | null)[];
+  readonly sdk: SdkInfo | null;
+  readonly v1: number;
+  readonly v2: number;
+  readonly tokenRequests: number;
+  /** Response status counts of all calls ("none": no response seen). */
+  readonly statuses: Readonly<Record<string, number>>;
+  /** Response status counts of the IMDSv1 calls only (401: tokens already required). */
+  readonly v1Statuses: Readonly<Record<string, number>>;
+  /** Response status counts of the token requests only. */
+  readonly tokenRequestStatuses: Readonly<Record<string, number>>;
+  /** A credential path was requested with IMDSv1. */
+  readonly credentialPaths: boolean;
+  /** Most-called paths first; at most the per-caller path limit. */
+  readonly paths: readonly PathCount[];
+  /** Calls to paths beyond the per-caller path limit. */
+  readonly otherPathCalls: number;
+  readonly firstSeen: string;
+  readonly lastSeen: string;
+  readonly reason: V1Reason | null;
+  /** Set when `reason` is "fallback". */
+  readonly fallbackCause: FallbackCause | null;
+  /** true: in a container (live); false: on the instance itself (live); null: unknown (offline). */
+  readonly inContainer: boolean | null;
+  readonly advice: string;
+  readonly timeline: TimelineSnapshot | null;
+}
+
+export interface MalformedLine {
+  readonly path: string;
+  /** 1-based line number. */
+  readonly line: number;
+  readonly problem: string;
+}
+
+export interface ReportLimits {
+  readonly maxHosts: number;
+  readonly maxCallersPerHost: number;
+  readonly maxCallers: number;
+  readonly maxPathsPerCaller: number;
+  readonly maxListedMalformedLines: number;
+}
+
+export interface ImdsReport {
+  readonly schema: typeof reportSchema;
+  readonly verdict: Verdict;
+  readonly verdictReasons: readonly string[];
+  /** READY needs a window at least this long (boot-time, daily and credential-refresh callers). */
+  readonly minimumWindowSeconds: number;
+  /** For a single host its commands; for a fleet the commands with `INSTANCE_ID` to fill in. */
+  readonly enforcement: Enforcement;
+  readonly window: ReportWindow;
+  readonly capture: CaptureHealth;
+  readonly totals: CallTotals;
+  /** Worst verdict first, then by name. */
+  readonly hosts: readonly HostReport[];
+  /** Most IMDSv1 calls first. */
+  readonly callers: readonly CallerReport[];
+  /** Calls from hosts beyond the host limit: counted in `totals`, not listed. */
+  readonly untrackedHostCalls: CallTotals;
+  readonly malformedLines: readonly MalformedLine[];
+  readonly limits: ReportLimits;
+}
