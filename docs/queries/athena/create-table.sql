@@ -1,0 +1,41 @@
+-- Amazon Athena: the `events` table over NDJSON event files (gzip is read transparently) at
+--   s3://BUCKET/imds-analyzer/events/host=<host>/dt=<YYYY-MM-DD>/<any name>.ndjson[.gz]
+-- Replace BUCKET. After new host or dt folders appear: MSCK REPAIR TABLE events;
+-- JSON keys match columns case-insensitively (userAgent -> useragent); queries may use either.
+CREATE EXTERNAL TABLE IF NOT EXISTS events (
+  `schema` string,
+  `time` string,
+  `kind` string,
+  `method` string,
+  `path` string,
+  `httpversion` string,
+  `useragent` string,
+  `clientip` string,
+  `clientport` int,
+  `serverip` string,
+  `serverport` int,
+  `status` int,
+  `frame` bigint,
+  `source` string,
+  `process` struct<
+    pid: int,
+    starttime: string,
+    comm: string,
+    exe: string,
+    cmdline: array<string>,
+    uid: bigint,
+    `user`: string,
+    parents: array<struct<pid: int, comm: string, cmdline: array<string>>>,
+    cgroup: string,
+    container: struct<runtime: string, id: string>,
+    kubernetespoduid: string,
+    systemdunit: string>,
+  `attribution` struct<method: string, status: string, reason: string>,
+  `tokenttlseconds` int,
+  `forwardedfor` boolean,
+  `requestonconnection` int
+)
+PARTITIONED BY (`host` string, `dt` string)
+ROW FORMAT SERDE 'org.openx.data.jsonserde.JsonSerDe'
+WITH SERDEPROPERTIES ('ignore.malformed.json' = 'true')
+LOCATION 's3://BUCKET/imds-analyzer/events/';

@@ -1,0 +1,162 @@
+/**
+ * The SQL of docs/QUERYING.md, run by DuckDB over the events of every golden capture, must agree
+ * with our own ReportBuilder: IMDSv1 totals per host and per caller, the callers that fell back
+ * after a failed token PUT, the hosts without IMDSv1. The SQL is read from docs/queries/, the same
+ * files the document points to, so the document cannot drift from what is tested.
+ */
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { DuckDBConnection } from "@duckdb/node-api";
+import { DuckDBInstance } from "@duckdb/node-api";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { analyzeCaptures } from "../../src/analyze.js";
+import type { ImdsEvent } from "../../src/events.js";
+import { ReportBuilder } from "../../src/report/aggregate.js";
+import { hostFromPath } from "../../src/report/host-identity.js";
+import type { FallbackCause, ImdsReport } from "../../src/report/types.js";
+
+const repositoryDirectory = join(import.meta.dirname, "..", "..");
+const capturesDirectory = join(repositoryDirectory, "captures");
+const queriesDirectory = join(repositoryDirectory, "docs", "queries");
+/** The glob in docs/queries/duckdb/events-view.sql, replaced by the test's own directory. */
+const documentedEventsGlob = "'events/host=*/dt=*/*.ndjson*'";
+
+/** Fallbacks the SQL can see in the events alone: a token PUT that failed, then IMDSv1. */
+const failedPutCauses: readonly FallbackCause[] = ["put-403", "put-404", "put-405", "put-unanswered", "put-forwarded-for"];
+
+const captureNames = readdirSync(capturesDirectory).filter((name) => /\.(pcap|pcapng)$/.test(name)).sort();
+
+function querySql(name: string): string {
+  return readFileSync(join(queriesDirectory, name), "utf8");
+}
+
+type Row = Record<string, unknown>;
+
+let scratchDirectory = "";
+let report: ImdsReport | null = null;
+let connection: DuckDBConnection | null = null;
+let instance: DuckDBInstance | null = null;
+
+async function rowsOf(sql: string): Promise<Row[]> {
+  if (connection === null) throw new Error("DuckDB is not open");
+  const reader = await connection.runAndReadAll(sql);
+  return reader.getRowObjectsJson();
+}
+
+function reportOrThrow(): ImdsReport {
+  if (report === null) throw new Error("report not built");
+  return report;
+}
+
+beforeAll(async () => {
+  scratchDirectory = mkdtempSync(join(tmpdir(), "imds-duckdb-"));
+  const builder = new ReportBuilder();
+  for (const captureName of captureNames) {
+    const host = hostFromPath(captureName);
+    const source = `captures/${captureName}`;
+    const events: ImdsEvent[] = [];
+    const { summary, hadErrors } = await analyzeCaptures([join(capturesDirectory, captureName)], {
+      onEvent: (imdsEvent) => {
+        const withSource = { ...imdsEvent, source };
+        events.push(withSource);
+        builder.addEvent(withSource, host);
+      },
+    });
+    expect(hadErrors).toBe(false);
+    builder.addSummary(summary, host);
+    if (events.length === 0) continue;
+    // One file per capture, in the layout the Athena table reads: host=<host>/dt=<day>/.
+    const directory = join(scratchDirectory, "events", `host=${host}`, `dt=${events[0]!.time.slice(0, 10)}`);
+    mkdirSync(directory, { recursive: true });
+    writeFileSync(join(directory, "events.ndjson"), events.map((imdsEvent) => JSON.stringify(imdsEvent) + "\n").join(""));
+  }
+  report = builder.build();
+
+  const viewSql = querySql("duckdb/events-view.sql");
+  expect(viewSql.split(documentedEventsGlob)).toHaveLength(2);
+  instance = await DuckDBInstance.create(":memory:");
+  connection = await instance.connect();
+  const eventsGlob = `'${join(scratchDirectory, "events", "host=*", "dt=*", "*.ndjson*").replaceAll("'", "''")}'`;
+  await connection.run(viewSql.replace(documentedEventsGlob, eventsGlob));
+});
+
+afterAll(() => {
+  connection?.closeSync();
+  instance?.closeSync();
+  if (scratchDirectory !== "") rmSync(scratchDirectory, { recursive: true, force: true });
+});
+
+describe("docs/queries over golden capture events in DuckDB", () => {
+  it("reads every event with the full schema", async () => {
+    const [row] = await rowsOf("SELECT count(*) AS n, count(DISTINCT host) AS hosts, count(process) AS with_process FROM events");
+    const built = reportOrThrow();
+    const callsInReport = built.totals.v1 + built.totals.v2 + built.totals.tokenRequests;
+    expect(callsInReport).toBeGreaterThan(0);
+    expect(Number(row?.["n"])).toBe(callsInReport);
+    expect(Number(row?.["hosts"])).toBe(built.hosts.filter((host) => host.totals.v1 + host.totals.v2 + host.totals.tokenRequests > 0).length);
+    expect(Number(row?.["with_process"])).toBe(0); // offline analysis names no process
+  });
+
+  it("v1-calls-by-host.sql: the report's totals per host", async () => {
+    const rows = await rowsOf(querySql("v1-calls-by-host.sql"));
+    const fromSql = rows.map((row) => [row["host"], Number(row["v1_calls"]), Number(row["v2_calls"]), Number(row["token_requests"])]);
+    const fromReport = reportOrThrow().hosts
+      .filter((host) => host.totals.v1 + host.totals.v2 + host.totals.tokenRequests > 0)
+      .map((host) => [host.host, host.totals.v1, host.totals.v2, host.totals.tokenRequests]);
+    expect(sortRows(fromSql)).toEqual(sortRows(fromReport));
+    expect(fromSql.some((row) => row[1] !== 0)).toBe(true);
+  });
+
+  it("v1-calls-by-caller.sql: the report's IMDSv1 callers and counts", async () => {
+    const rows = await rowsOf(querySql("v1-calls-by-caller.sql"));
+    const fromSql = rows.map((row) => [row["host"], row["client_ip"], row["user_agent"], Number(row["v1_calls"])]);
+    const fromReport = reportOrThrow().callers
+      .filter((caller) => caller.v1 > 0)
+      .map((caller) => {
+        expect(caller.clientIps).toHaveLength(1);
+        expect(caller.userAgents).toHaveLength(1);
+        return [caller.host, caller.clientIps[0], caller.userAgents[0], caller.v1];
+      });
+    expect(fromReport.length).toBeGreaterThanOrEqual(5);
+    expect(sortRows(fromSql)).toEqual(sortRows(fromReport));
+  });
+
+  it("fallback-callers.sql: the callers the report says fell back after a failed token PUT", async () => {
+    const rows = await rowsOf(querySql("fallback-callers.sql"));
+    const fromSql = rows.map((row) => [row["host"], row["caller"]]);
+    const fromReport = reportOrThrow().callers
+      .filter((caller) => caller.reason === "fallback" && caller.fallbackCause !== null && failedPutCauses.includes(caller.fallbackCause))
+      .map((caller) => [caller.host, `client ${caller.clientIps[0] ?? ""} ${caller.userAgents[0] ?? "(no User-Agent)"}`]);
+    expect(fromReport.length).toBeGreaterThanOrEqual(3);
+    // The SQL sees events only: one-shot curl commands from one address (a PUT refused for its
+    // X-Forwarded-For, later a plain GET) look like a fallback. The report knows curl never falls
+    // back by itself ("no-token-support"); docs/QUERYING.md says the SQL is a superset.
+    const expectedExtras = [["curl-v1-v2-lo", "client 10.0.0.10 curl/7.88.1"]];
+    for (const [host, label] of expectedExtras) {
+      const caller = reportOrThrow().callers.find((candidate) => candidate.host === host && candidate.userAgents[0] === "curl/7.88.1");
+      expect([label, caller?.reason]).toEqual([label, "no-token-support"]);
+    }
+    expect(sortRows(fromSql)).toEqual(sortRows([...fromReport, ...expectedExtras]));
+  });
+
+  it("hosts-without-v1.sql: the hosts whose report has no IMDSv1 call", async () => {
+    const rows = await rowsOf(querySql("hosts-without-v1.sql"));
+    const fromReport = reportOrThrow().hosts
+      .filter((host) => host.totals.v1 === 0 && host.totals.v2 + host.totals.tokenRequests > 0)
+      .map((host) => host.host)
+      .sort();
+    expect(fromReport.length).toBeGreaterThan(0);
+    expect(rows.map((row) => row["host"])).toEqual(fromReport);
+  });
+
+  it("docs/QUERYING.md points to every query file", () => {
+    const document = readFileSync(join(repositoryDirectory, "docs", "QUERYING.md"), "utf8");
+    const files = ["athena/create-table.sql", "duckdb/events-view.sql", ...readdirSync(queriesDirectory).filter((name) => name.endsWith(".sql"))];
+    for (const file of files) expect(document).toContain(`queries/${file}`);
+  });
+});
+
+function sortRows(rows: readonly unknown[][]): string[] {
+  return rows.map((row) => JSON.stringify(row)).sort();
+}
