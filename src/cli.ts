@@ -4,6 +4,7 @@
  * Exit codes: 0 done, 1 error, 2 usage error, 3 a v1 call was seen and --fail-on-v1 was given.
  */
 import { writeFile } from "node:fs/promises";
+import { hostname } from "node:os";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command, CommanderError, Option } from "commander";
@@ -121,7 +122,7 @@ async function runCapture(options: CaptureCommandOptions): Promise<ExitCode> {
       attribution: options.attribution,
       onEvent: (event) => {
         events.write(event);
-        report?.addEvent(event, localHost);
+        report?.addEvent(event, event.host ?? localHost);
       },
       writePcapPath: options.writePcap ?? null,
       eventsDestination: events.name,
@@ -137,7 +138,7 @@ async function runCapture(options: CaptureCommandOptions): Promise<ExitCode> {
   }
   if (options.summaryJson !== undefined) await writeSummaryJson(options.summaryJson, summary);
   if (report !== null && options.report !== undefined) {
-    report.addSummary(summary, localHost);
+    report.addSummary(summary, hostname());
     await writeReportFile(options.report, report);
   }
   if (!options.quiet) process.stderr.write(formatSummaryText(summary));

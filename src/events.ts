@@ -67,6 +67,8 @@ export interface ImdsEvent {
   readonly process: ProcessInfo | null;
   /** Null in offline analysis; in live capture, how `process` was found or why it is null. */
   readonly attribution: AttributionInfo | null;
+  /** Live capture: the host name of the machine captured on (reports group hosts by it); null offline. */
+  readonly host: string | null;
   /** For token requests: the TTL asked for, in seconds (not a secret); else null. */
   readonly tokenTtlSeconds: number | null;
   /** The request carried X-Forwarded-For (IMDS rejects token PUTs that do). */

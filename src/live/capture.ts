@@ -1,3 +1,4 @@
+import { hostname } from "node:os";
 import { Attributor } from "../attribution/attributor.js";
 import type { AttributionMethod } from "../attribution/attributor.js";
 import { EbpfConnectTracer } from "../attribution/ebpf-tracer.js";
@@ -79,6 +80,7 @@ export async function runLiveCapture(options: LiveCaptureOptions): Promise<Analy
   const source = LivePcapSource.open({ device, filter: imdsCaptureFilter, snaplenBytes: liveSnaplenBytes, bufferSizeBytes: liveBufferBytes });
   const pcapWriter = options.writePcapPath ? new PcapWriter(options.writePcapPath, source.linkType, liveSnaplenBytes) : null;
   const startedAt = new Date();
+  const hostName = hostname();
 
   options.log(`capturing on ${device} (link type ${describeLinkType(source.linkType)}), kernel filter: ${imdsCaptureFilter}`);
   options.log(
@@ -99,7 +101,7 @@ export async function runLiveCapture(options: LiveCaptureOptions): Promise<Analy
     const attribution = attributor.attribute(event);
     outputChain = outputChain.then(async () => {
       const found = await attribution;
-      const attributed: ImdsEvent = { ...event, process: found.process, attribution: found.attribution };
+      const attributed: ImdsEvent = { ...event, process: found.process, attribution: found.attribution, host: hostName };
       summary.addEvent(attributed);
       options.onEvent(attributed);
     });

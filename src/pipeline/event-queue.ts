@@ -122,6 +122,7 @@ function toEvent(call: PendingCall): ImdsEvent {
     source: call.source,
     process: null,
     attribution: null,
+    host: null,
     tokenTtlSeconds: call.tokenTtlSeconds,
     forwardedFor: call.forwardedFor,
     requestOnConnection: call.requestOnConnection,

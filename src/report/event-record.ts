@@ -33,7 +33,7 @@ export function parseEventRecord(value: unknown): ImdsEvent | string {
     check(value.tokenTtlSeconds === null || typeof value.tokenTtlSeconds === "number", "tokenTtlSeconds") ??
     check(typeof value.forwardedFor === "boolean", "forwardedFor") ??
     check(isInteger(value.requestOnConnection), "requestOnConnection") ??
-    check(value.host === undefined || typeof value.host === "string", "host");
+    check(value.host === undefined || value.host === null || typeof value.host === "string", "host");
   return problem ?? (value as unknown as ImdsEvent);
 }
 

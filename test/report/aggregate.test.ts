@@ -321,9 +321,9 @@ describe("callers", () => {
 describe("hosts", () => {
   it("take the event's reserved host field over the host given", () => {
     const builder = new ReportBuilder();
-    builder.addEvent({ ...event({ kind: "v1" }), host: "i-0aaaaaaaaaaaaaaaa" } as ImdsEvent, "fallback-name");
+    builder.addEvent({ ...event({ kind: "v1" }), host: "i-0aaaaaaaaaaaaaaaa" }, "fallback-name");
     builder.addEvent(event({ kind: "v2" }), "fallback-name");
-    builder.addEvent({ ...event({ kind: "v2" }), host: "" } as ImdsEvent, "fallback-name");
+    builder.addEvent({ ...event({ kind: "v2" }), host: "" }, "fallback-name");
     const report = builder.build();
     expect(report.hosts.map((host) => [host.host, host.totals])).toEqual([
       ["i-0aaaaaaaaaaaaaaaa", { v1: 1, v2: 0, tokenRequests: 0 }],

@@ -10,7 +10,7 @@ export function timeAt(secondsAfterBase: number): string {
   return new Date(baseTimeMs + secondsAfterBase * 1000).toISOString();
 }
 
-export function event(overrides: Partial<ImdsEvent> & { readonly host?: string } = {}): ImdsEvent {
+export function event(overrides: Partial<ImdsEvent> = {}): ImdsEvent {
   const kind = overrides.kind ?? "v1";
   return {
     schema: eventSchema,
@@ -29,6 +29,7 @@ export function event(overrides: Partial<ImdsEvent> & { readonly host?: string }
     source: "test.pcap",
     process: null,
     attribution: null,
+    host: null,
     tokenTtlSeconds: kind === "token-request" ? 21600 : null,
     forwardedFor: false,
     requestOnConnection: 1,
