@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EbpfConnectTracer } from "../../src/attribution/ebpf-tracer.js";
 import type { ConnectRecord } from "../../src/attribution/ebpf-tracer.js";
 import { AttributionUnavailableError, ErrorCode } from "../../src/errors.js";
+import { stopChildren } from "../helpers/processes.js";
 
 const fakeImdsScript = join(import.meta.dirname, "..", "fake-imds", "fake-imds.mjs");
 /** The namespace's own (non-IMDS) addresses: clients use them as source; also a non-IMDS target. */
@@ -187,26 +188,7 @@ class TestNamespaces {
   }
 
   async close(): Promise<void> {
-    await Promise.all(
-      this.started.map(
-        (child) =>
-          new Promise<void>((resolve) => {
-            if (child.exitCode !== null || child.signalCode !== null) {
-              resolve();
-              return;
-            }
-            const timer = setTimeout(() => {
-              child.kill("SIGKILL");
-              resolve();
-            }, 3000);
-            child.once("close", () => {
-              clearTimeout(timer);
-              resolve();
-            });
-            child.kill("SIGTERM");
-          }),
-      ),
-    );
+    await stopChildren(this.started);
     spawnSync("ip", ["netns", "del", this.names.imds]);
     spawnSync("ip", ["netns", "del", this.names.empty]);
     rmSync(this.directory, { recursive: true, force: true });

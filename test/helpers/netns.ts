@@ -11,6 +11,7 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { stopChildren } from "./processes.js";
 
 export const instanceIpv4 = "10.0.0.10";
 export const instanceIpv6 = "2001:db8:77::10";
@@ -160,28 +161,7 @@ export class TestNetwork {
 
   /** Stops what was started here (by pid) and deletes both namespaces. */
   async close(): Promise<void> {
-    for (const child of this.started) {
-      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
-    }
-    await Promise.all(
-      this.started.map(
-        (child) =>
-          new Promise<void>((resolve) => {
-            if (child.exitCode !== null || child.signalCode !== null) {
-              resolve();
-              return;
-            }
-            const timer = setTimeout(() => {
-              child.kill("SIGKILL");
-              resolve();
-            }, 3000);
-            child.once("close", () => {
-              clearTimeout(timer);
-              resolve();
-            });
-          }),
-      ),
-    );
+    await stopChildren(this.started);
     this.removeNamespaces();
   }
 
