@@ -1,0 +1,268 @@
+// @ts-check
+// `npm run bench`: imds-analyzer against tcpdump, tshark and `cat` on the same generated files,
+// in one run. Prints a table (MB/s, frames/s, peak RSS, ratios), writes bench/out/results.json,
+// and exits 1 when the tools disagree on the number of IMDS requests. See bench/README.md.
+//
+// Environment: BENCH_SIZE_MB (mixed pcap and pcapng size, default 1024), BENCH_IMDS_MB (the
+// all-IMDS capture, default 64), BENCH_TSHARK_MB (largest file tshark reads whole; bigger ones are
+// replaced by a generated slice of this size, default 256), BENCH_TSHARK_TIMEOUT_S (default 900),
+// BENCH_DIR (default $TMPDIR/imds-bench), BENCH_KEEP=1 (keep the generated files).
+
+import { spawn, spawnSync } from "node:child_process";
+import { mkdirSync, rmdirSync, openSync, closeSync, readFileSync, rmSync, writeFileSync, mkdtempSync } from "node:fs";
+import { tmpdir, cpus, totalmem } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { generateCapture } from "./generate-capture.mjs";
+
+/** @typedef {import("./generate-capture.mjs").GenerateManifest} GenerateManifest */
+/** @typedef {import("./generate-capture.mjs").RequestCounts} RequestCounts */
+/**
+ * @typedef {object} Measurement
+ * @property {string} file
+ * @property {string} tool
+ * @property {number} seconds wall time, process start to exit
+ * @property {number} peakRssMb
+ * @property {number} mbPerSecond MiB of input per second
+ * @property {number} framesPerSecond
+ * @property {string | null} note
+ */
+
+const mib = 1024 * 1024;
+const repoRoot = dirname(dirname(fileURLToPath(import.meta.url)));
+const cliPath = join(repoRoot, "dist", "cli.js");
+const outDir = join(repoRoot, "bench", "out");
+
+const sizeMb = Number(process.env["BENCH_SIZE_MB"] ?? "1024");
+const imdsOnlyMb = Number(process.env["BENCH_IMDS_MB"] ?? "64");
+const tsharkMaxMb = Number(process.env["BENCH_TSHARK_MB"] ?? "256");
+const tsharkTimeoutMs = Number(process.env["BENCH_TSHARK_TIMEOUT_S"] ?? "900") * 1000;
+const keepFiles = process.env["BENCH_KEEP"] === "1";
+const workDir = process.env["BENCH_DIR"] ?? join(process.env["TMPDIR"] ?? tmpdir(), "imds-bench");
+
+const imdsBpf = "(host 169.254.169.254 or host fd00:ec2::254) and tcp port 80";
+// Segments whose TCP payload starts with "GET " or "PUT ": one per request (split requests have
+// exactly one such segment; the generator writes no retransmissions). IPv4 only, as generated.
+const payloadStart = "tcp[((tcp[12] & 0xf0) >> 2):4]";
+const tcpdumpCountBpf = (/** @type {string} */ method) => `${imdsBpf} and ${payloadStart} = ${method === "GET" ? "0x47455420" : "0x50555420"}`;
+const tsharkFilter = "(ip.dst == 169.254.169.254 or ipv6.dst == fd00:ec2::254) and tcp.dstport == 80 and http.request";
+
+/**
+ * Runs a command under GNU time, stdout to /dev/null or captured; returns wall time and peak RSS.
+ * @param {string[]} command
+ * @param {{ captureStdout?: boolean, timeoutMs?: number }} [options]
+ * @returns {Promise<{ seconds: number, peakRssMb: number, stdout: string, code: number | null, timedOut: boolean, stderr: string }>}
+ */
+async function timed(command, options = {}) {
+  const timeFile = join(workDir, "time.out");
+  const devNull = openSync("/dev/null", "w");
+  const started = process.hrtime.bigint();
+  const child = spawn("/usr/bin/time", ["-f", "%e %M", "-o", timeFile, "--", ...command], {
+    stdio: ["ignore", options.captureStdout === true ? "pipe" : devNull, "pipe"],
+  });
+  /** @type {Buffer[]} */
+  const stdout = [];
+  let stderr = "";
+  child.stdout?.on("data", (/** @type {Buffer} */ data) => { stdout.push(data); });
+  child.stderr?.on("data", (/** @type {Buffer} */ data) => { stderr = (stderr + data.toString()).slice(-4000); });
+  let timedOut = false;
+  const timer = options.timeoutMs === undefined ? null : setTimeout(() => { timedOut = true; child.kill("SIGKILL"); }, options.timeoutMs);
+  const code = await /** @type {Promise<number | null>} */ (new Promise((resolve) => { child.on("close", (/** @type {number | null} */ exitCode) => { resolve(exitCode); }); }));
+  if (timer !== null) clearTimeout(timer);
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  closeSync(devNull);
+  let peakRssKb = 0;
+  try {
+    const fields = readFileSync(timeFile, "utf8").trim().split("\n").at(-1)?.split(" ") ?? [];
+    peakRssKb = Number(fields[1] ?? "0");
+  } catch {
+    // killed before GNU time wrote anything
+  }
+  return { seconds, peakRssMb: peakRssKb / 1024, stdout: Buffer.concat(stdout).toString("utf8"), code, timedOut, stderr };
+}
+
+/** @param {string} file @returns {number} */
+function tcpdumpCount(file, /** @type {string} */ filter) {
+  const result = spawnSync("tcpdump", ["-r", file, "-nn", "--count", filter], { encoding: "utf8" });
+  const match = /^(\d+) packets?/m.exec(result.stdout);
+  if (result.status !== 0 || match === null) throw new Error(`tcpdump --count on ${file} failed: ${result.stderr}`);
+  return Number(match[1]);
+}
+
+/**
+ * Classifies tshark's request lines the way the README defines the kinds.
+ * @param {string} fields tab-separated method, request lines (comma-aggregated)
+ * @returns {RequestCounts}
+ */
+function classifyTsharkRequests(fields) {
+  const counts = { total: 0, v1: 0, v2: 0, tokenRequests: 0 };
+  for (const line of fields.split("\n")) {
+    if (line === "") continue;
+    const [method = "", headers = ""] = line.split("\t");
+    counts.total++;
+    if (method === "PUT") counts.tokenRequests++;
+    else if (/x-aws-ec2-metadata-token:[ \t]*[^\s,]/i.test(headers)) counts.v2++;
+    else counts.v1++;
+  }
+  return counts;
+}
+
+/** @param {RequestCounts} a @param {RequestCounts} b */
+const sameCounts = (a, b) => a.total === b.total && a.v1 === b.v1 && a.v2 === b.v2 && a.tokenRequests === b.tokenRequests;
+const formatCounts = (/** @type {RequestCounts} */ c) => `${c.total} (v1 ${c.v1}, v2 ${c.v2}, token ${c.tokenRequests})`;
+
+async function main() {
+  mkdirSync(workDir, { recursive: true });
+  mkdirSync(outDir, { recursive: true });
+  const scratch = mkdtempSync(join(workDir, "run-"));
+  const log = (/** @type {string} */ line) => { process.stderr.write(`${line}\n`); };
+
+  /** @type {{ name: string, path: string, manifest: GenerateManifest, bytes: number, tshark: boolean }[]} */
+  const files = [];
+  const generate = async (/** @type {string} */ name, /** @type {import("./generate-capture.mjs").GenerateOptions} */ options) => {
+    const started = Date.now();
+    const manifest = await generateCapture(options);
+    log(`generated ${name} (${(manifest.pcapBytes / mib).toFixed(0)} MiB pcap, ${manifest.frames} frames, ${manifest.requests.total} IMDS requests) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    return manifest;
+  };
+  const mixedPcap = join(workDir, "mixed.pcap");
+  const mixedPcapng = join(workDir, "mixed.pcapng");
+  const mixed = await generate("mixed.pcap + mixed.pcapng", { pcapPath: mixedPcap, pcapngPath: mixedPcapng, sizeBytes: sizeMb * mib });
+  const wholeForTshark = sizeMb <= tsharkMaxMb;
+  files.push({ name: "mixed.pcap", path: mixedPcap, manifest: mixed, bytes: mixed.pcapBytes, tshark: wholeForTshark });
+  files.push({ name: "mixed.pcapng", path: mixedPcapng, manifest: mixed, bytes: mixed.pcapngBytes ?? 0, tshark: wholeForTshark });
+  if (!wholeForTshark) {
+    // The generator is deterministic, so this is the first tsharkMaxMb of mixed.pcap (same traffic).
+    const slicePath = join(workDir, "mixed-slice.pcap");
+    const slice = await generate("mixed-slice.pcap (for tshark)", { pcapPath: slicePath, sizeBytes: tsharkMaxMb * mib });
+    files.push({ name: "mixed-slice.pcap", path: slicePath, manifest: slice, bytes: slice.pcapBytes, tshark: true });
+  }
+  const imdsPath = join(workDir, "imds-only.pcap");
+  const imds = await generate("imds-only.pcap", { pcapPath: imdsPath, sizeBytes: imdsOnlyMb * mib, mode: "imds-only" });
+  files.push({ name: "imds-only.pcap", path: imdsPath, manifest: imds, bytes: imds.pcapBytes, tshark: imdsOnlyMb <= tsharkMaxMb });
+
+  /** @type {Measurement[]} */
+  const measurements = [];
+  /** @type {{ file: string, tool: string, counts: RequestCounts | { total: number, tokenRequests: number }, expected: RequestCounts, agrees: boolean }[]} */
+  const checks = [];
+  let disagreements = 0;
+  const record = (/** @type {typeof files[number]} */ file, /** @type {string} */ tool, /** @type {{ seconds: number, peakRssMb: number }} */ run, /** @type {string | null} */ note) => {
+    const m = {
+      file: file.name, tool, seconds: run.seconds, peakRssMb: run.peakRssMb,
+      mbPerSecond: file.bytes / mib / run.seconds, framesPerSecond: file.manifest.frames / run.seconds, note,
+    };
+    measurements.push(m);
+    log(`  ${tool.padEnd(14)} ${run.seconds.toFixed(2).padStart(7)} s  ${m.mbPerSecond.toFixed(0).padStart(6)} MiB/s  ${(run.peakRssMb).toFixed(0).padStart(5)} MiB RSS${note === null ? "" : `  (${note})`}`);
+  };
+  const check = (/** @type {typeof files[number]} */ file, /** @type {string} */ tool, /** @type {RequestCounts | { total: number, tokenRequests: number }} */ counts, /** @type {boolean} */ agrees) => {
+    checks.push({ file: file.name, tool, counts, expected: file.manifest.requests, agrees });
+    if (!agrees) {
+      disagreements++;
+      log(`  DISAGREE: ${tool} on ${file.name} counted ${JSON.stringify(counts)}, generator wrote ${formatCounts(file.manifest.requests)}`);
+    }
+  };
+
+  for (const file of files) {
+    log(`${file.name}: ${(file.bytes / mib).toFixed(0)} MiB, ${file.manifest.frames} frames, ${formatCounts(file.manifest.requests)} IMDS requests`);
+    // The first cat only warms the page cache, so every tool reads from memory.
+    await timed(["cat", file.path]);
+    record(file, "cat", await timed(["cat", file.path]), null);
+
+    const summaryPath = join(scratch, "summary.json");
+    const analyzer = await timed([process.execPath, cliPath, "analyze", file.path, "--events", "/dev/null", "--quiet", "--summary-json", summaryPath]);
+    if (analyzer.code !== 0) throw new Error(`imds-analyzer failed on ${file.name} (exit ${analyzer.code}): ${analyzer.stderr}`);
+    record(file, "imds-analyzer", analyzer, null);
+    /** @type {unknown} */
+    const parsed = JSON.parse(readFileSync(summaryPath, "utf8"));
+    const summary = /** @type {{ requests: RequestCounts }} */ (parsed);
+    check(file, "imds-analyzer", summary.requests, sameCounts(summary.requests, file.manifest.requests));
+
+    const tcpdump = await timed(["tcpdump", "-r", file.path, "-w", "/dev/null", imdsBpf]);
+    if (tcpdump.code !== 0) throw new Error(`tcpdump failed on ${file.name}: ${tcpdump.stderr}`);
+    record(file, "tcpdump", tcpdump, "BPF filter only, no reassembly or HTTP");
+    // Counted in a second, untimed pass: tcpdump -w prints no count.
+    const gets = tcpdumpCount(file.path, tcpdumpCountBpf("GET"));
+    const puts = tcpdumpCount(file.path, tcpdumpCountBpf("PUT"));
+    const expected = file.manifest.requests;
+    check(file, "tcpdump", { total: gets + puts, tokenRequests: puts }, gets + puts === expected.total && puts === expected.tokenRequests);
+
+    if (!file.tshark) {
+      log(`  tshark         skipped on this file (over BENCH_TSHARK_MB=${tsharkMaxMb}); see mixed-slice.pcap`);
+      continue;
+    }
+    const tshark = await timed([
+      "tshark", "-r", file.path, "-n", "-o", "tcp.reassemble_out_of_order:TRUE", "-Y", tsharkFilter,
+      "-T", "fields", "-e", "http.request.method", "-e", "http.request.line",
+    ], { captureStdout: true, timeoutMs: tsharkTimeoutMs });
+    if (tshark.timedOut) {
+      log(`  tshark         killed after ${tsharkTimeoutMs / 1000} s (BENCH_TSHARK_TIMEOUT_S)`);
+      measurements.push({ file: file.name, tool: "tshark", seconds: tshark.seconds, peakRssMb: tshark.peakRssMb, mbPerSecond: 0, framesPerSecond: 0, note: "timed out" });
+      continue;
+    }
+    if (tshark.code !== 0) throw new Error(`tshark failed on ${file.name} (exit ${tshark.code}): ${tshark.stderr}`);
+    record(file, "tshark", tshark, file.name === "mixed-slice.pcap" ? `first ${tsharkMaxMb} MiB of mixed.pcap` : null);
+    const tsharkCounts = classifyTsharkRequests(tshark.stdout);
+    check(file, "tshark", tsharkCounts, sameCounts(tsharkCounts, file.manifest.requests));
+  }
+
+  const ratios = files.map((file) => {
+    const speed = (/** @type {string} */ tool) => measurements.find((m) => m.file === file.name && m.tool === tool && m.mbPerSecond > 0)?.mbPerSecond ?? null;
+    const analyzer = speed("imds-analyzer");
+    const tcpdump = speed("tcpdump");
+    const tshark = speed("tshark");
+    return {
+      file: file.name,
+      analyzerOverTcpdump: analyzer !== null && tcpdump !== null ? analyzer / tcpdump : null,
+      analyzerOverTshark: analyzer !== null && tshark !== null ? analyzer / tshark : null,
+    };
+  });
+
+  const table = renderTable(files, measurements, ratios);
+  process.stdout.write(`\n${table}\n`);
+  const results = {
+    schema: "imds-analyzer/bench@1",
+    date: new Date().toISOString(),
+    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? null, memoryMb: Math.round(totalmem() / mib), node: process.version },
+    settings: { sizeMb, imdsOnlyMb, tsharkMaxMb, tsharkTimeoutS: tsharkTimeoutMs / 1000 },
+    files: files.map((f) => ({ name: f.name, bytes: f.bytes, ...f.manifest })),
+    measurements, ratios, checks, agree: disagreements === 0,
+  };
+  writeFileSync(join(outDir, "results.json"), `${JSON.stringify(results, null, 2)}\n`);
+  process.stdout.write(`\nwrote ${join(outDir, "results.json")}\n`);
+  process.stdout.write(disagreements === 0
+    ? "IMDS request counts: all tools agree with the generator\n"
+    : `IMDS request counts: ${disagreements} disagreement(s), see above\n`);
+
+  rmSync(scratch, { recursive: true, force: true });
+  rmSync(join(workDir, "time.out"), { force: true });
+  if (!keepFiles) {
+    // Only what this run wrote: BENCH_DIR may be a directory holding other things.
+    for (const file of files) rmSync(file.path, { force: true });
+    try { rmdirSync(workDir); } catch { /* not empty: leave it */ }
+  } else process.stdout.write(`kept the captures in ${workDir}\n`);
+  process.exitCode = disagreements === 0 ? 0 : 1;
+}
+
+/**
+ * @param {{ name: string, bytes: number, manifest: GenerateManifest }[]} files
+ * @param {Measurement[]} measurements
+ * @param {{ file: string, analyzerOverTcpdump: number | null, analyzerOverTshark: number | null }[]} ratios
+ */
+function renderTable(files, measurements, ratios) {
+  const lines = [
+    "| file | tool | s | MiB/s | frames/s | peak RSS MiB | note |",
+    "|---|---|--:|--:|--:|--:|---|",
+  ];
+  for (const m of measurements) {
+    lines.push(`| ${m.file} | ${m.tool} | ${m.seconds.toFixed(2)} | ${m.mbPerSecond.toFixed(0)} | ${Math.round(m.framesPerSecond).toLocaleString("en-US")} | ${m.peakRssMb.toFixed(0)} | ${m.note ?? ""} |`);
+  }
+  lines.push("", "| file | size MiB | frames | IMDS requests | imds-analyzer / tcpdump (MiB/s) | imds-analyzer / tshark (MiB/s) |", "|---|--:|--:|--:|--:|--:|");
+  for (const r of ratios) {
+    const file = files.find((f) => f.name === r.file);
+    const ratio = (/** @type {number | null} */ x) => (x === null ? "-" : `${x.toFixed(2)}x`);
+    lines.push(`| ${r.file} | ${((file?.bytes ?? 0) / mib).toFixed(0)} | ${(file?.manifest.frames ?? 0).toLocaleString("en-US")} | ${file === undefined ? "" : formatCounts(file.manifest.requests)} | ${ratio(r.analyzerOverTcpdump)} | ${ratio(r.analyzerOverTshark)} |`);
+  }
+  return lines.join("\n");
+}
+
+await main();
