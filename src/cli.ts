@@ -184,8 +184,13 @@ function reportFormatOf(path: string): ReportFormat {
 }
 
 async function writeReportFile(path: string, report: ReportBuilder): Promise<void> {
-  await writeFile(path, renderReport(report.build(), reportFormatOf(path)), { mode: 0o600 }).catch((error: unknown) => {
-    throw new OutputError(path, "cannot write the report", { cause: error });
+  await writeOutputFile(path, renderReport(report.build(), reportFormatOf(path)), "the report");
+}
+
+/** Writes a whole output file, mode 0600 (outputs name hosts and processes). */
+async function writeOutputFile(path: string, text: string, what: string): Promise<void> {
+  await writeFile(path, text, { mode: 0o600 }).catch((error: unknown) => {
+    throw new OutputError(path, `cannot write ${what}`, { cause: error });
   });
 }
 
@@ -227,21 +232,14 @@ async function runReport(files: readonly string[], options: ReportCommandOptions
   const report = builder.build();
   const text = renderReport(report, options.format);
   if (options.output === undefined) process.stdout.write(text);
-  else {
-    const path = options.output;
-    await writeFile(path, text, { mode: 0o600 }).catch((error: unknown) => {
-      throw new OutputError(path, "cannot write the report", { cause: error });
-    });
-  }
+  else await writeOutputFile(options.output, text, "the report");
   if (failed) return ExitCode.error;
   if (options.failOnV1 && report.totals.v1 > 0) return ExitCode.v1Seen;
   return ExitCode.ok;
 }
 
 async function writeSummaryJson(path: string, summary: unknown): Promise<void> {
-  await writeFile(path, JSON.stringify(summary, null, 2) + "\n", { mode: 0o600 }).catch((error: unknown) => {
-    throw new OutputError(path, "cannot write the summary", { cause: error });
-  });
+  await writeOutputFile(path, JSON.stringify(summary, null, 2) + "\n", "the summary");
 }
 
 export function buildProgram(setExitCode: (code: ExitCode) => void): Command {

@@ -39,6 +39,9 @@ interface KernelWaiter {
   readonly timer: NodeJS.Timeout;
 }
 
+/** A connection's endpoints, as the socket tables know them. */
+type ConnectionTuple = Pick<FlowEndpoints, "clientAddress" | "clientPort" | "serverAddress" | "serverPort">;
+
 export function connectionKey(clientAddress: string, clientPort: number, serverAddress: string, serverPort: number): string {
   return `${clientAddress}|${clientPort}|${serverAddress}|${serverPort}`;
 }
@@ -75,7 +78,7 @@ export class Attributor {
       const key = connectionKey(record.clientAddress, record.clientPort, record.serverAddress, record.serverPort);
       this.remember(this.kernelRecords, key, record);
       // A new connection on a reused 4-tuple replaces what was known of the old one.
-      this.startConnection(key, Promise.resolve(record));
+      this.startConnection(key, record, Promise.resolve(record));
       const waiting = this.waiters.get(key);
       if (waiting) {
         this.waiters.delete(key);
@@ -92,7 +95,7 @@ export class Attributor {
     const key = connectionKey(endpoints.clientAddress, endpoints.clientPort, endpoints.serverAddress, endpoints.serverPort);
     if (this.connections.has(key)) return;
     if (this.options.method === "proc") {
-      this.startConnection(key, Promise.resolve(null));
+      this.startConnection(key, endpoints, Promise.resolve(null));
     }
   }
 
@@ -102,7 +105,8 @@ export class Attributor {
     const known = this.connections.get(key);
     if (known) return known.result;
     const record = this.options.method === "ebpf" ? this.waitForKernel(key) : Promise.resolve(null);
-    return this.startConnection(key, record).result;
+    const tuple: ConnectionTuple = { clientAddress: event.clientIp, clientPort: event.clientPort, serverAddress: event.serverIp, serverPort: event.serverPort };
+    return this.startConnection(key, tuple, record).result;
   }
 
   /** Stops waiting: pending waits resolve as "not recorded". */
@@ -116,10 +120,10 @@ export class Attributor {
     this.waiters.clear();
   }
 
-  private startConnection(key: string, recordPromise: Promise<ConnectRecord | null>): ConnectionEntry {
+  private startConnection(key: string, tuple: ConnectionTuple, recordPromise: Promise<ConnectRecord | null>): ConnectionEntry {
     this.stats.connections++;
     const entry: ConnectionEntry = {
-      result: recordPromise.then((record) => this.resolve(key, record)).then((result) => {
+      result: recordPromise.then((record) => (record === null ? this.fromSocketTables(tuple) : this.fromKernelRecord(record))).then((result) => {
         if (result.attribution.status === "ok") this.stats.attributed++;
         else if (result.attribution.status === "partial") this.stats.partial++;
         else this.stats.failed++;
@@ -128,11 +132,6 @@ export class Attributor {
     };
     this.remember(this.connections, key, entry);
     return entry;
-  }
-
-  private async resolve(key: string, record: ConnectRecord | null): Promise<Attribution> {
-    if (record !== null) return this.fromKernelRecord(record);
-    return this.fromSocketTables(key);
   }
 
   private async fromKernelRecord(record: ConnectRecord): Promise<Attribution> {
@@ -185,15 +184,8 @@ export class Attributor {
     return [{ pid: parent.pid, comm: parent.comm, cmdline: parent.cmdline }, ...parent.parents];
   }
 
-  private async fromSocketTables(key: string): Promise<Attribution> {
-    const [clientAddress, clientPort, serverAddress, serverPort] = key.split("|") as [string, string, string, string];
-    const owner = await this.socketOwners.find({
-      ipVersion: clientAddress.includes(":") ? 6 : 4,
-      clientAddress,
-      clientPort: Number(clientPort),
-      serverAddress,
-      serverPort: Number(serverPort),
-    });
+  private async fromSocketTables(tuple: ConnectionTuple): Promise<Attribution> {
+    const owner = await this.socketOwners.find({ ...tuple, ipVersion: tuple.clientAddress.includes(":") ? 6 : 4 });
     if (!("pid" in owner)) return { process: null, attribution: { method: "proc", status: "failed", reason: owner.reason } };
     const identity = await readProcessIdentity(owner.pid, this.identityOptions());
     if (!isIdentity(identity)) return { process: null, attribution: { method: "proc", status: "failed", reason: identity.reason } };

@@ -1,5 +1,5 @@
 import type { Diagnostics } from "../diagnostics.js";
-import type { CallKind, ImdsEvent } from "../events.js";
+import type { ImdsEvent } from "../events.js";
 import { eventSchema } from "../events.js";
 
 /**
@@ -7,29 +7,15 @@ import { eventSchema } from "../events.js";
  * in which request heads completed), so one slow or missing response holds back later events
  * until it arrives, its flow ends, or `responseTimeoutMs` of capture time passes.
  */
-export interface PendingCall {
-  readonly time: string;
+export type PendingCall = Omit<ImdsEvent, "schema" | "status" | "process" | "attribution" | "host"> & {
+  /** Capture time in ms, for the response timeout. */
   readonly timeMs: number;
-  readonly kind: CallKind;
-  readonly method: string;
-  readonly path: string;
-  readonly httpVersion: string;
-  readonly userAgent: string | null;
-  readonly clientIp: string;
-  readonly clientPort: number;
-  readonly serverIp: string;
-  readonly serverPort: number;
-  readonly frame: number;
-  readonly source: string;
-  readonly tokenTtlSeconds: number | null;
-  readonly forwardedFor: boolean;
-  readonly requestOnConnection: number;
   status: number | null;
   /** True once the status is known or known to be unknowable; the event may then leave. */
   settled: boolean;
   /** True once written: a late response for it is ignored. */
   emitted: boolean;
-}
+};
 
 export interface EventQueueLimits {
   /** How long (capture time) an event waits for its response before it leaves with status null. */
