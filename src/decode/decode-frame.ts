@@ -26,6 +26,7 @@ const maxWarnedLinkTypes = 64;
  */
 export class FrameDecoder {
   private readonly diagnostics: Diagnostics;
+  private readonly counters: Diagnostics["counters"];
   private readonly link = createLinkLayerResult();
   private readonly ip = createIpLayerResult();
   private readonly warnedLinkTypes = new Set<number>();
@@ -36,18 +37,25 @@ export class FrameDecoder {
 
   constructor(diagnostics: Diagnostics) {
     this.diagnostics = diagnostics;
+    this.counters = diagnostics.counters;
   }
 
   /**
    * Fills `out` and returns true when `frame` holds a TCP segment to or from an IMDS endpoint
-   * (address and port 80); `out.payload` is then a view into `frame.bytes`. Otherwise returns
+   * (address and port 80); `out.payload` is then a view into `frame.data`. Otherwise returns
    * false, leaves `out` as it was and counts why.
    */
   decode(frame: Frame, out: TcpSegment): boolean {
     const rejection = this.decodeFrame(frame, out);
+    // The two outcomes of almost every frame are counted through named properties: a counter
+    // chosen by a variable name is a slower, megamorphic property access.
     if (rejection === undefined) {
-      this.diagnostics.count("imdsSegments");
+      this.counters.imdsSegments++;
       return true;
+    }
+    if (rejection === "framesNotImds") {
+      this.counters.framesNotImds++;
+      return false;
     }
     this.diagnostics.count(rejection);
     if (rejection === "framesUnknownLinkType") this.warnUnknownLinkType(frame.linkType);
@@ -55,20 +63,22 @@ export class FrameDecoder {
   }
 
   private decodeFrame(frame: Frame, out: TcpSegment): DecodeRejection | undefined {
-    const bytes = frame.bytes;
-    const snaplenCut = frame.originalLength > bytes.length;
-    const wireEnd = snaplenCut ? frame.originalLength : bytes.length;
+    const bytes = frame.data;
+    const start = frame.start;
+    const end = frame.end;
+    const snaplenCut = frame.originalLength > end - start;
+    const wireEnd = snaplenCut ? start + frame.originalLength : end;
     const link = this.link;
     const ip = this.ip;
 
-    const linkRejection = decodeLinkLayer(bytes, frame.linkType, snaplenCut, link);
+    const linkRejection = decodeLinkLayer(bytes, start, end, frame.linkType, snaplenCut, link);
     if (linkRejection !== undefined) return linkRejection;
     const ipRejection =
       link.ipVersion === 4
-        ? decodeIpv4(bytes, link.ipOffset, wireEnd, snaplenCut, ip)
-        : decodeIpv6(bytes, link.ipOffset, wireEnd, snaplenCut, ip);
+        ? decodeIpv4(bytes, link.ipOffset, end, wireEnd, snaplenCut, ip)
+        : decodeIpv6(bytes, link.ipOffset, end, wireEnd, snaplenCut, ip);
     if (ipRejection !== undefined) return ipRejection;
-    const tcpRejection = decodeTcp(bytes, ip, out);
+    const tcpRejection = decodeTcp(bytes, end, ip, out);
     if (tcpRejection !== undefined) return tcpRejection;
 
     const version = link.ipVersion;

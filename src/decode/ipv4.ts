@@ -20,18 +20,20 @@ export function isImdsIpv4At(bytes: Uint8Array, offset: number): boolean {
 }
 
 /**
- * Decodes the IPv4 header at `ip`. `wireEnd` is the frame's length on the wire (frame offset).
+ * Decodes the IPv4 header at `ip`. `capturedEnd` is where the captured bytes end and `wireEnd`
+ * where the frame ends on the wire (offsets into `bytes`; they differ when snaplen cut it).
  * Checks run cheapest-rejection-first: once the fixed header is captured, a packet that is not
  * to or from IMDS is dropped before anything else is looked at.
  */
 export function decodeIpv4(
   bytes: Uint8Array,
   ip: number,
+  capturedEnd: number,
   wireEnd: number,
   snaplenCut: boolean,
   out: IpLayerResult,
 ): DecodeRejection | undefined {
-  if (ip + ipv4MinimumHeaderBytes > bytes.length) return headerPastCapturedBytes(snaplenCut);
+  if (ip + ipv4MinimumHeaderBytes > capturedEnd) return headerPastCapturedBytes(snaplenCut);
   const versionAndHeaderLength = bytes[ip]!;
   if (versionAndHeaderLength >> 4 !== 4) return "framesMalformed";
 
@@ -55,7 +57,7 @@ export function decodeIpv4(
   if (ip + headerBytes > packetEnd) return "framesMalformed";
 
   if ((readUint16(bytes, ip + 6) & fragmentMask) !== 0) return "ipFragmentsSkipped";
-  if (ip + headerBytes > bytes.length) return "framesTruncatedHeaders";
+  if (ip + headerBytes > capturedEnd) return "framesTruncatedHeaders";
   if (bytes[ip + 9] !== IpProtocol.tcp) return "framesNotTcp";
 
   out.transportOffset = ip + headerBytes;

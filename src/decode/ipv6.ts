@@ -24,17 +24,18 @@ export function isImdsIpv6At(bytes: Uint8Array, offset: number): boolean {
 }
 
 /**
- * Decodes the IPv6 header at `ip` and walks its extension headers to TCP. `wireEnd` is the
- * frame's length on the wire (frame offset).
+ * Decodes the IPv6 header at `ip` and walks its extension headers to TCP. `capturedEnd` is where
+ * the captured bytes end and `wireEnd` where the frame ends on the wire (offsets into `bytes`).
  */
 export function decodeIpv6(
   bytes: Uint8Array,
   ip: number,
+  capturedEnd: number,
   wireEnd: number,
   snaplenCut: boolean,
   out: IpLayerResult,
 ): DecodeRejection | undefined {
-  if (ip + ipv6HeaderBytes > bytes.length) return headerPastCapturedBytes(snaplenCut);
+  if (ip + ipv6HeaderBytes > capturedEnd) return headerPastCapturedBytes(snaplenCut);
   if (bytes[ip]! >> 4 !== 6) return "framesMalformed";
 
   const sourceIsImds = isImdsIpv6At(bytes, ip + sourceAddressOffset);
@@ -52,7 +53,7 @@ export function decodeIpv6(
     if (headersWalked === maxIpv6ExtensionHeaders) return "framesMalformed";
     // Every extension header starts with next-header and a length byte.
     if (offset + 2 > packetEnd) return "framesMalformed";
-    if (offset + 2 > bytes.length) return "framesTruncatedHeaders";
+    if (offset + 2 > capturedEnd) return "framesTruncatedHeaders";
     let headerBytes: number;
     switch (nextHeader) {
       case IpProtocol.hopByHopOptions:
@@ -76,7 +77,7 @@ export function decodeIpv6(
         return "framesNotTcp";
     }
     if (offset + headerBytes > packetEnd) return "framesMalformed";
-    if (offset + headerBytes > bytes.length) return "framesTruncatedHeaders";
+    if (offset + headerBytes > capturedEnd) return "framesTruncatedHeaders";
     // An atomic fragment (offset 0, M=0, RFC 6946) is a whole packet and is decoded.
     if (nextHeader === IpProtocol.fragment && (readUint16(bytes, offset + 2) & fragmentOffsetAndMoreMask) !== 0) {
       return "ipFragmentsSkipped";

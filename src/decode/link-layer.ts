@@ -45,48 +45,51 @@ const vlanTagBytes = 4;
 export const maxVlanTags = 8;
 
 /**
- * Finds the IP packet in a frame of the given link type. Returns `undefined` and fills `out`
- * when the frame carries IPv4 or IPv6, otherwise the reason to skip it.
+ * Finds the IP packet in the frame `bytes[start, end)` (the captured bytes) of the given link
+ * type. Returns `undefined` and fills `out` (offsets into `bytes`) when the frame carries IPv4 or
+ * IPv6, otherwise the reason to skip it.
  */
 export function decodeLinkLayer(
   bytes: Uint8Array,
+  start: number,
+  end: number,
   linkType: number,
   snaplenCut: boolean,
   out: LinkLayerResult,
 ): DecodeRejection | undefined {
   switch (linkType) {
     case LinkType.ethernet:
-      if (bytes.length < ethernetHeaderBytes) return headerPastCapturedBytes(snaplenCut);
-      return decodeEtherType(bytes, readUint16(bytes, ethernetTypeOffset), ethernetHeaderBytes, snaplenCut, out);
+      if (end - start < ethernetHeaderBytes) return headerPastCapturedBytes(snaplenCut);
+      return decodeEtherType(bytes, end, readUint16(bytes, start + ethernetTypeOffset), start + ethernetHeaderBytes, snaplenCut, out);
     case LinkType.linuxSll:
-      if (bytes.length < sllHeaderBytes) return headerPastCapturedBytes(snaplenCut);
-      return decodeEtherType(bytes, readUint16(bytes, sllProtocolOffset), sllHeaderBytes, snaplenCut, out);
+      if (end - start < sllHeaderBytes) return headerPastCapturedBytes(snaplenCut);
+      return decodeEtherType(bytes, end, readUint16(bytes, start + sllProtocolOffset), start + sllHeaderBytes, snaplenCut, out);
     case LinkType.linuxSll2:
-      if (bytes.length < sll2HeaderBytes) return headerPastCapturedBytes(snaplenCut);
-      return decodeEtherType(bytes, readUint16(bytes, sll2ProtocolOffset), sll2HeaderBytes, snaplenCut, out);
+      if (end - start < sll2HeaderBytes) return headerPastCapturedBytes(snaplenCut);
+      return decodeEtherType(bytes, end, readUint16(bytes, start + sll2ProtocolOffset), start + sll2HeaderBytes, snaplenCut, out);
     case LinkType.raw:
     case LinkType.rawBsd12:
     case LinkType.rawOpenBsd14:
-      return decodeRawIp(bytes, 0, snaplenCut, out);
+      return decodeRawIp(bytes, start, end, snaplenCut, out);
     case LinkType.ipv4:
-      out.ipOffset = 0;
+      out.ipOffset = start;
       out.ipVersion = 4;
       return undefined;
     case LinkType.ipv6:
-      out.ipOffset = 0;
+      out.ipOffset = start;
       out.ipVersion = 6;
       return undefined;
     case LinkType.null: {
-      if (bytes.length < loopbackHeaderBytes) return headerPastCapturedBytes(snaplenCut);
+      if (end - start < loopbackHeaderBytes) return headerPastCapturedBytes(snaplenCut);
       // Host byte order of the capturing machine: the family is a small number, so if the high
       // half of the big-endian reading is set, the writer was little-endian (libpcap's own test).
-      const bigEndian = readUint32(bytes, 0);
-      const family = (bigEndian & 0xffff0000) !== 0 ? bytes[0]! | (bytes[1]! << 8) : bigEndian;
-      return decodeLoopbackFamily(family, out);
+      const bigEndian = readUint32(bytes, start);
+      const family = (bigEndian & 0xffff0000) !== 0 ? bytes[start]! | (bytes[start + 1]! << 8) : bigEndian;
+      return decodeLoopbackFamily(family, start, out);
     }
     case LinkType.loop:
-      if (bytes.length < loopbackHeaderBytes) return headerPastCapturedBytes(snaplenCut);
-      return decodeLoopbackFamily(readUint32(bytes, 0), out);
+      if (end - start < loopbackHeaderBytes) return headerPastCapturedBytes(snaplenCut);
+      return decodeLoopbackFamily(readUint32(bytes, start), start, out);
     default:
       return "framesUnknownLinkType";
   }
@@ -98,6 +101,7 @@ export function decodeLinkLayer(
  */
 function decodeEtherType(
   bytes: Uint8Array,
+  end: number,
   firstEtherType: number,
   firstPayloadOffset: number,
   snaplenCut: boolean,
@@ -115,7 +119,7 @@ function decodeEtherType(
       return "framesNotIp";
     }
     if (tags === maxVlanTags) return "framesMalformed";
-    if (payloadOffset + vlanTagBytes > bytes.length) return headerPastCapturedBytes(snaplenCut);
+    if (payloadOffset + vlanTagBytes > end) return headerPastCapturedBytes(snaplenCut);
     etherType = readUint16(bytes, payloadOffset + 2);
     payloadOffset += vlanTagBytes;
   }
@@ -125,10 +129,11 @@ function decodeEtherType(
 function decodeRawIp(
   bytes: Uint8Array,
   offset: number,
+  end: number,
   snaplenCut: boolean,
   out: LinkLayerResult,
 ): DecodeRejection | undefined {
-  if (offset >= bytes.length) return headerPastCapturedBytes(snaplenCut);
+  if (offset >= end) return headerPastCapturedBytes(snaplenCut);
   const version = bytes[offset]! >> 4;
   if (version !== 4 && version !== 6) return "framesNotIp";
   out.ipOffset = offset;
@@ -136,8 +141,8 @@ function decodeRawIp(
   return undefined;
 }
 
-function decodeLoopbackFamily(family: number, out: LinkLayerResult): DecodeRejection | undefined {
-  out.ipOffset = loopbackHeaderBytes;
+function decodeLoopbackFamily(family: number, start: number, out: LinkLayerResult): DecodeRejection | undefined {
+  out.ipOffset = start + loopbackHeaderBytes;
   switch (family) {
     case LoopbackFamily.inet:
       out.ipVersion = 4;

@@ -11,10 +11,15 @@ const tcpMinimumHeaderBytes = 20;
  * fills every field of `out` except the address strings. `out` is left untouched on rejection.
  * Checksums are not verified: with checksum offload, captured checksums are often wrong.
  */
-export function decodeTcp(bytes: Uint8Array, ip: IpLayerResult, out: TcpSegment): DecodeRejection | undefined {
+export function decodeTcp(
+  bytes: Uint8Array,
+  capturedEnd: number,
+  ip: IpLayerResult,
+  out: TcpSegment,
+): DecodeRejection | undefined {
   const tcp = ip.transportOffset;
   if (tcp + tcpMinimumHeaderBytes > ip.packetEnd) return "framesMalformed";
-  if (tcp + tcpMinimumHeaderBytes > bytes.length) return "framesTruncatedHeaders";
+  if (tcp + tcpMinimumHeaderBytes > capturedEnd) return "framesTruncatedHeaders";
 
   const sourcePort = readUint16(bytes, tcp);
   const destinationPort = readUint16(bytes, tcp + 2);
@@ -27,8 +32,8 @@ export function decodeTcp(bytes: Uint8Array, ip: IpLayerResult, out: TcpSegment)
   if (headerBytes < tcpMinimumHeaderBytes) return "framesMalformed";
   const payloadStart = tcp + headerBytes;
   if (payloadStart > ip.packetEnd) return "framesMalformed";
-  if (payloadStart > bytes.length) return "framesTruncatedHeaders";
-  const capturedEnd = Math.min(ip.packetEnd, bytes.length);
+  if (payloadStart > capturedEnd) return "framesTruncatedHeaders";
+  const payloadEnd = Math.min(ip.packetEnd, capturedEnd);
 
   out.sourcePort = sourcePort;
   out.destinationPort = destinationPort;
@@ -36,7 +41,7 @@ export function decodeTcp(bytes: Uint8Array, ip: IpLayerResult, out: TcpSegment)
   out.sequence = readUint32(bytes, tcp + 4);
   out.acknowledgement = readUint32(bytes, tcp + 8);
   out.flags = bytes[tcp + 13]!;
-  out.payload = bytes.subarray(payloadStart, capturedEnd);
-  out.missingPayloadBytes = ip.packetEnd - capturedEnd;
+  out.payload = bytes.subarray(payloadStart, payloadEnd);
+  out.missingPayloadBytes = ip.packetEnd - payloadEnd;
   return undefined;
 }

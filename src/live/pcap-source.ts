@@ -191,7 +191,7 @@ export class LivePcapSource {
         frame.timestampSeconds = records.readUInt32LE(offset + pcapRecordLayout.secondsOffset);
         frame.timestampNanos = records.readUInt32LE(offset + pcapRecordLayout.nanosOffset);
         frame.originalLength = records.readUInt32LE(offset + pcapRecordLayout.originalLengthOffset);
-        frame.bytes = records.subarray(dataStart, dataStart + capturedLength);
+        frame.setData(records, dataStart, dataStart + capturedLength);
         consumer.onFrame(frame);
         offset = dataStart + alignRecordData(capturedLength);
       }

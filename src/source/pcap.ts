@@ -84,7 +84,9 @@ export class PcapParser implements RecordParser {
       frame.timestampSeconds = seconds;
       frame.timestampNanos = fraction * this.nanosPerFraction;
       frame.timePrecisionDigits = this.precisionDigits;
-      frame.bytes = bytes.subarray(dataStart, recordEnd);
+      frame.data = bytes;
+      frame.start = dataStart;
+      frame.end = recordEnd;
       frame.originalLength = originalLength;
       frame.byteOffset = baseOffset + position;
       frame.interfaceId = 0;

@@ -218,7 +218,7 @@ export class PcapngParser implements RecordParser {
     const frame = this.frame;
     frame.number = ++this.frames;
     frame.linkType = captureInterface.linkType;
-    frame.bytes = bytes.subarray(dataStart, dataStart + capturedLength);
+    frame.setData(bytes, dataStart, dataStart + capturedLength);
     frame.originalLength = originalLength;
     frame.byteOffset = byteOffset;
     frame.interfaceId = interfaceId;

@@ -2,11 +2,31 @@ import { readCapture } from "../../src/source/read-capture.js";
 import type { CaptureReadOptions, CaptureReadResult, FrameConsumer } from "../../src/source/types.js";
 import type { Frame } from "../../src/source/frame.js";
 
-/** A frame copied out of the reader's reused object. */
-export type FrameCopy = Omit<Frame, "bytes"> & { bytes: number[] };
+/** A frame copied out of the reader's reused object: its fields, and its captured bytes. */
+export interface FrameCopy {
+  readonly number: number;
+  readonly linkType: number;
+  readonly timestampSeconds: number;
+  readonly timestampNanos: number;
+  readonly timePrecisionDigits: number;
+  readonly bytes: number[];
+  readonly originalLength: number;
+  readonly byteOffset: number;
+  readonly interfaceId: number;
+}
 
 export function copyFrame(frame: Frame): FrameCopy {
-  return { ...frame, bytes: Array.from(frame.bytes) };
+  return {
+    number: frame.number,
+    linkType: frame.linkType,
+    timestampSeconds: frame.timestampSeconds,
+    timestampNanos: frame.timestampNanos,
+    timePrecisionDigits: frame.timePrecisionDigits,
+    bytes: Array.from(frame.bytes),
+    originalLength: frame.originalLength,
+    byteOffset: frame.byteOffset,
+    interfaceId: frame.interfaceId,
+  };
 }
 
 /** `bytes` as a stream of `chunkSize`-byte chunks (fresh buffers, as Node streams give). */
