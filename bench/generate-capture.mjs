@@ -7,12 +7,14 @@
 // - "mixed": mostly non-IMDS traffic of realistic sizes (bulk TCP at MSS 1448 with ACKs, DNS,
 //   QUIC-sized UDP, plain HTTP to a non-IMDS host on port 80) with one IMDS conversation every
 //   `imdsEveryFrames` frames;
-// - "imds-only": nothing but short IMDS connections (handshake, requests, responses, FIN).
+// - "imds-only": nothing but short IMDS connections (handshake, requests, responses, FIN);
+// - "syn-flood": one SYN to IMDS from each of `synFlows` distinct client address/port pairs and
+//   nothing else: a million half-open connections, for the flow table's memory bound.
 // IMDS conversations rotate through v1, token PUT + v2 on one keep-alive connection, v1 split
 // in two in-order segments, v2 split mid header name with the segments out of order, and a token
 // PUT split out of order. The generator counts what it wrote, by kind, so tools can be checked.
 //
-// CLI: node bench/generate-capture.mjs OUT.pcap [OUT.pcapng] [--size-mb N] [--imds-only]
+// CLI: node bench/generate-capture.mjs OUT.pcap [OUT.pcapng] [--size-mb N] [--imds-only | --syn-flood N]
 // prints the manifest (frames, bytes, requests by kind) as JSON on stdout.
 
 import { createWriteStream } from "node:fs";
@@ -25,7 +27,8 @@ import { pathToFileURL } from "node:url";
  * @property {string} pcapPath classic pcap (µs timestamps, link type Ethernet)
  * @property {string | null} [pcapngPath] the same frames as pcapng; omitted or null: not written
  * @property {number} sizeBytes stop after the conversation that brings the pcap to this size
- * @property {"mixed" | "imds-only"} [mode] default "mixed"
+ * @property {"mixed" | "imds-only" | "syn-flood"} [mode] default "mixed"
+ * @property {number} [synFlows] syn-flood mode: SYNs (half-open connections) to write (sizeBytes is ignored)
  * @property {number} [imdsEveryFrames] mixed mode: one IMDS conversation per this many frames (default 1000)
  */
 /**
@@ -38,6 +41,7 @@ import { pathToFileURL } from "node:url";
  * @property {RequestCounts} requests IMDS requests written, by kind
  * @property {number} splitRequests requests sent as two segments
  * @property {number} outOfOrderRequests requests whose second segment was sent first
+ * @property {number} synFlows half-open connections written (syn-flood mode)
  */
 
 /** Output chunk size: big writes are what makes this fast; 2 outputs x this are in flight at most. */
@@ -446,6 +450,24 @@ class BackgroundTraffic {
 }
 
 /**
+ * SYNs from 10.x.y.z, 60,000 source ports per address: every one a distinct half-open flow.
+ * @param {CaptureWriter} out
+ * @param {FrameBuilder} builder
+ * @param {number} count
+ * @param {GenerateManifest} manifest
+ */
+async function writeSynFlood(out, builder, count, manifest) {
+  const portsPerAddress = 60_000;
+  for (let index = 0; index < count; index++) {
+    const client = (10 << 24) + 1 + Math.floor(index / portsPerAddress);
+    const port = 1024 + (index % portsPerAddress);
+    out.frame(builder.buffer, builder.tcp(client, imdsIpv4, port, 80, index * 7919, 0, tcpFlags.syn, 0));
+    manifest.synFlows++;
+    if (index % 65_536 === 0) await out.drain();
+  }
+}
+
+/**
  * Generates one capture (and optionally its pcapng twin) and says what is in it.
  * @param {GenerateOptions} options
  * @returns {Promise<GenerateManifest>}
@@ -459,8 +481,16 @@ export async function generateCapture(options) {
   /** @type {GenerateManifest} */
   const manifest = {
     mode, frames: 0, pcapBytes: 0, pcapngBytes: null, imdsConnections: 0,
-    requests: { total: 0, v1: 0, v2: 0, tokenRequests: 0 }, splitRequests: 0, outOfOrderRequests: 0,
+    requests: { total: 0, v1: 0, v2: 0, tokenRequests: 0 }, splitRequests: 0, outOfOrderRequests: 0, synFlows: 0,
   };
+  if (mode === "syn-flood") {
+    await writeSynFlood(out, builder, options.synFlows ?? 1_000_000, manifest);
+    await out.close();
+    manifest.frames = out.frames;
+    manifest.pcapBytes = out.pcapBytes;
+    manifest.pcapngBytes = out.pcapng === null ? null : out.pcapngBytes;
+    return manifest;
+  }
   let conversation = 0;
   while (out.pcapBytes < options.sizeBytes) {
     if (mode === "mixed") {
@@ -494,13 +524,16 @@ async function main() {
   const sizeMb = Number(flag("--size-mb") ?? process.env["BENCH_SIZE_MB"] ?? "1024");
   const imdsOnlyAt = args.indexOf("--imds-only");
   if (imdsOnlyAt >= 0) args.splice(imdsOnlyAt, 1);
+  const synFlows = flag("--syn-flood");
   const [pcapPath, pcapngPath] = args;
   if (pcapPath === undefined || !(sizeMb > 0)) {
-    process.stderr.write("usage: node bench/generate-capture.mjs OUT.pcap [OUT.pcapng] [--size-mb N] [--imds-only]\n");
+    process.stderr.write("usage: node bench/generate-capture.mjs OUT.pcap [OUT.pcapng] [--size-mb N] [--imds-only | --syn-flood N]\n");
     process.exit(2);
   }
   const manifest = await generateCapture({
-    pcapPath, pcapngPath: pcapngPath ?? null, sizeBytes: sizeMb * 1024 * 1024, mode: imdsOnlyAt >= 0 ? "imds-only" : "mixed",
+    pcapPath, pcapngPath: pcapngPath ?? null, sizeBytes: sizeMb * 1024 * 1024,
+    mode: synFlows !== null ? "syn-flood" : imdsOnlyAt >= 0 ? "imds-only" : "mixed",
+    ...(synFlows !== null ? { synFlows: Number(synFlows) } : {}),
   });
   process.stdout.write(`${JSON.stringify(manifest, null, 2)}\n`);
 }

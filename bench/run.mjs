@@ -3,14 +3,17 @@
 // in one run. Prints a table (MB/s, frames/s, peak RSS, ratios), writes bench/out/results.json,
 // and exits 1 when the tools disagree on the number of IMDS requests. See bench/README.md.
 //
-// Environment: BENCH_SIZE_MB (mixed pcap and pcapng size, default 1024), BENCH_IMDS_MB (the
-// all-IMDS capture, default 64), BENCH_TSHARK_MB (largest file tshark reads whole; bigger ones are
+// Environment: BENCH_SIZE_MB (mixed pcap and pcapng size, default 1024), BENCH_LARGE_MB (a second,
+// larger mixed pcap that must give the same peak RSS, default 4096; 0 skips it), BENCH_IMDS_MB (the
+// all-IMDS capture, default 64), BENCH_SYN_FLOWS (half-open connections in the SYN flood capture,
+// default 1000000; 0 skips it), BENCH_TSHARK_MB (largest file tshark reads whole; bigger ones are
 // replaced by a generated slice of this size, default 256), BENCH_TSHARK_TIMEOUT_S (default 900),
-// BENCH_DIR (default $TMPDIR/imds-bench), BENCH_KEEP=1 (keep the generated files).
+// BENCH_RUNS (timed runs per tool and file, the median is reported, default 3), BENCH_DIR (default
+// $TMPDIR/imds-bench), BENCH_KEEP=1 (keep the generated files).
 
 import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, rmdirSync, openSync, closeSync, readFileSync, rmSync, writeFileSync, mkdtempSync } from "node:fs";
-import { tmpdir, cpus, totalmem } from "node:os";
+import { tmpdir, cpus, loadavg, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { generateCapture } from "./generate-capture.mjs";
@@ -25,6 +28,8 @@ import { generateCapture } from "./generate-capture.mjs";
  * @property {number} peakRssMb
  * @property {number} mbPerSecond MiB of input per second
  * @property {number} framesPerSecond
+ * @property {number | null} requestsPerSecond IMDS requests in the file per second (null for cat)
+ * @property {number} runs timed runs; seconds is their median, peakRssMb their maximum
  * @property {string | null} note
  */
 
@@ -34,6 +39,9 @@ const cliPath = join(repoRoot, "dist", "cli.js");
 const outDir = join(repoRoot, "bench", "out");
 
 const sizeMb = Number(process.env["BENCH_SIZE_MB"] ?? "1024");
+const largeMb = Number(process.env["BENCH_LARGE_MB"] ?? "4096");
+const synFlows = Number(process.env["BENCH_SYN_FLOWS"] ?? "1000000");
+const runs = Math.max(1, Number(process.env["BENCH_RUNS"] ?? "3"));
 const imdsOnlyMb = Number(process.env["BENCH_IMDS_MB"] ?? "64");
 const tsharkMaxMb = Number(process.env["BENCH_TSHARK_MB"] ?? "256");
 const tsharkTimeoutMs = Number(process.env["BENCH_TSHARK_TIMEOUT_S"] ?? "900") * 1000;
@@ -81,6 +89,31 @@ async function timed(command, options = {}) {
   return { seconds, peakRssMb: peakRssKb / 1024, stdout: Buffer.concat(stdout).toString("utf8"), code, timedOut, stderr };
 }
 
+/**
+ * `runs` timed runs of the same command: the median wall time, the highest peak RSS, and the
+ * last run's output (every run must succeed).
+ * @param {string[]} command
+ * @param {{ captureStdout?: boolean, timeoutMs?: number }} [options]
+ */
+async function timedRuns(command, options = {}) {
+  /** @type {Awaited<ReturnType<typeof timed>>[]} */
+  const results = [];
+  for (let run = 0; run < runs; run++) {
+    const result = await timed(command, options);
+    results.push(result);
+    if (result.code !== 0 || result.timedOut) break;
+  }
+  const last = results[results.length - 1];
+  if (last === undefined) throw new Error("no run");
+  const seconds = results.map((r) => r.seconds).sort((a, b) => a - b);
+  return {
+    ...last,
+    seconds: seconds[Math.floor((seconds.length - 1) / 2)] ?? last.seconds,
+    peakRssMb: Math.max(...results.map((r) => r.peakRssMb)),
+    runs: results.length,
+  };
+}
+
 /** @param {string} file @returns {number} */
 function tcpdumpCount(file, /** @type {string} */ filter) {
   const result = spawnSync("tcpdump", ["-r", file, "-nn", "--count", filter], { encoding: "utf8" });
@@ -116,6 +149,9 @@ async function main() {
   mkdirSync(outDir, { recursive: true });
   const scratch = mkdtempSync(join(workDir, "run-"));
   const log = (/** @type {string} */ line) => { process.stderr.write(`${line}\n`); };
+  // Other work on the machine skews every number: say how busy it was.
+  const loadBefore = loadavg();
+  if ((loadBefore[0] ?? 0) > 0.5 * cpus().length) log(`warning: load average ${loadBefore.map((l) => l.toFixed(2)).join(" ")}: other work is running, timings will be low`);
 
   /** @type {{ name: string, path: string, manifest: GenerateManifest, bytes: number, tshark: boolean }[]} */
   const files = [];
@@ -137,19 +173,32 @@ async function main() {
     const slice = await generate("mixed-slice.pcap (for tshark)", { pcapPath: slicePath, sizeBytes: tsharkMaxMb * mib });
     files.push({ name: "mixed-slice.pcap", path: slicePath, manifest: slice, bytes: slice.pcapBytes, tshark: true });
   }
+  if (largeMb > 0) {
+    const largePath = join(workDir, "mixed-large.pcap");
+    const large = await generate("mixed-large.pcap", { pcapPath: largePath, sizeBytes: largeMb * mib });
+    files.push({ name: "mixed-large.pcap", path: largePath, manifest: large, bytes: large.pcapBytes, tshark: false });
+  }
   const imdsPath = join(workDir, "imds-only.pcap");
   const imds = await generate("imds-only.pcap", { pcapPath: imdsPath, sizeBytes: imdsOnlyMb * mib, mode: "imds-only" });
   files.push({ name: "imds-only.pcap", path: imdsPath, manifest: imds, bytes: imds.pcapBytes, tshark: imdsOnlyMb <= tsharkMaxMb });
+  if (synFlows > 0) {
+    const synPath = join(workDir, "syn-flood.pcap");
+    const syn = await generate("syn-flood.pcap", { pcapPath: synPath, sizeBytes: 0, mode: "syn-flood", synFlows });
+    files.push({ name: "syn-flood.pcap", path: synPath, manifest: syn, bytes: syn.pcapBytes, tshark: false });
+  }
+  /** @type {{ file: string, synFlows: number, peakRssMb: number, counters: Record<string, number> }[]} */
+  const floods = [];
 
   /** @type {Measurement[]} */
   const measurements = [];
   /** @type {{ file: string, tool: string, counts: RequestCounts | { total: number, tokenRequests: number }, expected: RequestCounts, agrees: boolean }[]} */
   const checks = [];
   let disagreements = 0;
-  const record = (/** @type {typeof files[number]} */ file, /** @type {string} */ tool, /** @type {{ seconds: number, peakRssMb: number }} */ run, /** @type {string | null} */ note) => {
+  const record = (/** @type {typeof files[number]} */ file, /** @type {string} */ tool, /** @type {{ seconds: number, peakRssMb: number, runs: number }} */ run, /** @type {string | null} */ note) => {
     const m = {
       file: file.name, tool, seconds: run.seconds, peakRssMb: run.peakRssMb,
-      mbPerSecond: file.bytes / mib / run.seconds, framesPerSecond: file.manifest.frames / run.seconds, note,
+      mbPerSecond: file.bytes / mib / run.seconds, framesPerSecond: file.manifest.frames / run.seconds,
+      requestsPerSecond: tool === "cat" ? null : file.manifest.requests.total / run.seconds, runs: run.runs, note,
     };
     measurements.push(m);
     log(`  ${tool.padEnd(14)} ${run.seconds.toFixed(2).padStart(7)} s  ${m.mbPerSecond.toFixed(0).padStart(6)} MiB/s  ${(run.peakRssMb).toFixed(0).padStart(5)} MiB RSS${note === null ? "" : `  (${note})`}`);
@@ -166,18 +215,23 @@ async function main() {
     log(`${file.name}: ${(file.bytes / mib).toFixed(0)} MiB, ${file.manifest.frames} frames, ${formatCounts(file.manifest.requests)} IMDS requests`);
     // The first cat only warms the page cache, so every tool reads from memory.
     await timed(["cat", file.path]);
-    record(file, "cat", await timed(["cat", file.path]), null);
+    record(file, "cat", await timedRuns(["cat", file.path]), null);
 
     const summaryPath = join(scratch, "summary.json");
-    const analyzer = await timed([process.execPath, cliPath, "analyze", file.path, "--events", "/dev/null", "--quiet", "--summary-json", summaryPath]);
+    const analyzer = await timedRuns([process.execPath, cliPath, "analyze", file.path, "--events", "/dev/null", "--quiet", "--summary-json", summaryPath]);
     if (analyzer.code !== 0) throw new Error(`imds-analyzer failed on ${file.name} (exit ${analyzer.code}): ${analyzer.stderr}`);
     record(file, "imds-analyzer", analyzer, null);
     /** @type {unknown} */
     const parsed = JSON.parse(readFileSync(summaryPath, "utf8"));
-    const summary = /** @type {{ requests: RequestCounts }} */ (parsed);
+    const summary = /** @type {{ requests: RequestCounts, diagnostics: { counters: Record<string, number> } }} */ (parsed);
     check(file, "imds-analyzer", summary.requests, sameCounts(summary.requests, file.manifest.requests));
+    if (file.manifest.mode === "syn-flood") {
+      const counters = summary.diagnostics.counters;
+      floods.push({ file: file.name, synFlows: file.manifest.synFlows, peakRssMb: analyzer.peakRssMb, counters });
+      log(`  ${file.manifest.synFlows} half-open flows: flowsOpened ${counters["flowsOpened"] ?? 0}, flowsEvictedLimit ${counters["flowsEvictedLimit"] ?? 0}`);
+    }
 
-    const tcpdump = await timed(["tcpdump", "-r", file.path, "-w", "/dev/null", imdsBpf]);
+    const tcpdump = await timedRuns(["tcpdump", "-r", file.path, "-w", "/dev/null", imdsBpf]);
     if (tcpdump.code !== 0) throw new Error(`tcpdump failed on ${file.name}: ${tcpdump.stderr}`);
     record(file, "tcpdump", tcpdump, "BPF filter only, no reassembly or HTTP");
     // Counted in a second, untimed pass: tcpdump -w prints no count.
@@ -190,13 +244,13 @@ async function main() {
       log(`  tshark         skipped on this file (over BENCH_TSHARK_MB=${tsharkMaxMb}); see mixed-slice.pcap`);
       continue;
     }
-    const tshark = await timed([
+    const tshark = await timedRuns([
       "tshark", "-r", file.path, "-n", "-o", "tcp.reassemble_out_of_order:TRUE", "-Y", tsharkFilter,
       "-T", "fields", "-e", "http.request.method", "-e", "http.request.line",
     ], { captureStdout: true, timeoutMs: tsharkTimeoutMs });
     if (tshark.timedOut) {
       log(`  tshark         killed after ${tsharkTimeoutMs / 1000} s (BENCH_TSHARK_TIMEOUT_S)`);
-      measurements.push({ file: file.name, tool: "tshark", seconds: tshark.seconds, peakRssMb: tshark.peakRssMb, mbPerSecond: 0, framesPerSecond: 0, note: "timed out" });
+      measurements.push({ file: file.name, tool: "tshark", seconds: tshark.seconds, peakRssMb: tshark.peakRssMb, mbPerSecond: 0, framesPerSecond: 0, requestsPerSecond: null, runs: tshark.runs, note: "timed out" });
       continue;
     }
     if (tshark.code !== 0) throw new Error(`tshark failed on ${file.name} (exit ${tshark.code}): ${tshark.stderr}`);
@@ -217,15 +271,27 @@ async function main() {
     };
   });
 
+  // The same peak RSS whatever the file size: compare the two mixed pcaps.
+  const rssOf = (/** @type {string} */ name) => measurements.find((m) => m.file === name && m.tool === "imds-analyzer")?.peakRssMb ?? null;
+  const memory = {
+    peakRssMbBySize: files.filter((f) => f.name === "mixed.pcap" || f.name === "mixed-large.pcap")
+      .map((f) => ({ file: f.name, sizeMb: Math.round(f.bytes / mib), peakRssMb: rssOf(f.name) })),
+    floods,
+  };
   const table = renderTable(files, measurements, ratios);
   process.stdout.write(`\n${table}\n`);
+  for (const entry of memory.peakRssMbBySize) process.stdout.write(`peak RSS on ${entry.file} (${entry.sizeMb} MiB): ${entry.peakRssMb?.toFixed(0) ?? "-"} MiB\n`);
+  for (const flood of floods) {
+    process.stdout.write(`peak RSS with ${flood.synFlows.toLocaleString("en-US")} half-open flows: ${flood.peakRssMb.toFixed(0)} MiB (flows evicted at the limit: ${(flood.counters["flowsEvictedLimit"] ?? 0).toLocaleString("en-US")})\n`);
+  }
   const results = {
     schema: "imds-analyzer/bench@1",
     date: new Date().toISOString(),
     machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? null, memoryMb: Math.round(totalmem() / mib), node: process.version },
-    settings: { sizeMb, imdsOnlyMb, tsharkMaxMb, tsharkTimeoutS: tsharkTimeoutMs / 1000 },
+    settings: { sizeMb, largeMb, imdsOnlyMb, synFlows, tsharkMaxMb, tsharkTimeoutS: tsharkTimeoutMs / 1000, runs },
+    load: { before: loadBefore, after: loadavg() },
     files: files.map((f) => ({ name: f.name, bytes: f.bytes, ...f.manifest })),
-    measurements, ratios, checks, agree: disagreements === 0,
+    measurements, ratios, memory, checks, agree: disagreements === 0,
   };
   writeFileSync(join(outDir, "results.json"), `${JSON.stringify(results, null, 2)}\n`);
   process.stdout.write(`\nwrote ${join(outDir, "results.json")}\n`);
@@ -250,11 +316,12 @@ async function main() {
  */
 function renderTable(files, measurements, ratios) {
   const lines = [
-    "| file | tool | s | MiB/s | frames/s | peak RSS MiB | note |",
-    "|---|---|--:|--:|--:|--:|---|",
+    "| file | tool | s | MiB/s | frames/s | IMDS requests/s | peak RSS MiB | note |",
+    "|---|---|--:|--:|--:|--:|--:|---|",
   ];
   for (const m of measurements) {
-    lines.push(`| ${m.file} | ${m.tool} | ${m.seconds.toFixed(2)} | ${m.mbPerSecond.toFixed(0)} | ${Math.round(m.framesPerSecond).toLocaleString("en-US")} | ${m.peakRssMb.toFixed(0)} | ${m.note ?? ""} |`);
+    const requests = m.requestsPerSecond === null || m.requestsPerSecond === 0 ? "" : Math.round(m.requestsPerSecond).toLocaleString("en-US");
+    lines.push(`| ${m.file} | ${m.tool} | ${m.seconds.toFixed(2)} | ${m.mbPerSecond.toFixed(0)} | ${Math.round(m.framesPerSecond).toLocaleString("en-US")} | ${requests} | ${m.peakRssMb.toFixed(0)} | ${m.note ?? ""} |`);
   }
   lines.push("", "| file | size MiB | frames | IMDS requests | imds-analyzer / tcpdump (MiB/s) | imds-analyzer / tshark (MiB/s) |", "|---|--:|--:|--:|--:|--:|");
   for (const r of ratios) {

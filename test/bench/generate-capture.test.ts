@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { generateCapture } from "../../bench/generate-capture.mjs";
 import { analyzeCaptures } from "../../src/analyze.js";
+import { defaultPipelineLimits } from "../../src/pipeline/capture-pipeline.js";
 
 const dir = mkdtempSync(join(tmpdir(), "imds-bench-test-"));
 afterAll(() => { rmSync(dir, { recursive: true, force: true }); });
@@ -58,6 +59,24 @@ describe("bench capture generator", () => {
     expect(summary.requests).toEqual(manifest.requests);
     expect(summary.diagnostics.counters.flowsOpened).toBe(975);
     expect(summary.diagnostics.counters.framesNotImds).toBeUndefined();
+  });
+
+  it("writes a SYN flood: one half-open connection per distinct client address and port", async () => {
+    const pcapPath = join(dir, "syn-flood.pcap");
+    const manifest = await generateCapture({ pcapPath, sizeBytes: 0, mode: "syn-flood", synFlows: 70_000 });
+    expect([manifest.frames, manifest.synFlows, manifest.requests.total]).toEqual([70_000, 70_000, 0]);
+    // 24-byte file header, then 16-byte record headers and 54-byte Ethernet/IPv4/TCP frames.
+    expect(statSync(pcapPath).size).toBe(24 + 70_000 * 70);
+
+    const { summary } = await analyzeCaptures([pcapPath], {
+      limits: {
+        ...defaultPipelineLimits,
+        reassembly: { ...defaultPipelineLimits.reassembly, maxFlows: 50_000 },
+      },
+    });
+    expect(summary.diagnostics.counters.flowsOpened).toBe(70_000);
+    expect(summary.diagnostics.counters.flowsEvictedLimit).toBe(20_000);
+    expect(summary.requests.total).toBe(0);
   });
 
   it.skipIf(!tcpdumpAvailable)("produces files tcpdump reads to the end, with one request-start segment per request", async () => {
