@@ -118,7 +118,7 @@ export async function analyzeCaptures(paths: readonly string[], options: Analyze
     diagnostics.count("framesSnaplenCut", snaplenCut);
     diagnostics.count("bytesRead", result?.bytes ?? 0);
     diagnostics.count("pcapngUnknownBlocksSkipped", result?.unknownBlocksSkipped ?? 0);
-    summary.addSource(describeSource(path, frames, result, failure));
+    summary.addSource({ ...describeSource(path, frames, result, failure), instanceId: pipeline.instanceId });
     framesBefore += frames;
     reportProgress();
     // Let the events of this source reach the output before the next one starts.

@@ -3,7 +3,6 @@
  * The command line: commander -> library -> exit code. No analysis logic lives here.
  * Exit codes: 0 done, 1 error, 2 usage error, 3 a v1 call was seen and --fail-on-v1 was given.
  */
-import { writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -14,8 +13,9 @@ import { parseDurationMs } from "./live/duration.js";
 import type { ReportFormat } from "./report/index.js";
 import { hostFromPath, localHost, ReportBuilder, readReportSource, renderReport, reportFormats } from "./report/index.js";
 import type { AnalysisSummary } from "./summary.js";
-import { ImdsAnalyzerError, OutputError, UsageError } from "./errors.js";
+import { ImdsAnalyzerError, UsageError } from "./errors.js";
 import { NdjsonWriter } from "./sink/ndjson-writer.js";
+import { writeOutputFile as writeSafeOutputFile } from "./sink/output-path.js";
 import { parseSizeBytes, RotatingEventFile } from "./sink/rotating-event-file.js";
 import { ProgressLine } from "./sink/progress.js";
 import { formatSummaryText } from "./sink/summary-text.js";
@@ -126,9 +126,12 @@ async function runCapture(options: CaptureCommandOptions): Promise<ExitCode> {
       },
       writePcapPath: options.writePcap ?? null,
       eventsDestination: events.name,
+      // Created after start, once privileges are dropped (rotation and SIGHUP, summary, report).
+      laterOutputPaths: [options.events, options.summaryJson, options.report].filter((path) => path !== undefined),
       log: say,
       onWarning: (warning) => { say(`warning: ${warning.message}`); },
       signal: stop.signal,
+      countEventsNotWritten: () => (events instanceof RotatingEventFile ? events.eventsNotWritten : 0),
     });
   } finally {
     process.off("SIGINT", onSignal);
@@ -187,11 +190,9 @@ async function writeReportFile(path: string, report: ReportBuilder): Promise<voi
   await writeOutputFile(path, renderReport(report.build(), reportFormatOf(path)), "the report");
 }
 
-/** Writes a whole output file, mode 0600 (outputs name hosts and processes). */
+/** Writes a whole output file, mode 0600 (outputs name hosts and processes), refusing symlink traps. */
 async function writeOutputFile(path: string, text: string, what: string): Promise<void> {
-  await writeFile(path, text, { mode: 0o600 }).catch((error: unknown) => {
-    throw new OutputError(path, `cannot write ${what}`, { cause: error });
-  });
+  await writeSafeOutputFile(path, text, what);
 }
 
 /** A multi-file analysis reports each file as its own host (its name, or "local"). */

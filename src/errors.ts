@@ -13,6 +13,7 @@ export const ErrorCode = {
   output: "E_OUTPUT",
   captureDevice: "E_CAPTURE_DEVICE",
   attributionUnavailable: "E_ATTRIBUTION_UNAVAILABLE",
+  unsafeOutputPath: "E_OUTPUT_UNSAFE_PATH",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -93,6 +94,15 @@ export class OutputError extends ImdsAnalyzerError {
     super(ErrorCode.output, `${path}: ${problem}`, options);
     this.path = path;
   }
+}
+
+/**
+ * An output path that another user could have set as a trap (a symbolic link in /tmp, a file of
+ * theirs in a world-writable directory): refused before anything is written. See
+ * src/sink/output-path.ts for the rule.
+ */
+export class UnsafeOutputPathError extends OutputError {
+  override readonly code = ErrorCode.unsafeOutputPath;
 }
 
 /**

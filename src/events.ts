@@ -7,6 +7,14 @@ export const eventSchema = "imds-analyzer/event@1";
 
 export type CallKind = "v1" | "v2" | "token-request";
 
+/** An EC2 instance id, strictly: `i-` and 8 or 17 lower-case hex digits. */
+const instanceIdPattern = /^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$/;
+
+/** True for a string that is exactly an EC2 instance id (the only form `instanceId` takes). */
+export function isInstanceId(text: unknown): text is string {
+  return typeof text === "string" && text.length <= 19 && instanceIdPattern.test(text);
+}
+
 /** One ancestor of the calling process. */
 export interface ParentProcess {
   readonly pid: number;
@@ -69,6 +77,12 @@ export interface ImdsEvent {
   readonly attribution: AttributionInfo | null;
   /** Live capture: the host name of the machine captured on (reports group hosts by it); null offline. */
   readonly host: string | null;
+  /**
+   * The EC2 instance id IMDS itself gave out in this capture (a 200 answer to
+   * `/latest/meta-data/instance-id` or `/latest/dynamic/instance-identity/document`), as known
+   * when the event was written: null for events written before such an answer was seen.
+   */
+  readonly instanceId: string | null;
   /** For token requests: the TTL asked for, in seconds (not a secret); else null. */
   readonly tokenTtlSeconds: number | null;
   /** The request carried X-Forwarded-For (IMDS rejects token PUTs that do). */

@@ -16,6 +16,8 @@ export interface SourceSummary {
   readonly truncated: string | null;
   /** The error that stopped reading this file, if any (events before it were kept). */
   readonly error: { readonly code: string; readonly message: string } | null;
+  /** The EC2 instance id IMDS gave out in this file, or null (absent in older summaries). */
+  readonly instanceId?: string | null;
 }
 
 export interface ClientSummary {
@@ -44,6 +46,26 @@ export interface LiveCaptureSummary {
   readonly packetsDroppedByInterface: number;
   /** --write-pcap frames not saved because the disk could not keep up. */
   readonly framesNotSaved: number;
+  /** When the host booted (btime in /proc/stat), ISO-8601; null when unreadable; absent in older summaries. */
+  readonly bootTime?: string | null;
+  /**
+   * The capture started within `bootWindowToleranceSeconds` of the boot (the service starts
+   * early at boot), so boot-time callers were watched; null when the boot time is unknown.
+   */
+  readonly windowIncludesBoot?: boolean | null;
+  /** Events the events file could not take (disk full, file system gone); absent in older summaries. */
+  readonly eventsNotWritten?: number;
+  /**
+   * Times the capture stopped while running (the interface went down or away) and was reopened,
+   * and for how long there was no capture; absent in older summaries.
+   */
+  readonly interruptions?: { readonly count: number; readonly secondsDown: number; readonly lastError: string | null };
+  /**
+   * What the capture kept after setup (native dropCapabilities): the capabilities left on every
+   * thread (null: nothing was dropped, `problem` says why), threads that still hold more, and
+   * why the drop is missing or partial; absent in older summaries.
+   */
+  readonly capabilities?: { readonly kept: readonly string[] | null; readonly threadsNotDropped: number; readonly problem: string | null };
   readonly attribution: {
     readonly method: "ebpf" | "proc";
     /** Why eBPF is not in use, when it is not. */
@@ -67,11 +89,23 @@ export interface AnalysisSummary {
   readonly callsFromUntrackedClients: number;
   /** Null for capture files. */
   readonly live: LiveCaptureSummary | null;
+  /**
+   * The EC2 instance id IMDS gave out (see the event field `instanceId`): null when none was
+   * seen, or when the sources of this run name different instances (see `sources[].instanceId`).
+   */
+  readonly instanceId: string | null;
   readonly diagnostics: {
     readonly counters: Partial<Record<CounterName, number>>;
     readonly warnings: readonly { readonly code: string; readonly message: string; readonly count: number }[];
   };
 }
+
+/**
+ * How soon after boot a live capture must start for its window to count as including the boot:
+ * the service is ordered before cloud-init and the network, but a slow boot, or a restart of
+ * the service right after boot, still counts.
+ */
+export const bootWindowToleranceSeconds = 10 * 60;
 
 /** Distinct (address, User-Agent) pairs kept; a hostile capture cannot grow memory past it. */
 const maxTrackedClients = 10_000;
@@ -80,21 +114,42 @@ const maxTrackedClients = 10_000;
 export class SummaryBuilder {
   private readonly sources: SourceSummary[] = [];
   private readonly clients = new Map<string, ClientSummary>();
+  /** The last client counted: calls come in runs from one client, so most skip the key string. */
+  private lastClient: ClientSummary | null = null;
   private callsFromUntrackedClients = 0;
   private v1 = 0;
   private v2 = 0;
   private tokenRequests = 0;
+  private instanceId: string | null = null;
+  private instanceIdsDiffer = false;
 
   addEvent(event: ImdsEvent): void {
+    if (event.instanceId !== null && event.instanceId !== this.instanceId) this.noteInstanceId(event.instanceId);
     if (event.kind === "v1") this.v1++;
     else if (event.kind === "v2") this.v2++;
     else this.tokenRequests++;
+    let client = this.lastClient;
+    if (client === null || client.clientIp !== event.clientIp || client.userAgent !== event.userAgent) {
+      client = this.clientOf(event);
+      if (client === null) return;
+      this.lastClient = client;
+    }
+    if (event.kind === "v1") client.v1++;
+    else if (event.kind === "v2") client.v2++;
+    else client.tokenRequests++;
+    const status = event.status === null ? "none" : String(event.status);
+    client.statuses[status] = (client.statuses[status] ?? 0) + 1;
+    client.lastSeen = event.time;
+  }
+
+  /** The client entry of the event's (address, User-Agent), or null beyond the client limit. */
+  private clientOf(event: ImdsEvent): ClientSummary | null {
     const key = `${event.clientIp}\u0000${event.userAgent ?? ""}\u0000${event.userAgent === null ? "0" : "1"}`;
     let client = this.clients.get(key);
     if (client === undefined) {
       if (this.clients.size >= maxTrackedClients) {
         this.callsFromUntrackedClients++;
-        return;
+        return null;
       }
       client = {
         clientIp: event.clientIp,
@@ -108,16 +163,19 @@ export class SummaryBuilder {
       };
       this.clients.set(key, client);
     }
-    if (event.kind === "v1") client.v1++;
-    else if (event.kind === "v2") client.v2++;
-    else client.tokenRequests++;
-    const status = event.status === null ? "none" : String(event.status);
-    client.statuses[status] = (client.statuses[status] ?? 0) + 1;
-    client.lastSeen = event.time;
+    return client;
   }
 
   addSource(source: SourceSummary): void {
     this.sources.push(source);
+    if (source.instanceId !== undefined && source.instanceId !== null) this.noteInstanceId(source.instanceId);
+  }
+
+  /** An instance id learned by a pipeline (live capture has no sources to carry it). */
+  noteInstanceId(instanceId: string | null): void {
+    if (instanceId === null) return;
+    if (this.instanceId === null) this.instanceId = instanceId;
+    else if (instanceId !== this.instanceId) this.instanceIdsDiffer = true;
   }
 
   build(diagnostics: Diagnostics, live: LiveCaptureSummary | null = null): AnalysisSummary {
@@ -138,6 +196,7 @@ export class SummaryBuilder {
       clients,
       callsFromUntrackedClients: this.callsFromUntrackedClients,
       live,
+      instanceId: this.instanceIdsDiffer ? null : this.instanceId,
       diagnostics: {
         counters: diagnostics.nonZeroCounters(),
         warnings: diagnostics.warnings.map(({ code, message, count }) => ({ code, message, count })),

@@ -11,6 +11,22 @@ import type { ImdsEvent } from "../src/events.js";
 
 const capturesDirectory = join(import.meta.dirname, "..", "captures");
 
+/** The instance id the fake IMDS gives out (test/fake-imds/fake-imds.mjs). */
+const fakeInstanceId = "i-0123456789abcdef0";
+const identityPaths = new Set([
+  "/latest/meta-data/instance-id",
+  "/latest/dynamic/instance-identity/document",
+]);
+
+/**
+ * Ground truth for `instanceId`: null until the first answered (200) GET of an identity path,
+ * the fake IMDS's id from that call's own event on (its event waits for the body it fetched).
+ */
+function expectedInstanceIds(events: readonly Record<string, unknown>[]): (string | null)[] {
+  const first = events.findIndex((event) => event["method"] === "GET" && event["status"] === 200 && identityPaths.has(event["path"] as string));
+  return events.map((_, index) => (first >= 0 && index >= first ? fakeInstanceId : null));
+}
+
 interface ExpectedCapture {
   readonly capture: string;
   readonly format: string;
@@ -29,6 +45,16 @@ describe("golden captures", () => {
     expect(expectations.length).toBeGreaterThanOrEqual(10);
   });
 
+  it("include answered identity calls, so the instance id check is not vacuous", () => {
+    const withId = expectations.filter((expected) => expectedInstanceIds(expected.events).includes(fakeInstanceId));
+    expect(withId.map((expected) => expected.capture)).toEqual(expect.arrayContaining([
+      "curl-v1-v2-lo.pcap",
+      "keepalive-pipelined-lo.pcap",
+      "python-urllib-v1-any-sll.pcap",
+      "tokens-required-any.pcap",
+    ]));
+  });
+
   it.each(expectations.map((expected) => [expected.capture, expected] as const))("%s", async (_name, expected) => {
     const path = join(capturesDirectory, expected.capture);
     const events: ImdsEvent[] = [];
@@ -42,6 +68,12 @@ describe("golden captures", () => {
       return picked;
     });
     expect(actual).toEqual(expected.events);
+    const instanceIds = expectedInstanceIds(expected.events);
+    expect(events.map((event) => event.instanceId)).toEqual(instanceIds);
+    expect(summary.instanceId).toBe(instanceIds.includes(fakeInstanceId) ? fakeInstanceId : null);
+    expect(summary.sources[0]?.instanceId).toBe(summary.instanceId);
+    // Offline events never name a host; the instance id is the host's identity.
+    for (const event of events) expect(event.host).toBeNull();
     expect({
       "token-request": summary.requests.tokenRequests,
       v2: summary.requests.v2,

@@ -4,7 +4,7 @@
   "targets": [
     {
       "target_name": "imds_pcap",
-      "sources": ["src/pcap_binding.c"],
+      "sources": ["src/pcap_binding.c", "src/capabilities.c"],
       "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],
       "cflags_c": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-O2"],
       "libraries": ["-lpcap"]

@@ -2,10 +2,10 @@ import type { AttributionInfo, ImdsEvent, ProcessInfo } from "../events.js";
 import type { FlowEndpoints } from "../reassembly/types.js";
 import type { ConnectRecord } from "./ebpf-tracer.js";
 import type { AttributionFailure, ParentProcess, ProcessIdentity } from "./process-identity.js";
-import { parseCgroup, readBootTimeSeconds, readProcessIdentity, redactArgv } from "./process-identity.js";
+import { parseCgroup, readBootTimeSeconds, readProcessIdentity, readUptimeTicks, redactArgv } from "./process-identity.js";
 import { startTimeIso } from "./procfs-process-files.js";
 import { lookupUserName } from "./user-names.js";
-import { SocketOwnerFinder } from "./socket-owner.js";
+import { confirmSocketOwner, SocketOwnerFinder } from "./socket-owner.js";
 
 export type AttributionMethod = "ebpf" | "proc";
 
@@ -42,6 +42,11 @@ interface KernelWaiter {
 /** A connection's endpoints, as the socket tables know them. */
 type ConnectionTuple = Pick<FlowEndpoints, "clientAddress" | "clientPort" | "serverAddress" | "serverPort">;
 
+/** How long one /proc identity read serves further connections of the same process. */
+const identityReuseMs = 1000;
+/** Processes whose recent identity read is kept for reuse. */
+const maxRecentIdentities = 1024;
+
 export function connectionKey(clientAddress: string, clientPort: number, serverAddress: string, serverPort: number): string {
   return `${clientAddress}|${clientPort}|${serverAddress}|${serverPort}`;
 }
@@ -56,6 +61,7 @@ export class Attributor {
   private readonly connections = new Map<string, ConnectionEntry>();
   private readonly kernelRecords = new Map<string, ConnectRecord>();
   private readonly waiters = new Map<string, KernelWaiter[]>();
+  private readonly recentIdentities = new Map<string, { readonly identity: Promise<ProcessIdentity | AttributionFailure>; readonly readAtMs: number }>();
   private readonly socketOwners: SocketOwnerFinder;
   private readonly waitForKernelMs: number;
   private readonly maxConnections: number;
@@ -137,12 +143,7 @@ export class Attributor {
   private async fromKernelRecord(record: ConnectRecord): Promise<Attribution> {
     // The kernel's start time makes /proc prove it is still the same process (pid reuse).
     const identity: ProcessIdentity | AttributionFailure =
-      record.procSnapshot === "pid-reused"
-        ? { status: "failed", reason: "pid-reused" }
-        : await readProcessIdentity(record.pid, {
-            ...this.identityOptions(),
-            ...(record.startTimeTicks === null ? {} : { expectedStartTimeTicks: record.startTimeTicks }),
-          });
+      record.procSnapshot === "pid-reused" ? { status: "failed", reason: "pid-reused" } : await this.identityOfRecord(record);
     // The kernel read argv at connect time; /proc's may have changed since (exec, setproctitle).
     const kernelCmdline = record.argv === null ? null : redactArgv(record.argv);
     if (isIdentity(identity)) {
@@ -176,6 +177,32 @@ export class Attributor {
     };
   }
 
+  /**
+   * /proc identity of a recorded process. Connections of one process (pid and kernel start
+   * time) within `identityReuseMs` share one read: a client opening hundreds of connections a
+   * second would otherwise have its whole parent chain read hundreds of times, and the events
+   * (and a clean stop, which waits for them) would fall seconds behind.
+   */
+  private identityOfRecord(record: ConnectRecord): Promise<ProcessIdentity | AttributionFailure> {
+    const options = {
+      ...this.identityOptions(),
+      ...(record.startTimeTicks === null ? {} : { expectedStartTimeTicks: record.startTimeTicks }),
+    };
+    if (record.startTimeTicks === null) return readProcessIdentity(record.pid, options);
+    const key = `${record.pid}:${record.startTimeTicks}`;
+    const nowMs = Date.now();
+    const recent = this.recentIdentities.get(key);
+    if (recent !== undefined && nowMs - recent.readAtMs <= identityReuseMs) return recent.identity;
+    const identity = readProcessIdentity(record.pid, options);
+    this.recentIdentities.delete(key);
+    this.recentIdentities.set(key, { identity, readAtMs: nowMs });
+    if (this.recentIdentities.size > maxRecentIdentities) {
+      const oldest = this.recentIdentities.keys().next();
+      if (oldest.done !== true) this.recentIdentities.delete(oldest.value);
+    }
+    return identity;
+  }
+
   /** The parent chain of an exited process: its parent (from the kernel) usually still lives. */
   private async parentsOf(record: ConnectRecord): Promise<ParentProcess[]> {
     if (record.parentPid === null) return [];
@@ -185,9 +212,14 @@ export class Attributor {
   }
 
   private async fromSocketTables(tuple: ConnectionTuple): Promise<Attribution> {
+    const procRoot = this.options.procRoot ?? "/proc";
+    const lookupStartedAtTicks = await readUptimeTicks(procRoot);
     const owner = await this.socketOwners.find({ ...tuple, ipVersion: tuple.clientAddress.includes(":") ? 6 : 4 });
     if (!("pid" in owner)) return { process: null, attribution: { method: "proc", status: "failed", reason: owner.reason } };
-    const identity = await readProcessIdentity(owner.pid, this.identityOptions());
+    // The owner may have exited, and its pid been reused, since its fds were read.
+    const confirmed = await confirmSocketOwner(procRoot, owner, lookupStartedAtTicks);
+    if ("status" in confirmed) return { process: null, attribution: { method: "proc", status: "failed", reason: confirmed.reason } };
+    const identity = await readProcessIdentity(owner.pid, { ...this.identityOptions(), expectedStartTimeTicks: confirmed.startTimeTicks });
     if (!isIdentity(identity)) return { process: null, attribution: { method: "proc", status: "failed", reason: identity.reason } };
     return { process: toProcessInfo(identity), attribution: { method: "proc", status: "ok", reason: null } };
   }

@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { readlink } from "node:fs/promises";
 import { parseCgroup } from "./cgroup.js";
 import {
+  clockTicksPerSecond,
   parseBootTimeSeconds,
   parseCmdline,
   parseProcStat,
@@ -171,4 +172,21 @@ export async function readBootTimeSeconds(procRoot: string): Promise<number | nu
   } catch {
     return null; // no /proc/stat under this root: start times stay relative (ticks only)
   }
+}
+
+/**
+ * Now, in the clock of stat's start time (USER_HZ ticks since boot), from /proc/uptime; null
+ * when it cannot be read (a fake tree without it). A process whose start time is below this
+ * value was already running when it was read: it cannot have taken a pid freed later.
+ */
+export async function readUptimeTicks(procRoot: string): Promise<number | null> {
+  let text: string;
+  try {
+    text = await readBoundedText(join(procRoot, "uptime"), 1024);
+  } catch {
+    return null;
+  }
+  const match = /^(\d+)\.(\d{2})\s/.exec(text);
+  if (match === null) return null;
+  return Number(match[1]) * clockTicksPerSecond + Number(match[2]) * (clockTicksPerSecond / 100);
 }

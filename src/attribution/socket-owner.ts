@@ -12,9 +12,12 @@
 import { readdir, readlink } from "node:fs/promises";
 import { join } from "node:path";
 import { findSocketInTable, encodeProcNetAddress, ipv4MappedBytes, parseIpv4Text, parseIpv6Text } from "./procfs-net-tcp.js";
+import { parseProcStat } from "./procfs-process-files.js";
 import {
   errnoCode,
+  failureFromProcessError,
   findFirstInOrder,
+  maxSmallProcFileBytes,
   forEachWithConcurrency,
   parseBracketInode,
   pidsFromDirectoryNames,
@@ -240,6 +243,49 @@ export class SocketOwnerFinder {
     }
     return attributionFailure("socket-not-found", `socket inode ${hit.inode} has no owner (closed, or its process exited)`);
   }
+}
+
+/**
+ * Makes sure the pid `find` named still is the process that held the socket. Between the fd scan
+ * and this call the owner may have exited and its pid been given to a new process, which must
+ * not be named as the caller. Reads the pid's start time: a process that started before the
+ * lookup began (`lookupStartedAtTicks`, from /proc/uptime) cannot have taken a pid freed during
+ * it; a younger one is the owner only if it holds the socket now. The start time returned pins
+ * the identity read that follows (`expectedStartTimeTicks`).
+ */
+export async function confirmSocketOwner(
+  procRoot: string,
+  owner: SocketOwner,
+  lookupStartedAtTicks: number | null,
+  maxFdLinksRead = 65_536,
+): Promise<{ readonly startTimeTicks: number } | AttributionFailure> {
+  const processDir = join(procRoot, String(owner.pid));
+  const statPath = join(processDir, "stat");
+  let text: string;
+  try {
+    text = await readBoundedText(statPath, maxSmallProcFileBytes);
+  } catch (error) {
+    return failureFromProcessError(error, statPath);
+  }
+  const stat = parseProcStat(text);
+  if (stat === null) return attributionFailure("error", `cannot parse ${statPath}`);
+  if (lookupStartedAtTicks !== null && stat.startTimeTicks < lookupStartedAtTicks) return { startTimeTicks: stat.startTimeTicks };
+  const wanted = `socket:[${owner.inode}]`;
+  let fds: string[];
+  try {
+    fds = await readdir(join(processDir, "fd"));
+  } catch (error) {
+    return failureFromProcessError(error, join(processDir, "fd"));
+  }
+  for (let start = 0; start < Math.min(fds.length, maxFdLinksRead); start += fdBatchSize) {
+    const batch = fds.slice(start, Math.min(start + fdBatchSize, maxFdLinksRead));
+    const targets = await Promise.all(batch.map((fd) => readlinkOrNull(join(processDir, "fd", fd))));
+    if (targets.includes(wanted)) return { startTimeTicks: stat.startTimeTicks };
+  }
+  return attributionFailure(
+    "pid-reused",
+    `pid ${owner.pid} started at tick ${stat.startTimeTicks}, during the lookup, and does not hold socket inode ${owner.inode}`,
+  );
 }
 
 interface TableKey {

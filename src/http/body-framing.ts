@@ -14,6 +14,9 @@ export const BodyFraming = {
   badTransferEncoding: -4,
 } as const;
 
+/** The headers `bodyFramingOf` reads, lower case. */
+export const framingHeaderNames = ["content-length", "transfer-encoding"] as const;
+
 /**
  * Reads Content-Length and Transfer-Encoding. Transfer-Encoding overrides Content-Length (RFC
  * 9112 6.3 item 3; llhttp rejects the pair to stop smuggling, but an observer must follow what

@@ -1,7 +1,8 @@
 import { BodyFraming } from "./body-framing.js";
 import { Byte, hexDigitValue, isOwsByte, isTokenByte } from "./bytes.js";
+import type { HeaderNameSet } from "./header-name-set.js";
 import { decodeLatin1 } from "./latin1.js";
-import type { HttpHeader, HttpParseErrorReason, HttpParseLimits } from "./types.js";
+import type { HttpBodySink, HttpHeader, HttpParseErrorReason, HttpParseLimits } from "./types.js";
 
 /**
  * The engine shared by the request and response parsers: line splitting, header fields, body
@@ -11,7 +12,8 @@ import type { HttpHeader, HttpParseErrorReason, HttpParseLimits } from "./types.
  * Design (after llhttp, simplified for an observer that only needs heads):
  * - Lines are found with indexOf(LF) on the pushed bytes; a line wholly inside one push is
  *   decoded in place. Only a line split across pushes is copied, into `carry`, whose size is
- *   bounded by maxHeadBytes. Bodies are skipped by counting: no work per body byte.
+ *   bounded by maxHeadBytes. Bodies are skipped by counting: no work per body byte, unless a
+ *   subclass hands a body to an HttpBodySink (a few small IMDS responses, nothing else).
  * - Bare LF line ends are accepted (a trailing CR is stripped when present): strict parsers reject
  *   them, but an observer that rejects what a server might accept only misses requests.
  * - An error drops the current message; the parser then looks at every following line start for
@@ -71,10 +73,23 @@ export abstract class HttpMessageParser {
   private bodyBytesRemaining = 0;
   private trailerCount = 0;
   private headers: MutableHeader[] = [];
+  /** Header lines of the current head, reported or not (for maxHeaderCount). */
+  private headerCount = 0;
+  /** Whether the last header line was reported (an obsolete continuation line follows it). */
+  private lastHeaderReported = false;
   private readonly chunkSizeLineLimitBytes: number;
   private resynchronisations = 0;
+  /** Receives the current body, when a subclass asked for it (see beginBody). */
+  private bodySink: HttpBodySink | null = null;
 
-  protected constructor(limits: HttpParseLimits) {
+  /**
+   * `reportedHeaders`: report only these headers (the others are checked, counted against the
+   * limits and skipped without being decoded); null reports all of them.
+   */
+  protected constructor(
+    limits: HttpParseLimits,
+    private readonly reportedHeaders: HeaderNameSet | null = null,
+  ) {
     this.limits = limits;
     this.chunkSizeLineLimitBytes = Math.min(maxChunkSizeLineBytes, limits.maxHeadBytes);
   }
@@ -109,13 +124,18 @@ export abstract class HttpMessageParser {
           break;
         case ParserState.fixedLengthBody: {
           const skipped = Math.min(this.bodyBytesRemaining, end - position);
+          this.bodySink?.onBodyData(bytes, position, position + skipped);
           position += skipped;
           this.bodyBytesRemaining -= skipped;
-          if (this.bodyBytesRemaining === 0) this.startMessage();
+          if (this.bodyBytesRemaining === 0) {
+            this.endBody(true);
+            this.startMessage();
+          }
           break;
         }
         case ParserState.chunkData: {
           const skipped = Math.min(this.bodyBytesRemaining, end - position);
+          this.bodySink?.onBodyData(bytes, position, position + skipped);
           position += skipped;
           this.bodyBytesRemaining -= skipped;
           if (this.bodyBytesRemaining === 0) this.state = ParserState.chunkDataCr;
@@ -144,6 +164,8 @@ export abstract class HttpMessageParser {
           break;
         }
         case ParserState.bodyUntilClose:
+          this.bodySink?.onBodyData(bytes, position, end);
+          return;
         case ParserState.stopped:
         case ParserState.ended:
           return;
@@ -158,6 +180,8 @@ export abstract class HttpMessageParser {
    * false says messages may have been lost.
    */
   gap(lostBytes: number | null = null): boolean {
+    // A body that lost bytes is incomplete, even when the framing survives the gap.
+    if (lostBytes !== 0) this.endBody(false);
     switch (this.state) {
       case ParserState.bodyUntilClose:
       case ParserState.stopped:
@@ -190,6 +214,8 @@ export abstract class HttpMessageParser {
 
   /** The stream is over. A partial head is dropped silently; later calls do nothing. */
   end(): void {
+    // A body delimited by the end of the connection is complete now; any other is cut short.
+    this.endBody(this.state === ParserState.bodyUntilClose);
     this.state = ParserState.ended;
     this.carry = null;
     this.carryLength = 0;
@@ -212,8 +238,12 @@ export abstract class HttpMessageParser {
 
   protected abstract readonly badStartLineReason: HttpParseErrorReason;
 
-  /** `framing` is a BodyFraming value or a length; the caller has handled the bad ones. */
-  protected beginBody(framing: number): void {
+  /**
+   * `framing` is a BodyFraming value or a length; the caller has handled the bad ones. With a
+   * `sink`, the body's bytes go to it (an empty body ends it at once).
+   */
+  protected beginBody(framing: number, sink: HttpBodySink | null = null): void {
+    this.bodySink = sink;
     if (framing === BodyFraming.chunked) {
       this.state = ParserState.chunkSizeLine;
     } else if (framing === BodyFraming.untilClose) {
@@ -222,12 +252,14 @@ export abstract class HttpMessageParser {
       this.state = ParserState.fixedLengthBody;
       this.bodyBytesRemaining = framing;
     } else {
+      this.endBody(true);
       this.startMessage();
     }
   }
 
   /** Everything after this message belongs to another protocol. */
   protected stop(): void {
+    this.endBody(false);
     this.state = ParserState.stopped;
     this.carry = null;
     this.carryLength = 0;
@@ -239,7 +271,17 @@ export abstract class HttpMessageParser {
     this.reportError(reason, detail);
   }
 
+  /** Tells the body's sink, if any, that the body is over (only once). */
+  private endBody(complete: boolean): void {
+    const sink = this.bodySink;
+    if (sink === null) return;
+    this.bodySink = null;
+    sink.onBodyEnd(complete);
+  }
+
   private startMessage(): void {
+    // Normal ends of a body call endBody(true) first; anything else reaching here lost it.
+    this.endBody(false);
     this.state = ParserState.startLine;
     this.resyncing = false;
     this.prefixLength = 0;
@@ -371,6 +413,8 @@ export abstract class HttpMessageParser {
     }
     this.state = ParserState.headerLine;
     this.headers = [];
+    this.headerCount = 0;
+    this.lastHeaderReported = false;
   }
 
   private handleHeaderLine(line: Uint8Array, start: number, end: number): void {
@@ -383,18 +427,19 @@ export abstract class HttpMessageParser {
     const headers = this.headers;
     if (isOwsByte(line[start]!)) {
       // Obsolete line folding (RFC 9112 5.2): the line continues the previous value.
-      const previous = headers[headers.length - 1];
-      if (previous === undefined) {
+      if (this.headerCount === 0) {
         this.fail("bad-header", "continuation line before the first header", true);
         return;
       }
+      const previous = headers[headers.length - 1];
+      if (!this.lastHeaderReported || previous === undefined) return;
       const continuation = decodeTrimmed(line, start, end);
       if (continuation.length > 0) {
         previous.value = previous.value.length === 0 ? continuation : `${previous.value} ${continuation}`;
       }
       return;
     }
-    if (headers.length >= this.limits.maxHeaderCount) {
+    if (this.headerCount >= this.limits.maxHeaderCount) {
       this.fail("head-too-large", `more than ${this.limits.maxHeaderCount} headers`, true);
       return;
     }
@@ -403,7 +448,9 @@ export abstract class HttpMessageParser {
       this.fail("bad-header", "header name is not a token followed by a colon", true);
       return;
     }
-    headers.push({ name: decodeLatin1(line, start, colon), value: decodeTrimmed(line, colon + 1, end) });
+    this.headerCount++;
+    this.lastHeaderReported = this.reportedHeaders === null || this.reportedHeaders.has(line, start, colon);
+    if (this.lastHeaderReported) headers.push({ name: decodeLatin1(line, start, colon), value: decodeTrimmed(line, colon + 1, end) });
   }
 
   private handleChunkSizeLine(line: Uint8Array, start: number, end: number): void {
@@ -438,6 +485,7 @@ export abstract class HttpMessageParser {
   /** Trailer fields are checked like headers (so limits hold) but not decoded or reported. */
   private handleTrailerLine(line: Uint8Array, start: number, end: number): void {
     if (start === end) {
+      this.endBody(true);
       this.startMessage();
       return;
     }

@@ -1,6 +1,7 @@
 import { bodyFramingOf, BodyFraming } from "./body-framing.js";
 import { Byte, httpVersionCodeAt, httpVersionTextOf, isTokenByte } from "./bytes.js";
 import { decodeLatin1 } from "./latin1.js";
+import type { HeaderNameSet } from "./header-name-set.js";
 import { HttpMessageParser, StartLinePrefix } from "./message-parser.js";
 import type { HttpHeader, HttpParseErrorReason, HttpParseLimits, HttpRequestHead } from "./types.js";
 import { defaultHttpParseLimits } from "./types.js";
@@ -28,8 +29,10 @@ export class HttpRequestParser extends HttpMessageParser {
   constructor(
     private readonly listener: HttpRequestListener,
     limits: HttpParseLimits = defaultHttpParseLimits,
+    /** Report only these headers (null: all); see HttpMessageParser. */
+    reportedHeaders: HeaderNameSet | null = null,
   ) {
-    super(limits);
+    super(limits, reportedHeaders);
   }
 
   /** A request line starts with a method token and a space. */

@@ -1,11 +1,15 @@
 import { bodyFramingOf, BodyFraming } from "./body-framing.js";
 import { Byte, httpVersionCodeAt, httpVersionTextOf, isDigitByte } from "./bytes.js";
+import type { HeaderNameSet } from "./header-name-set.js";
 import { HttpMessageParser, StartLinePrefix } from "./message-parser.js";
-import type { HttpHeader, HttpParseErrorReason, HttpParseLimits, HttpResponseHead } from "./types.js";
+import type { HttpBodySink, HttpHeader, HttpParseErrorReason, HttpParseLimits, HttpResponseHead } from "./types.js";
 import { defaultHttpParseLimits } from "./types.js";
 
 export interface HttpResponseListener {
-  /** A final (non-1xx) response head is complete; interim 1xx responses are not reported. */
+  /**
+   * A final (non-1xx) response head is complete; interim 1xx responses are not reported. The
+   * listener may call `captureBody` on the parser now to receive this response's body.
+   */
   onResponse(head: HttpResponseHead): void;
   /** The current message was dropped. `detail` is short and never contains header values. */
   onError(reason: HttpParseErrorReason, detail: string): void;
@@ -29,12 +33,16 @@ export class HttpResponseParser extends HttpMessageParser {
   private statusCode = 0;
   private httpVersion = "";
   private readonly pendingRequestKinds: RequestKind[] = [];
+  /** Set by captureBody during onResponse, for the response being reported. */
+  private requestedBodySink: HttpBodySink | null = null;
 
   constructor(
     private readonly listener: HttpResponseListener,
     limits: HttpParseLimits = defaultHttpParseLimits,
+    /** Report only these headers (null: all); see HttpMessageParser. */
+    reportedHeaders: HeaderNameSet | null = null,
   ) {
-    super(limits);
+    super(limits, reportedHeaders);
   }
 
   /**
@@ -46,6 +54,15 @@ export class HttpResponseParser extends HttpMessageParser {
     this.pendingRequestKinds.push(
       method === "HEAD" ? RequestKind.head : method === "CONNECT" ? RequestKind.connect : RequestKind.other,
     );
+  }
+
+  /**
+   * Call only from `onResponse`: the body of the response just reported goes to `sink` (bytes
+   * as they arrive, chunked framing removed, then onBodyEnd). A response without a body (HEAD,
+   * 204, 304, Content-Length 0) ends the sink at once; a switch of protocols ends it incomplete.
+   */
+  captureBody(sink: HttpBodySink): void {
+    this.requestedBodySink = sink;
   }
 
   /** Requests still waiting for their response. */
@@ -85,19 +102,27 @@ export class HttpResponseParser extends HttpMessageParser {
     }
     const requestKind = this.pendingRequestKinds.shift() ?? RequestKind.other;
     const head: HttpResponseHead = { statusCode, httpVersion: this.httpVersion, headers };
-    if (statusCode === 101 || (requestKind === RequestKind.connect && statusCode < 300)) {
-      this.stop();
-    } else if (requestKind === RequestKind.head || statusCode === 204 || statusCode === 304) {
-      this.beginBody(0);
-    } else {
-      const framing = bodyFramingOf(headers, false);
+    const switchesProtocol = statusCode === 101 || (requestKind === RequestKind.connect && statusCode < 300);
+    let framing = 0;
+    if (!switchesProtocol && requestKind !== RequestKind.head && statusCode !== 204 && statusCode !== 304) {
+      framing = bodyFramingOf(headers, false);
       if (framing === BodyFraming.badContentLength) {
         this.fail("bad-content-length", "Content-Length is not one decimal number", true);
         return;
       }
-      this.beginBody(framing);
     }
+    // The listener hears the head before the body starts, so it can ask for the body.
+    this.requestedBodySink = null;
     this.listener.onResponse(head);
+    // (TypeScript cannot see that onResponse may have set it.)
+    const sink = this.requestedBodySink as HttpBodySink | null;
+    this.requestedBodySink = null;
+    if (switchesProtocol) {
+      this.stop();
+      sink?.onBodyEnd(false);
+    } else {
+      this.beginBody(framing, sink);
+    }
   }
 
   protected reportError(reason: HttpParseErrorReason, detail: string): void {

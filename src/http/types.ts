@@ -22,6 +22,21 @@ export interface HttpResponseHead {
   readonly headers: readonly HttpHeader[];
 }
 
+/**
+ * Receives the body of one message (chunked framing removed). Only messages a listener asks for
+ * (HttpResponseParser.captureBody) have a sink: every other body is skipped by counting.
+ */
+export interface HttpBodySink {
+  /** Body bytes `bytes[start, end)`; only read during the call (copy what must outlive it). */
+  onBodyData(bytes: Uint8Array, start: number, end: number): void;
+  /**
+   * The body is over. `complete`: every byte was delivered. False when bytes were lost (a gap,
+   * even one of known length), the message failed to parse, or the stream ended inside it.
+   * Called exactly once.
+   */
+  onBodyEnd(complete: boolean): void;
+}
+
 /** Why a parser gave up on the current message and went looking for the next one. */
 export type HttpParseErrorReason =
   | "bad-request-line"

@@ -9,6 +9,9 @@ export const imdsHeader = {
 
 export const tokenPath = "/latest/api/token";
 
+/** Every header `classifyImdsRequest` reads, lower case (a parser may report only these). */
+export const classifiedHeaderNames = [imdsHeader.token, imdsHeader.tokenTtlSeconds, "user-agent", "x-forwarded-for"] as const;
+
 /** What the classifier takes from a request head: never the token value itself. */
 export interface ClassifiedCall {
   readonly kind: CallKind;

@@ -1,4 +1,5 @@
 import { hostname } from "node:os";
+import { dirname, resolve } from "node:path";
 import { Attributor } from "../attribution/attributor.js";
 import type { AttributionMethod } from "../attribution/attributor.js";
 import { EbpfConnectTracer } from "../attribution/ebpf-tracer.js";
@@ -10,11 +11,15 @@ import type { ImdsEvent } from "../events.js";
 import { imdsCaptureFilter } from "../imds/endpoints.js";
 import { CapturePipeline, defaultPipelineLimits } from "../pipeline/capture-pipeline.js";
 import type { PipelineLimits } from "../pipeline/capture-pipeline.js";
+import { directoryWritableWithoutOverride } from "../sink/output-path.js";
 import { PcapWriter } from "../sink/pcap-writer.js";
 import type { Frame } from "../source/frame.js";
 import { SummaryBuilder } from "../summary.js";
 import type { AnalysisSummary } from "../summary.js";
+import { observeBoot } from "./boot-time.js";
+import { loadPcapAddon } from "./pcap-addon.js";
 import { LivePcapSource } from "./pcap-source.js";
+import { ReopeningPcapSource } from "./reopening-pcap-source.js";
 
 export type AttributionChoice = "auto" | AttributionMethod;
 
@@ -37,6 +42,13 @@ export interface LiveCaptureOptions {
   /** Aborting stops the capture cleanly (SIGINT/SIGTERM in the CLI). */
   readonly signal?: AbortSignal;
   readonly limits?: PipelineLimits;
+  /** Events the caller's sink could not write (disk full), read when the summary is built. */
+  readonly countEventsNotWritten?: () => number;
+  /**
+   * Files created after start (the events file on rotation or SIGHUP, --summary-json, --report):
+   * CAP_DAC_OVERRIDE is kept only when one of their directories needs it.
+   */
+  readonly laterOutputPaths?: readonly string[];
   /** Injectable roots for tests; the real ones by default. */
   readonly procRoot?: string;
   readonly etcRoot?: string;
@@ -76,11 +88,29 @@ export async function runLiveCapture(options: LiveCaptureOptions): Promise<Analy
   if (options.onWarning) diagnostics.onWarning(options.onWarning);
   const summary = new SummaryBuilder();
 
+  // Opened first: a refused or unwritable path must fail before anything is started.
+  const pcapDescriptor = options.writePcapPath ? PcapWriter.openFile(options.writePcapPath) : null;
   const { attributor, tracer, fallbackReason } = startAttribution(options);
-  const source = LivePcapSource.open({ device, filter: imdsCaptureFilter, snaplenBytes: liveSnaplenBytes, bufferSizeBytes: liveBufferBytes });
-  const pcapWriter = options.writePcapPath ? new PcapWriter(options.writePcapPath, source.linkType, liveSnaplenBytes) : null;
+  // An interface that goes down (or away) interrupts the capture, it does not end it: the
+  // device is reopened when it is back, and the gap is warned about and counted.
+  const source = ReopeningPcapSource.open(
+    { device, filter: imdsCaptureFilter, snaplenBytes: liveSnaplenBytes, bufferSizeBytes: liveBufferBytes },
+    {
+      onInterrupted: (error) => {
+        diagnostics.warn(`capture-interrupted:${device}`, `capture on ${device} interrupted (${error.message}); reopening it until it is back, calls meanwhile are not seen`);
+      },
+      onResumed: (downMs) => {
+        options.log(`capture on ${device} resumed after ${(downMs / 1000).toFixed(1)} s`);
+      },
+    },
+  );
+  const pcapWriter = options.writePcapPath && pcapDescriptor !== null ? new PcapWriter(options.writePcapPath, source.linkType, liveSnaplenBytes, pcapDescriptor) : null;
   const startedAt = new Date();
   const hostName = hostname();
+  // Whether this window includes the boot: boot-time callers are seen only then.
+  const boot = observeBoot(startedAt.getTime(), options.procRoot);
+  // Everything privileged is open now (pcap handle, eBPF program and ring buffer, output files).
+  const capabilities = keepOnlyNeededCapabilities(device, options.laterOutputPaths ?? [], options.log);
 
   options.log(`capturing on ${device} (link type ${describeLinkType(source.linkType)}), kernel filter: ${imdsCaptureFilter}`);
   options.log(
@@ -136,7 +166,9 @@ export async function runLiveCapture(options: LiveCaptureOptions): Promise<Analy
   }
   const stoppedAt = new Date();
   const stats = source.stats();
+  const interruptions = source.interruptions;
   diagnostics.count("framesRead", frames);
+  summary.noteInstanceId(pipeline.instanceId);
   return summary.build(diagnostics, {
     device,
     linkType: source.linkType,
@@ -148,6 +180,11 @@ export async function runLiveCapture(options: LiveCaptureOptions): Promise<Analy
     packetsDroppedByKernel: stats.packetsDroppedByKernel,
     packetsDroppedByInterface: stats.packetsDroppedByInterface,
     framesNotSaved: pcapWriter?.framesDropped ?? 0,
+    bootTime: boot.bootTime,
+    windowIncludesBoot: boot.windowIncludesBoot,
+    eventsNotWritten: options.countEventsNotWritten?.() ?? 0,
+    interruptions: { count: interruptions.count, secondsDown: interruptions.downMs / 1000, lastError: interruptions.lastError },
+    capabilities,
     attribution: {
       method: attributor.method,
       fallbackReason,
@@ -157,6 +194,48 @@ export async function runLiveCapture(options: LiveCaptureOptions): Promise<Analy
       failed: attributor.stats.failed,
     },
   });
+}
+
+/**
+ * Drops every capability running does not need, on every thread, with no_new_privs (native
+ * dropCapabilities). Kept: CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH (attribution reads other
+ * processes' /proc/PID/exe, fd and ns, which the kernel guards with ptrace checks and 0500
+ * directories); CAP_NET_RAW when a named interface may have to be reopened after it went down
+ * ("any" never is); CAP_DAC_OVERRIDE only when a file created later is in a directory root
+ * cannot write by its mode bits. A failed drop is said and recorded, not fatal.
+ */
+function keepOnlyNeededCapabilities(
+  device: string,
+  laterOutputPaths: readonly string[],
+  log: (line: string) => void,
+): { kept: readonly string[] | null; threadsNotDropped: number; problem: string | null } {
+  const keep = ["CAP_DAC_READ_SEARCH", "CAP_SYS_PTRACE"];
+  const why = ["attribution reads other processes' /proc entries"];
+  if (device !== "any") {
+    keep.push("CAP_NET_RAW");
+    why.push(`${device} is reopened if it goes down`);
+  }
+  const needsOverride = laterOutputPaths.filter((path) => !directoryWritableWithoutOverride(dirname(resolve(path))));
+  if (needsOverride.length > 0) {
+    keep.push("CAP_DAC_OVERRIDE");
+    why.push(`${needsOverride.join(", ")} is written later in a directory root does not own`);
+  }
+  const loaded = loadPcapAddon();
+  let problem: string | null;
+  if (loaded.ok) {
+    try {
+      const dropped = loaded.addon.dropCapabilities(keep);
+      problem = dropped.problem ?? (dropped.threadsNotDropped > 0 ? `${dropped.threadsNotDropped} of ${dropped.threads} threads kept more` : null);
+      log(`privileges: kept only ${dropped.kept.join(", ")} (${why.join("; ")}), no new privileges${problem === null ? "" : `; ${problem}`}`);
+      return { kept: dropped.kept, threadsNotDropped: dropped.threadsNotDropped, problem };
+    } catch (error) {
+      problem = error instanceof Error ? error.message : String(error);
+    }
+  } else {
+    problem = loaded.reason;
+  }
+  log(`warning: privileges not dropped (${problem}); the capture keeps running as full root`);
+  return { kept: null, threadsNotDropped: 0, problem };
 }
 
 function checkPrivileges(): void {

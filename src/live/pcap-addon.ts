@@ -63,17 +63,39 @@ export interface NativePcapHandle {
   close(): NativePcapStats | null;
 }
 
+/** What `dropCapabilities` did (native/pcap/src/capabilities.c). */
+export interface NativeCapabilityDrop {
+  /** The capabilities kept, by name ("CAP_SYS_PTRACE"), in capability-number order. */
+  readonly kept: readonly string[];
+  /** Threads in the process afterwards. */
+  readonly threads: number;
+  /** Threads that still hold more than `kept` (0 when the drop reached every thread). */
+  readonly threadsNotDropped: number;
+  /** Why the drop is partial, or null. */
+  readonly problem: string | null;
+}
+
 export interface NativePcapAddon {
   /** pcap_lib_version(), e.g. "libpcap version 1.10.3 (with TPACKET_V3)". */
   readonly libraryVersion: string;
   open(device: string, options: NativeOpenOptions): NativePcapHandle;
+  /**
+   * Keeps only the named capabilities ("CAP_SYS_PTRACE", ...) in the permitted, effective and
+   * bounding sets of every thread, clears the ambient and inheritable sets and sets
+   * no_new_privs. Irreversible. Throws (code E_CAPABILITIES) when the calling thread could not
+   * drop; a TypeError (E_INVALID_ARG_VALUE) for an unknown name.
+   */
+  dropCapabilities(keep: readonly string[]): NativeCapabilityDrop;
 }
 
 export type PcapAddonLoadResult = AddonLoadResult<NativePcapAddon>;
 
 function isPcapAddon(value: unknown): value is NativePcapAddon {
   if (typeof value !== "object" || value === null) return false;
-  return "open" in value && typeof value.open === "function" && "libraryVersion" in value && typeof value.libraryVersion === "string";
+  return (
+    "open" in value && typeof value.open === "function" && "libraryVersion" in value && typeof value.libraryVersion === "string" &&
+    "dropCapabilities" in value && typeof value.dropCapabilities === "function"
+  );
 }
 
 let loaded: PcapAddonLoadResult | undefined;

@@ -77,4 +77,9 @@ export class CapturePipeline implements FlowConsumerFactory {
   get pendingEvents(): number {
     return this.queue.size;
   }
+
+  /** The EC2 instance id learned from IMDS's answers in this source, or null. */
+  get instanceId(): string | null {
+    return this.queue.instanceId;
+  }
 }

@@ -7,7 +7,7 @@ import { eventSchema } from "../events.js";
  * in which request heads completed), so one slow or missing response holds back later events
  * until it arrives, its flow ends, or `responseTimeoutMs` of capture time passes.
  */
-export type PendingCall = Omit<ImdsEvent, "schema" | "status" | "process" | "attribution" | "host"> & {
+export type PendingCall = Omit<ImdsEvent, "schema" | "status" | "process" | "attribution" | "host" | "instanceId"> & {
   /** Capture time in ms, for the response timeout. */
   readonly timeMs: number;
   status: number | null;
@@ -35,6 +35,7 @@ export class EventQueue {
   private readonly pending: PendingCall[] = [];
   /** Index of the first entry still in `pending` (a moving head avoids O(n) shifts). */
   private head = 0;
+  private knownInstanceId: string | null = null;
 
   constructor(
     private readonly listener: EventListener,
@@ -44,6 +45,26 @@ export class EventQueue {
 
   get size(): number {
     return this.pending.length - this.head;
+  }
+
+  /** The instance id events leave with: the first one learned, or null. */
+  get instanceId(): string | null {
+    return this.knownInstanceId;
+  }
+
+  /**
+   * IMDS named the instance. The first id learned is kept for every later event: one capture
+   * is one instance's IMDS traffic. A different id (files of several instances merged into one
+   * capture) is warned about, counted in the warning, and ignored.
+   */
+  learnInstanceId(instanceId: string, source: string): void {
+    if (this.knownInstanceId === null) this.knownInstanceId = instanceId;
+    else if (instanceId !== this.knownInstanceId) {
+      this.diagnostics.warn(
+        `instance-id-conflict:${source}`,
+        `${source}: IMDS answered with instance id ${instanceId} after ${this.knownInstanceId}; events keep ${this.knownInstanceId} (a capture should hold one instance's traffic)`,
+      );
+    }
   }
 
   add(call: PendingCall): void {
@@ -75,7 +96,7 @@ export class EventQueue {
     this.head++;
     if (call.status === null) this.diagnostics.count("requestsWithoutResponse");
     call.emitted = true;
-    this.listener(toEvent(call));
+    this.listener(toEvent(call, this.knownInstanceId));
   }
 
   private compact(): void {
@@ -89,7 +110,7 @@ export class EventQueue {
   }
 }
 
-function toEvent(call: PendingCall): ImdsEvent {
+function toEvent(call: PendingCall, instanceId: string | null): ImdsEvent {
   // Field order here is the order in the NDJSON line: identity and verdict first.
   return {
     schema: eventSchema,
@@ -109,6 +130,7 @@ function toEvent(call: PendingCall): ImdsEvent {
     process: null,
     attribution: null,
     host: null,
+    instanceId,
     tokenTtlSeconds: call.tokenTtlSeconds,
     forwardedFor: call.forwardedFor,
     requestOnConnection: call.requestOnConnection,

@@ -1,11 +1,19 @@
 import type { Diagnostics } from "../diagnostics.js";
 import { formatCaptureTime } from "../source/frame.js";
-import { HttpRequestParser, HttpResponseParser } from "../http/index.js";
+import { BoundedBodyCollector, defaultHttpParseLimits, HeaderNameSet, HttpRequestParser, HttpResponseParser } from "../http/index.js";
+import { framingHeaderNames } from "../http/body-framing.js";
 import type { HttpParseErrorReason, HttpRequestHead, HttpResponseHead } from "../http/types.js";
-import { classifyImdsRequest, requestPath } from "../imds/classify.js";
+import { classifiedHeaderNames, classifyImdsRequest, requestPath } from "../imds/classify.js";
 import type { DeliveryContext, FlowConsumer, FlowEndpoints, FlowEndReason } from "../reassembly/types.js";
 import { Direction } from "../reassembly/types.js";
+import { AwaitingCalls, alreadyEmitted } from "./awaiting-calls.js";
 import type { EventQueue, PendingCall } from "./event-queue.js";
+import { IdentityPath, identityPathOf, instanceIdFromBody, maxIdentityBodyBytes } from "./instance-identity.js";
+
+
+/** The only headers decoded: what classification reads, and what frames a body. */
+const requestHeadersRead = new HeaderNameSet([...classifiedHeaderNames, ...framingHeaderNames]);
+const responseHeadersRead = new HeaderNameSet(framingHeaderNames);
 
 /**
  * One TCP connection to IMDS: feeds each direction to its HTTP parser, turns request heads into
@@ -15,11 +23,19 @@ import type { EventQueue, PendingCall } from "./event-queue.js";
  * A gap whose content is unknown breaks the pairing for good: after it, we cannot know which
  * request a response answers, so remaining and later calls on this connection get status null
  * rather than a status that may belong to another request.
+ *
+ * The body of a 200 answer to a GET of the instance id or the identity document is read (up to
+ * maxIdentityBodyBytes) to learn the instance id; that call's event waits for its body, so it
+ * carries the id it fetched. Every other body is skipped unread.
  */
 export class ImdsFlow implements FlowConsumer {
-  private readonly requestParser: HttpRequestParser;
-  private readonly responseParser: HttpResponseParser;
-  private readonly awaitingResponse: PendingCall[] = [];
+  /**
+   * Made on the first bytes of their direction: a connection that never carries data (a SYN
+   * flood, a port scan) then costs a small object, not two parsers.
+   */
+  private requestParserOrNull: HttpRequestParser | null = null;
+  private responseParserOrNull: HttpResponseParser | null = null;
+  private readonly awaitingResponse = new AwaitingCalls();
   private pairingLost = false;
   private requestCount = 0;
   private context: DeliveryContext | null = null;
@@ -29,15 +45,22 @@ export class ImdsFlow implements FlowConsumer {
     private readonly source: string,
     private readonly queue: EventQueue,
     private readonly diagnostics: Diagnostics,
-  ) {
-    this.requestParser = new HttpRequestParser({
+  ) {}
+
+  private get requestParser(): HttpRequestParser {
+    this.requestParserOrNull ??= new HttpRequestParser({
       onRequest: (head) => { this.onRequest(head); },
       onError: (reason) => { this.onParseError(reason, "httpRequestErrors"); },
-    });
-    this.responseParser = new HttpResponseParser({
+    }, defaultHttpParseLimits, requestHeadersRead);
+    return this.requestParserOrNull;
+  }
+
+  private get responseParser(): HttpResponseParser {
+    this.responseParserOrNull ??= new HttpResponseParser({
       onResponse: (head) => { this.onResponse(head); },
       onError: (reason) => { this.onParseError(reason, "httpResponseErrors"); },
-    });
+    }, defaultHttpParseLimits, responseHeadersRead);
+    return this.responseParserOrNull;
   }
 
   onData(direction: Direction, bytes: Uint8Array, context: DeliveryContext): void {
@@ -58,11 +81,12 @@ export class ImdsFlow implements FlowConsumer {
 
   onEnd(_reason: FlowEndReason, context: DeliveryContext): void {
     this.context = context;
-    this.requestParser.end();
-    this.responseParser.end();
-    this.diagnostics.count("httpResyncs", this.requestParser.resyncCount + this.responseParser.resyncCount);
-    for (const call of this.awaitingResponse) call.settled = true;
-    this.awaitingResponse.length = 0;
+    const requestParser = this.requestParserOrNull;
+    const responseParser = this.responseParserOrNull;
+    requestParser?.end();
+    responseParser?.end();
+    this.diagnostics.count("httpResyncs", (requestParser?.resyncCount ?? 0) + (responseParser?.resyncCount ?? 0));
+    this.awaitingResponse.settleAll();
   }
 
   private onRequest(head: HttpRequestHead): void {
@@ -93,7 +117,7 @@ export class ImdsFlow implements FlowConsumer {
     };
     this.queue.add(call);
     if (!this.pairingLost) {
-      this.awaitingResponse.push(call);
+      this.awaitingResponse.add(call);
       this.responseParser.expectResponseTo(head.method);
     }
   }
@@ -101,13 +125,25 @@ export class ImdsFlow implements FlowConsumer {
   private onResponse(head: HttpResponseHead): void {
     this.diagnostics.count("responsesParsed");
     if (this.pairingLost) return;
-    const call = this.awaitingResponse.shift();
+    const call = this.awaitingResponse.take();
     if (call === undefined) {
       this.diagnostics.count("responsesUnpaired");
       return;
     }
+    if (call === alreadyEmitted) return; // its event left without a status (response timeout or queue limit)
     if (!call.emitted) call.status = head.statusCode;
-    call.settled = true;
+    const identityPath = head.statusCode === 200 && call.method === "GET" ? identityPathOf(call.path) : IdentityPath.none;
+    if (identityPath === IdentityPath.none) {
+      call.settled = true;
+      return;
+    }
+    this.responseParser.captureBody(
+      new BoundedBodyCollector(maxIdentityBodyBytes, (body) => {
+        const instanceId = body === null ? null : instanceIdFromBody(identityPath, body);
+        if (instanceId !== null) this.queue.learnInstanceId(instanceId, this.source);
+        call.settled = true;
+      }),
+    );
   }
 
   private onParseError(_reason: HttpParseErrorReason, counter: "httpRequestErrors" | "httpResponseErrors"): void {
@@ -120,7 +156,6 @@ export class ImdsFlow implements FlowConsumer {
   private losePairing(): void {
     if (this.pairingLost) return;
     this.pairingLost = true;
-    for (const call of this.awaitingResponse) call.settled = true;
-    this.awaitingResponse.length = 0;
+    this.awaitingResponse.settleAll();
   }
 }

@@ -21,6 +21,7 @@ import { TcpFlag } from "../decode/segment.js";
 import type { Diagnostics } from "../diagnostics.js";
 import type { Frame } from "../source/frame.js";
 import { frameTimeMs } from "../source/frame.js";
+import { LargestQueueHeap } from "./largest-queue-heap.js";
 import { OutOfOrderQueue } from "./out-of-order-queue.js";
 import { sequenceAdd, sequenceDifference } from "./sequence.js";
 import { Direction, defaultReassemblyLimits } from "./types.js";
@@ -51,13 +52,18 @@ class HalfStream {
   /** The last range declared lost: data for it arriving later is "too late", not a retransmit. */
   lastGapStart = 0;
   lastGapEnd = 0;
+  /** Position in the reassembler's LargestQueueHeap (-1: queue empty, not in it). */
+  heapIndex = -1;
 
   readonly flow: Flow;
   readonly direction: Direction;
+  /** Among equally charged queues, the older flow's gives up first. */
+  readonly tieBreak: number;
 
   constructor(flow: Flow, direction: Direction) {
     this.flow = flow;
     this.direction = direction;
+    this.tieBreak = flow.serial * 2 + direction;
   }
 
   startAt(firstDataSequence: number): void {
@@ -82,6 +88,9 @@ class Flow {
   readonly key: string;
   readonly consumer: FlowConsumer;
   lastSeenMs: number;
+  /** Neighbours in the reassembler's activity list (least recently active first). */
+  olderFlow: Flow | null = null;
+  newerFlow: Flow | null = null;
 
   constructor(serial: number, key: string, consumer: FlowConsumer, lastSeenMs: number) {
     this.serial = serial;
@@ -114,18 +123,26 @@ export class TcpReassembler {
   private readonly factory: FlowConsumerFactory;
   private readonly diagnostics: Diagnostics;
   private readonly limits: ReassemblyLimits;
-  /** Active flows, least recently active first (re-inserted on activity): an O(1) LRU. */
+  /** Active flows by key. Their activity order is a linked list (leastRecentFlow .. mostRecentFlow). */
   private readonly flows = new Map<string, Flow>();
   /**
    * Keys of flows ended by FIN/RST with their end time, oldest first: trailing ACKs and
    * retransmits must not resurrect them. Expire after idleTimeoutMs; at most maxFlows entries.
    */
   private readonly recentlyClosed = new Map<string, number>();
-  /** Directions whose out-of-order queue is not empty (the candidates for total-limit eviction). */
-  private readonly queuedHalves = new Set<HalfStream>();
+  /** Directions whose out-of-order queue is not empty, largest first (total-limit eviction). */
+  private readonly queuedHalves = new LargestQueueHeap<HalfStream>();
   private totalQueuedBytes = 0;
   private flowsCreated = 0;
+  /**
+   * Ends of the activity list: an O(1) LRU. (Deleting and re-inserting Map entries and taking
+   * the first with `values().next()` is not O(1): V8 leaves deleted entries as holes that every
+   * new iterator walks, so a SYN flood at maxFlows took minutes.)
+   */
+  private leastRecentFlow: Flow | null = null;
   private mostRecentFlow: Flow | null = null;
+  /** Walks recentlyClosed oldest first across calls, so holes left by deletions are passed once. */
+  private oldestClosed: Iterator<string> | null = null;
   private lastIdleCheckMs = Number.NEGATIVE_INFINITY;
   private nowMs = 0;
   /** One reused context; consumers must not keep it. */
@@ -297,7 +314,7 @@ export class TcpReassembler {
         continue;
       }
       if (this.totalQueuedBytes + charge > this.limits.maxQueuedBytesTotal) {
-        const largest = this.largestQueue();
+        const largest = this.queuedHalves.peek();
         if (largest === undefined) {
           this.declareGap(half, start);
         } else {
@@ -309,7 +326,7 @@ export class TcpReassembler {
       }
       const added = queue.insert(payload, start, start, end, capturedEnd);
       this.totalQueuedBytes += added;
-      this.queuedHalves.add(half);
+      this.queuedHalves.update(half);
       this.diagnostics.count("segmentsOutOfOrder");
       return;
     }
@@ -357,7 +374,7 @@ export class TcpReassembler {
     if (released > 0) {
       this.totalQueuedBytes -= released;
       this.diagnostics.count("segmentsAfterClose");
-      if (half.queue.isEmpty) this.queuedHalves.delete(half);
+      this.queuedHalves.update(half);
     }
     this.checkClosed(half);
   }
@@ -382,7 +399,7 @@ export class TcpReassembler {
     const chargedBefore = queue.chargedBytes;
     const piece = queue.shift()!;
     this.totalQueuedBytes -= chargedBefore - queue.chargedBytes;
-    if (queue.isEmpty) this.queuedHalves.delete(half);
+    this.queuedHalves.update(half);
     const end = piece.offset + piece.length;
     if (piece.bytes === null) {
       this.declareGap(half, end);
@@ -410,14 +427,6 @@ export class TcpReassembler {
     this.diagnostics.count("gaps");
     this.diagnostics.count("gapBytes", lostBytes);
     half.flow.consumer.onGap(half.direction, lostBytes, this.context);
-  }
-
-  private largestQueue(): HalfStream | undefined {
-    let largest: HalfStream | undefined;
-    for (const half of this.queuedHalves) {
-      if (largest === undefined || half.queue.chargedBytes > largest.queue.chargedBytes) largest = half;
-    }
-    return largest;
   }
 
   /** A client SYN on a tracked flow starts a new connection unless it repeats the known ISN. */
@@ -451,15 +460,14 @@ export class TcpReassembler {
   }
 
   private createFlow(key: string, segment: TcpSegment, nowMs: number): Flow {
-    while (this.flows.size >= this.limits.maxFlows && this.flows.size > 0) {
-      const leastRecent = this.flows.values().next().value!;
+    while (this.flows.size >= this.limits.maxFlows && this.leastRecentFlow !== null) {
       this.diagnostics.count("flowsEvictedLimit");
-      this.endFlow(leastRecent, "evicted");
+      this.endFlow(this.leastRecentFlow, "evicted");
     }
     const consumer = this.factory.createFlow(endpointsOf(segment), this.context);
     const flow = new Flow(this.flowsCreated++, key, consumer, nowMs);
     this.flows.set(key, flow);
-    this.mostRecentFlow = flow;
+    this.linkMostRecent(flow);
     this.cacheLookup(segment, flow);
     this.diagnostics.count("flowsOpened");
     return flow;
@@ -468,19 +476,34 @@ export class TcpReassembler {
   private touch(flow: Flow, nowMs: number): void {
     flow.lastSeenMs = nowMs;
     if (this.mostRecentFlow !== flow) {
-      this.flows.delete(flow.key);
-      this.flows.set(flow.key, flow);
-      this.mostRecentFlow = flow;
+      this.unlink(flow);
+      this.linkMostRecent(flow);
     }
+  }
+
+  private linkMostRecent(flow: Flow): void {
+    flow.olderFlow = this.mostRecentFlow;
+    flow.newerFlow = null;
+    if (this.mostRecentFlow === null) this.leastRecentFlow = flow;
+    else this.mostRecentFlow.newerFlow = flow;
+    this.mostRecentFlow = flow;
+  }
+
+  private unlink(flow: Flow): void {
+    if (flow.olderFlow === null) this.leastRecentFlow = flow.newerFlow;
+    else flow.olderFlow.newerFlow = flow.newerFlow;
+    if (flow.newerFlow === null) this.mostRecentFlow = flow.olderFlow;
+    else flow.newerFlow.olderFlow = flow.olderFlow;
+    flow.olderFlow = null;
+    flow.newerFlow = null;
   }
 
   private endIdleFlows(nowMs: number): void {
     this.lastIdleCheckMs = nowMs;
     const idleTimeoutMs = this.limits.idleTimeoutMs;
     // Least recently active first: stop at the first flow that is still active.
-    for (const flow of this.flows.values()) {
-      if (nowMs - flow.lastSeenMs < idleTimeoutMs) break;
-      this.endFlow(flow, "idle");
+    while (this.leastRecentFlow !== null && nowMs - this.leastRecentFlow.lastSeenMs >= idleTimeoutMs) {
+      this.endFlow(this.leastRecentFlow, "idle");
     }
     for (const [key, closedAtMs] of this.recentlyClosed) {
       if (nowMs - closedAtMs < idleTimeoutMs) break;
@@ -495,13 +518,15 @@ export class TcpReassembler {
   private endFlow(flow: Flow, reason: FlowEndReason): void {
     if (flow.ended) return;
     flow.ended = true;
+    // Out of the table first: a consumer that throws below must not leave an ended flow at the
+    // head of the activity list (the eviction loop would spin on it).
+    this.flows.delete(flow.key);
+    this.unlink(flow);
+    if (this.cachedFlow === flow) this.cachedFlow = null;
     for (const half of flow.halves) {
       while (!half.queue.isEmpty) this.giveUpFirstHole(half);
       if (half.finOffset > half.nextOffset) this.declareGap(half, half.finOffset);
     }
-    this.flows.delete(flow.key);
-    if (this.cachedFlow === flow) this.cachedFlow = null;
-    if (this.mostRecentFlow === flow) this.mostRecentFlow = null;
 
     this.diagnostics.count("flowsClosed");
     if (reason === "idle") this.diagnostics.count("flowsFlushedIdle");
@@ -512,10 +537,21 @@ export class TcpReassembler {
   private rememberClosed(key: string): void {
     this.recentlyClosed.delete(key); // re-insert at the end: the order is by close time
     this.recentlyClosed.set(key, this.nowMs);
-    if (this.recentlyClosed.size > this.limits.maxFlows) {
-      const oldest = this.recentlyClosed.keys().next().value!;
-      this.recentlyClosed.delete(oldest);
+    if (this.recentlyClosed.size > this.limits.maxFlows) this.forgetOldestClosed();
+  }
+
+  /**
+   * Deletes the oldest entry of recentlyClosed. A Map iterator is live: everything before its
+   * position was deleted by this method and entries are only ever added at the end, so its next
+   * key is the oldest one; a fresh iterator is needed only once it has run out.
+   */
+  private forgetOldestClosed(): void {
+    let step = this.oldestClosed?.next();
+    if (step === undefined || step.done === true) {
+      this.oldestClosed = this.recentlyClosed.keys();
+      step = this.oldestClosed.next();
     }
+    if (step.done !== true) this.recentlyClosed.delete(step.value);
   }
 
   private setContextFromFrame(frame: Frame): void {

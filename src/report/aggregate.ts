@@ -1,11 +1,12 @@
 import type { ImdsEvent } from "../events.js";
+import { isInstanceId } from "../events.js";
 import type { AnalysisSummary } from "../summary.js";
 import type { CallerAggregate } from "./caller-aggregate.js";
 import { compareText, statusRecord } from "./caller-aggregate.js";
 import { diagnoseCaller } from "./diagnose.js";
 import { secondsBetween } from "./format.js";
 import { HostAggregate, MutableTotals, attributionCoverage } from "./host-aggregate.js";
-import { hostOfEvent, instanceIdOfHost, localHost, maxHostChars } from "./host-identity.js";
+import { hostLabel, hostOfEvent, instanceIdOfEvent, localHost, maxHostChars } from "./host-identity.js";
 import type {
   CallerReport,
   CaptureHealth,
@@ -46,9 +47,23 @@ const verdictOrder: Record<Verdict, number> = { NOT_READY: 0, UNKNOWN: 1, READY:
  * event at a time: events are never kept, and every per-host and per-caller list has a limit.
  * Feed it from `analyzeCaptures`' onEvent, from live capture, or from NDJSON files
  * (`readReportSource`); call `build()` at the end (it may be called again after more input).
+ *
+ * Host identity: an event or summary that carries an instance id is filed under that id, and
+ * its name (host name, or the name from the file) becomes an alias of the id. Anything without
+ * an id is filed under its name. The events a capture wrote before it saw the id are so filed
+ * under the name: when the alias appears, that host is renamed to the id if the id has no host
+ * yet (the usual order), otherwise the two are merged by `build()`. A name that turns out to
+ * belong to two instance ids (a host name such as "localhost" used by many) is ambiguous: what
+ * was filed under it alone stays a host of its own, rather than being given to either id.
  */
 export class ReportBuilder {
+  /** By instance id, or by name for hosts whose id is not known. */
   private readonly hosts = new Map<string, HostAggregate>();
+  /** Name -> the instance id it belongs to; null when the name was seen with two ids. */
+  private readonly aliases = new Map<string, string | null>();
+  /** The last alias noted, so a stream of events from one host costs one comparison each. */
+  private lastAliasName = "";
+  private lastAliasId = "";
   private callers = 0;
   private readonly untrackedHostCalls = new MutableTotals();
   private readonly malformedLines: MalformedLine[] = [];
@@ -67,11 +82,14 @@ export class ReportBuilder {
   }
 
   /**
-   * Adds one event. Its host is the event's own `host` field when it has a usable one, else
-   * `host` (the caller's choice: `hostFromPath(file)`, or "local").
+   * Adds one event. Its host is its `instanceId` when it carries one; else its name: the event's
+   * own `host` field when it has a usable one, else `host` (the caller's choice:
+   * `hostFromPath(file)`, or "local").
    */
   addEvent(event: ImdsEvent, host: string): void {
-    const state = this.hostState(hostOfEvent(event) ?? host);
+    const name = hostOfEvent(event) ?? host;
+    const instanceId = instanceIdOfEvent(event);
+    const state = instanceId === null ? this.hostState(name) : this.identifiedHostState(instanceId, name);
     if (state === null) {
       this.untrackedHostCalls.count(event.kind);
       return;
@@ -79,9 +97,14 @@ export class ReportBuilder {
     state.addEvent(event, Date.parse(event.time), this.admitCaller);
   }
 
-  /** Adds an analysis summary (`--summary-json`): frames read, live drops, the capture window. */
+  /**
+   * Adds an analysis summary (`--summary-json`): frames read, live drops, the capture window,
+   * whether it watched a boot; filed under its `instanceId` when it has one, else under `host`.
+   */
   addSummary(summary: AnalysisSummary, host: string): void {
-    this.hostState(host)?.addSummary(summary);
+    const instanceId: unknown = (summary as { readonly instanceId?: unknown }).instanceId;
+    const state = isInstanceId(instanceId) ? this.identifiedHostState(instanceId, host) : this.hostState(host);
+    state?.addSummary(summary);
   }
 
   /** A line of an event file that is not a valid event (it may have been an IMDSv1 call). */
@@ -97,8 +120,58 @@ export class ReportBuilder {
     this.hostState(host)?.addSourceError(message);
   }
 
+  /** The host of an instance id, after noting that `name` is an alias of it. */
+  private identifiedHostState(instanceId: string, name: string): HostAggregate | null {
+    const host = cleanName(name);
+    if (host !== instanceId && (host !== this.lastAliasName || instanceId !== this.lastAliasId)) {
+      this.noteAlias(host, instanceId);
+      this.lastAliasName = host;
+      this.lastAliasId = instanceId;
+    }
+    const state = this.hostState(instanceId);
+    state?.identify(instanceId, host === instanceId ? null : host);
+    return state;
+  }
+
+  private noteAlias(name: string, instanceId: string): void {
+    const known = this.aliases.get(name);
+    if (known === undefined) {
+      // As many aliases as hosts: past that, names are simply not merged (still bounded).
+      if (this.aliases.size >= this.limits.maxHosts) return;
+      this.aliases.set(name, instanceId);
+      // The usual order: a capture's first events, before the id was seen, are filed under the
+      // name and the id has no host yet, so the name's host simply becomes the id's.
+      const named = this.hosts.get(name);
+      if (named !== undefined && !this.hosts.has(instanceId)) {
+        this.hosts.delete(name);
+        named.identify(instanceId, name);
+        this.hosts.set(instanceId, named);
+      }
+    } else if (known !== null && known !== instanceId) {
+      this.aliases.set(name, null);
+    }
+  }
+
+  /** Files each name's host under its instance id, merging it into the id's host if it has one. */
+  private mergeAliases(): void {
+    for (const [name, instanceId] of this.aliases) {
+      if (instanceId === null) continue;
+      const named = this.hosts.get(name);
+      if (named === undefined) continue;
+      this.hosts.delete(name);
+      const identified = this.hosts.get(instanceId);
+      if (identified === undefined) {
+        named.identify(instanceId, name);
+        this.hosts.set(instanceId, named);
+      } else {
+        identified.identify(instanceId, name);
+        identified.absorb(named);
+      }
+    }
+  }
+
   private hostState(name: string): HostAggregate | null {
-    const host = name.length === 0 ? localHost : name.slice(0, maxHostChars);
+    const host = cleanName(name);
     let state = this.hosts.get(host);
     if (state === undefined) {
       if (this.hosts.size >= this.limits.maxHosts) return null;
@@ -108,15 +181,19 @@ export class ReportBuilder {
     return state;
   }
 
+  /** The report so far. Merges hosts whose instance id became known (see the class comment). */
   build(): ImdsReport {
+    this.mergeAliases();
     const hostReports: HostReport[] = [];
     const callerReports: CallerReport[] = [];
     for (const state of this.hosts.values()) {
-      const callers = state.callers.map(reportCaller).sort(compareCallers);
+      const host = state.key;
+      const callers = state.callers.map((caller) => reportCaller(caller, host)).sort(compareCallers);
       const window = state.window();
       const capture = state.capture();
       const judged = judgeHost({
-        host: state.name,
+        host,
+        instanceId: state.instanceId,
         totals: state.totals.snapshot(),
         untrackedCalls: state.untrackedCalls.snapshot(),
         summaryCalls: state.summaryCalls(),
@@ -126,8 +203,9 @@ export class ReportBuilder {
         minimumWindowSeconds: this.minimumWindowSeconds,
       });
       hostReports.push({
-        host: state.name,
-        instanceId: instanceIdOfHost(state.name),
+        host,
+        instanceId: state.instanceId,
+        hostname: state.hostname,
         verdict: judged.verdict,
         verdictReasons: judged.verdictReasons,
         window,
@@ -148,7 +226,7 @@ export class ReportBuilder {
     const single = hostReports.length === 1 && untrackedHostCalls.v1 + untrackedHostCalls.v2 + untrackedHostCalls.tokenRequests === 0
       ? hostReports[0]!
       : null;
-    const fleet = single ?? judgeFleet(hostReports, untrackedHostCalls);
+    const fleet = single ?? judgeFleet(hostReports.map((host) => ({ host: hostLabel(host), verdict: host.verdict })), untrackedHostCalls);
     const totals = new MutableTotals();
     for (const host of hostReports) totals.add(host.totals);
     totals.add(untrackedHostCalls);
@@ -179,8 +257,11 @@ export class ReportBuilder {
       if (start === null || span.startMs < start.ms) start = { ms: span.startMs, text: window.start };
       if (end === null || span.endMs > end.ms) end = { ms: span.endMs, text: window.end };
     }
-    if (start === null || end === null) return { start: null, end: null, durationSeconds: null };
-    return { start: start.text, end: end.text, durationSeconds: secondsBetween(start.ms, end.ms) };
+    // Every host watched a boot, or one did not (then some boot-time callers may be unseen).
+    const boots = [...this.hosts.values()].map((state) => state.window().includesBoot);
+    const includesBoot = boots.length > 0 && boots.every((boot) => boot === true) ? true : boots.includes(false) ? false : null;
+    if (start === null || end === null) return { start: null, end: null, durationSeconds: null, includesBoot };
+    return { start: start.text, end: end.text, durationSeconds: secondsBetween(start.ms, end.ms), includesBoot };
   }
 
   private fleetCapture(hosts: readonly HostReport[]): CaptureHealth {
@@ -219,11 +300,15 @@ function fleetEnforcement(hosts: readonly HostReport[]): Enforcement {
   };
 }
 
-function reportCaller(caller: CallerAggregate): CallerReport {
+function cleanName(name: string): string {
+  return name.length === 0 ? localHost : name.slice(0, maxHostChars);
+}
+
+function reportCaller(caller: CallerAggregate, host: string): CallerReport {
   const diagnosis = diagnoseCaller(caller);
   const process = caller.process;
   return {
-    host: caller.host,
+    host,
     caller: { identifiedBy: process === null ? "client-address" : "process", label: callerLabel(caller) },
     process: process === null ? null : { ...process, pids: [...caller.pids] },
     clientIps: [...caller.clientIps],

@@ -128,7 +128,6 @@ export class CallerAggregate {
   readonly timeline = new CallTimeline();
 
   constructor(
-    readonly host: string,
     firstEvent: ImdsEvent,
     private readonly maxPaths: number,
   ) {
@@ -208,6 +207,61 @@ export class CallerAggregate {
       if (entry.category === "credentials") this.credentialPaths = true;
     } else if (event.kind === "v2") entry.v2++;
     else entry.tokenRequests++;
+  }
+
+  /**
+   * Adds everything `other` counted (the same caller, counted under another name of its host
+   * before the host's instance id was known). `other` is left as it was. Bounded like `add`:
+   * distinct paths beyond the limit become `otherPathCalls`. The timeline is merged bucket by
+   * bucket, so calls keep the resolution of the coarser of the two.
+   */
+  absorb(other: CallerAggregate): void {
+    this.v1 += other.v1;
+    this.v2 += other.v2;
+    this.tokenRequests += other.tokenRequests;
+    for (const [target, source] of [
+      [this.statuses, other.statuses],
+      [this.v1Statuses, other.v1Statuses],
+      [this.tokenRequestStatuses, other.tokenRequestStatuses],
+    ] as const) {
+      for (const [status, count] of source) target.set(status, (target.get(status) ?? 0) + count);
+    }
+    for (const pid of other.pids) addDistinct(this.pids, pid, maxPidsPerCaller);
+    for (const clientIp of other.clientIps) addDistinct(this.clientIps, clientIp, maxClientIpsPerCaller);
+    for (const userAgent of other.userAgents) addDistinct(this.userAgents, userAgent, maxUserAgentsPerCaller);
+    for (const entry of other.paths.values()) {
+      const mine = this.paths.get(entry.path);
+      if (mine !== undefined) {
+        mine.v1 += entry.v1;
+        mine.v2 += entry.v2;
+        mine.tokenRequests += entry.tokenRequests;
+      } else if (this.paths.size < this.maxPaths) {
+        this.paths.set(entry.path, { ...entry });
+      } else {
+        this.otherPathCalls += entry.v1 + entry.v2 + entry.tokenRequests;
+      }
+    }
+    this.otherPathCalls += other.otherPathCalls;
+    this.credentialPaths ||= other.credentialPaths;
+    if (other.firstMs < this.firstMs) {
+      this.firstMs = other.firstMs;
+      this.firstText = other.firstText;
+    }
+    if (other.lastMs >= this.lastMs && other.lastText !== "") {
+      this.lastMs = other.lastMs;
+      this.lastText = other.lastText;
+    }
+    this.earliestFailedTokenRequestMs = Math.min(this.earliestFailedTokenRequestMs, other.earliestFailedTokenRequestMs);
+    this.latestV1Ms = Math.max(this.latestV1Ms, other.latestV1Ms);
+    const failed = this.failedTokenRequests;
+    const otherFailed = other.failedTokenRequests;
+    failed.unanswered += otherFailed.unanswered;
+    failed.status403 += otherFailed.status403;
+    failed.status404 += otherFailed.status404;
+    failed.status405 += otherFailed.status405;
+    failed.forwardedFor += otherFailed.forwardedFor;
+    this.answeredTokenRequests += other.answeredTokenRequests;
+    this.timeline.absorb(other.timeline);
   }
 
   /** A token PUT failed (no answer, 403, 404, 405) and IMDSv1 calls came at or after it. */

@@ -33,7 +33,10 @@ export function parseEventRecord(value: unknown): ImdsEvent | string {
     check(value.tokenTtlSeconds === null || typeof value.tokenTtlSeconds === "number", "tokenTtlSeconds") ??
     check(typeof value.forwardedFor === "boolean", "forwardedFor") ??
     check(isInteger(value.requestOnConnection), "requestOnConnection") ??
-    check(value.host === undefined || value.host === null || typeof value.host === "string", "host");
+    check(value.host === undefined || value.host === null || typeof value.host === "string", "host") ??
+    // Absent in events written before the field existed; a string that is not an instance id
+    // is ignored by the report (see instanceIdOfEvent), not an error.
+    check(value.instanceId === undefined || isStringOrNull(value.instanceId), "instanceId");
   return problem ?? (value as unknown as ImdsEvent);
 }
 
@@ -51,7 +54,8 @@ export function parseSummaryRecord(value: unknown): AnalysisSummary | string {
     check(isObject(requests) && isCount(requests.v1) && isCount(requests.v2) && isCount(requests.tokenRequests), "requests") ??
     check(Array.isArray(value.sources) && value.sources.every(isSourceSummary), "sources") ??
     check(isObject(diagnostics) && isObject(diagnostics.counters) && Object.values(diagnostics.counters as object).every(isCount), "diagnostics") ??
-    check(value.live === null || isLiveSummary(value.live), "live");
+    check(value.live === null || isLiveSummary(value.live), "live") ??
+    check(value.instanceId === undefined || isStringOrNull(value.instanceId), "instanceId");
   return problem ?? (value as unknown as AnalysisSummary);
 }
 
@@ -110,7 +114,9 @@ function isLiveSummary(value: unknown): boolean {
     isCount(value.packetsDroppedByInterface) &&
     isObject(value.attribution) &&
     isCount(value.attribution.connections) &&
-    isCount(value.attribution.attributed)
+    isCount(value.attribution.attributed) &&
+    (value.bootTime === undefined || isStringOrNull(value.bootTime)) &&
+    (value.windowIncludesBoot === undefined || value.windowIncludesBoot === null || typeof value.windowIncludesBoot === "boolean")
   );
 }
 
@@ -122,7 +128,7 @@ type FieldName =
   | "user" | "parents" | "cgroup" | "container" | "runtime" | "id" | "kubernetesPodUid" | "systemdUnit" | "reason"
   | "framesRead" | "requests" | "v1" | "v2" | "tokenRequests" | "sources" | "diagnostics" | "counters" | "live"
   | "error" | "message" | "startedAt" | "stoppedAt" | "packetsDroppedByKernel" | "packetsDroppedByInterface"
-  | "connections" | "attributed";
+  | "connections" | "attributed" | "instanceId" | "bootTime" | "windowIncludesBoot";
 type Fields = Readonly<Partial<Record<FieldName, unknown>>>;
 
 function isObject(value: unknown): value is Fields {

@@ -2,6 +2,7 @@ import type { ImdsEvent } from "../events.js";
 import type { AnalysisSummary } from "../summary.js";
 import { CallerAggregate, capUserAgent, processCallerKey } from "./caller-aggregate.js";
 import { secondsBetween } from "./format.js";
+import { instanceIdOfHost } from "./host-identity.js";
 import type { CallTotals, CaptureHealth, ReportWindow } from "./types.js";
 
 /** Sources and source errors listed per host (more are counted). */
@@ -70,12 +71,34 @@ export class HostAggregate {
   private readonly sourceErrors: string[] = [];
   private moreSourceErrors = 0;
   private readonly summaryTotals = new MutableTotals();
+  /** Live summaries that say their capture watched the boot, and those that say it did not. */
+  private bootsWatched = 0;
+  private bootsMissed = 0;
+  /** The EC2 instance id, once known (then it is also the key the builder files this host under). */
+  instanceId: string | null;
+  /** The first name (host name or file name) other than the instance id this host was known by. */
+  hostname: string | null;
 
+  /** `key` is an instance id or a name: the other field starts null. */
   constructor(
-    readonly name: string,
+    key: string,
     private readonly maxCallers: number,
     private readonly maxPathsPerCaller: number,
-  ) {}
+  ) {
+    this.instanceId = instanceIdOfHost(key);
+    this.hostname = this.instanceId === null ? key : null;
+  }
+
+  /** The host's identity: its instance id when known, else its name. */
+  get key(): string {
+    return this.instanceId ?? this.hostname ?? "";
+  }
+
+  /** The instance id is now known (`name`: a name it was known by, which is kept if none was). */
+  identify(instanceId: string, name: string | null): void {
+    this.instanceId = instanceId;
+    if (this.hostname === null && name !== null && name !== instanceId) this.hostname = name;
+  }
 
   addEvent(event: ImdsEvent, timeMs: number, admit: CallerAdmission): void {
     this.totals.count(event.kind);
@@ -122,7 +145,7 @@ export class HostAggregate {
 
   private newCaller(event: ImdsEvent, admit: CallerAdmission): CallerAggregate | null {
     if (this.callers.length >= this.maxCallers || !admit()) return null;
-    const caller = new CallerAggregate(this.name, event, this.maxPathsPerCaller);
+    const caller = new CallerAggregate(event, this.maxPathsPerCaller);
     this.callers.push(caller);
     return caller;
   }
@@ -139,6 +162,9 @@ export class HostAggregate {
     const live = summary.live;
     if (live !== null) {
       this.liveSummaries++;
+      // Older summaries do not say (undefined): unknown, like offline.
+      if (live.windowIncludesBoot === true) this.bootsWatched++;
+      else if (live.windowIncludesBoot === false) this.bootsMissed++;
       this.framesDropped += live.packetsDroppedByKernel + live.packetsDroppedByInterface;
       this.summaryConnections += live.attribution.connections;
       this.summaryAttributed += live.attribution.attributed;
@@ -161,8 +187,69 @@ export class HostAggregate {
 
   /** From the first to the last thing seen: calls, and live captures' start and stop. */
   window(): ReportWindow {
-    if (this.first === null || this.last === null) return { start: null, end: null, durationSeconds: null };
-    return { start: this.first.text, end: this.last.text, durationSeconds: secondsBetween(this.first.ms, this.last.ms) };
+    const includesBoot = this.bootsWatched > 0 ? true : this.bootsMissed > 0 ? false : null;
+    if (this.first === null || this.last === null) return { start: null, end: null, durationSeconds: null, includesBoot };
+    return { start: this.first.text, end: this.last.text, durationSeconds: secondsBetween(this.first.ms, this.last.ms), includesBoot };
+  }
+
+  /**
+   * Adds everything `other` counted: the same host, counted under a name before its instance id
+   * was known. Callers are matched as `addEvent` would match them; a caller beyond this host's
+   * limit becomes untracked calls. `other` must not be used afterwards.
+   */
+  absorb(other: HostAggregate): void {
+    if (this.hostname === null) this.hostname = other.hostname;
+    this.totals.add(other.totals);
+    this.untrackedCalls.add(other.untrackedCalls);
+    if (other.first !== null && (this.first === null || other.first.ms < this.first.ms)) this.first = other.first;
+    if (other.last !== null && (this.last === null || other.last.ms >= this.last.ms)) this.last = other.last;
+    for (const source of other.sources) {
+      if (this.sources.length < maxSourcesPerHost && !this.sources.includes(source)) this.sources.push(source);
+    }
+    this.summaries += other.summaries;
+    this.framesRead += other.framesRead;
+    this.liveSummaries += other.liveSummaries;
+    this.framesDropped += other.framesDropped;
+    this.summaryAttributed += other.summaryAttributed;
+    this.summaryConnections += other.summaryConnections;
+    this.liveCalls += other.liveCalls;
+    this.attributedCalls += other.attributedCalls;
+    this.malformedLines += other.malformedLines;
+    this.possiblyMissedRequests += other.possiblyMissedRequests;
+    for (const message of other.sourceErrors) this.addSourceError(message);
+    this.moreSourceErrors += other.moreSourceErrors;
+    this.summaryTotals.add(other.summaryTotals);
+    this.bootsWatched += other.bootsWatched;
+    this.bootsMissed += other.bootsMissed;
+    for (const [key, caller] of other.byProgram) {
+      const mine = this.byProgram.get(key);
+      if (mine !== undefined) mine.absorb(caller);
+      else if (this.adopt(caller)) this.byProgram.set(key, caller);
+    }
+    for (const [clientIp, byUserAgent] of other.byAddress) {
+      for (const [userAgent, caller] of byUserAgent) {
+        let mine = this.byAddress.get(clientIp);
+        const known = mine?.get(userAgent);
+        if (known !== undefined) known.absorb(caller);
+        else if (this.adopt(caller)) {
+          if (mine === undefined) {
+            mine = new Map();
+            this.byAddress.set(clientIp, mine);
+          }
+          mine.set(userAgent, caller);
+        }
+      }
+    }
+  }
+
+  /** Takes over a caller of an absorbed host, within this host's caller limit. */
+  private adopt(caller: CallerAggregate): boolean {
+    if (this.callers.length >= this.maxCallers) {
+      this.untrackedCalls.add(caller);
+      return false;
+    }
+    this.callers.push(caller);
+    return true;
   }
 
   windowMs(): { startMs: number; endMs: number } | null {

@@ -1,5 +1,7 @@
 import { basename, dirname } from "node:path";
 import type { ImdsEvent } from "../events.js";
+import { isInstanceId } from "../events.js";
+import type { HostReport } from "./types.js";
 
 /** The host name used when nothing better is known. */
 export const localHost = "local";
@@ -8,9 +10,9 @@ export const localHost = "local";
 export const maxHostChars = 253;
 
 /**
- * The reserved optional `host` field of an event (not written by imds-analyzer itself today; a
- * collector that merges events from many hosts may add it). Returns null when absent or unusable
- * (not a string, empty, too long, or with control characters).
+ * The `host` field of an event (live capture writes the machine's host name; a collector that
+ * merges events from many hosts may add it). Returns null when absent or unusable (not a string,
+ * empty, too long, or with control characters).
  */
 export function hostOfEvent(event: ImdsEvent): string | null {
   const host: unknown = (event as { readonly host?: unknown }).host;
@@ -52,9 +54,23 @@ export function hostFromPath(path: string): string {
   return localHost;
 }
 
-/** An EC2 instance id, strictly: only such a host name is ever put into a suggested command. */
-const instanceIdPattern = /^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$/;
+/**
+ * The `instanceId` field of an event (IMDS's own answer, seen in the capture), or null when
+ * absent (older events, or written before the answer was seen) or not strictly an instance id.
+ */
+export function instanceIdOfEvent(event: ImdsEvent): string | null {
+  const instanceId: unknown = (event as { readonly instanceId?: unknown }).instanceId;
+  return isInstanceId(instanceId) ? instanceId : null;
+}
 
+/** An EC2 instance id, strictly: only such a name is ever put into a suggested command. */
 export function instanceIdOfHost(host: string): string | null {
-  return instanceIdPattern.test(host) ? host : null;
+  return isInstanceId(host) ? host : null;
+}
+
+/** How a host is shown: `i-0abc... (web-1)` when both its instance id and a name are known. */
+export function hostLabel(host: Pick<HostReport, "host" | "instanceId" | "hostname">): string {
+  return host.instanceId !== null && host.hostname !== null && host.hostname !== host.instanceId
+    ? `${host.instanceId} (${host.hostname})`
+    : host.host;
 }

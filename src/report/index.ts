@@ -4,7 +4,7 @@
  */
 export { ReportBuilder, defaultReportLimits } from "./aggregate.js";
 export type { ReportOptions } from "./aggregate.js";
-export { hostFromPath, hostOfEvent, instanceIdOfHost, localHost } from "./host-identity.js";
+export { hostFromPath, hostLabel, hostOfEvent, instanceIdOfEvent, instanceIdOfHost, localHost } from "./host-identity.js";
 export { readEvents, defaultMaxLineBytes } from "./ndjson-reader.js";
 export type { ReadEventsOptions, ReadEventsResult } from "./ndjson-reader.js";
 export { readReportSource, openReportInput, decompressIfGzip } from "./report-input.js";

@@ -137,6 +137,8 @@ class NdjsonLineReader {
     this.overlong = false;
     this.pendingLength = 0;
     if (wasOverlong || end - start > this.maxLineBytes) {
+      // Content, though unread: a lone "{" after it no longer starts a pretty-printed document.
+      this.sawContent = true;
       this.report(this.lineNumber, `line longer than ${this.maxLineBytes} bytes (skipped)`);
       return;
     }

@@ -1,4 +1,5 @@
 /** Wording shared by the Markdown and HTML renderings (plain text; each renderer escapes it). */
+import { bootWindowToleranceSeconds } from "../summary.js";
 import { formatDuration, formatShare } from "./format.js";
 import type { CallerReport, PathCount, CaptureHealth, Enforcement, ImdsReport, ReportWindow, V1Reason, Verdict } from "./types.js";
 
@@ -57,6 +58,7 @@ export function windowText(window: ReportWindow): string {
 export function healthRows(report: Pick<ImdsReport, "window" | "totals">, capture: CaptureHealth): [string, string][] {
   const rows: [string, string][] = [
     ["Window", windowText(report.window)],
+    ["Boot in window", bootText(report.window.includesBoot)],
     ["Calls", `IMDSv1 ${report.totals.v1}, IMDSv2 ${report.totals.v2}, token requests ${report.totals.tokenRequests}`],
     ["Frames read", capture.framesRead === null ? "unknown (no analysis summary given)" : String(capture.framesRead)],
     ["Packets dropped", capture.framesDropped === null ? "unknown (capture files do not record drops)" : String(capture.framesDropped)],
@@ -69,6 +71,13 @@ export function healthRows(report: Pick<ImdsReport, "window" | "totals">, captur
   if (capture.possiblyMissedRequests > 0) rows.push(["Possibly missed requests", String(capture.possiblyMissedRequests)]);
   if (capture.sourceErrors.length > 0) rows.push(["Source errors", capture.sourceErrors.join("; ")]);
   return rows;
+}
+
+/** Whether the window included a boot, in a few words. */
+export function bootText(includesBoot: boolean | null): string {
+  if (includesBoot === true) return `yes (the capture started within ${formatDuration(bootWindowToleranceSeconds)} of a boot)`;
+  if (includesBoot === false) return "no: boot-time-only callers (cloud-init, agents starting) may not have been observed";
+  return "unknown (no live capture summary; capture files do not record the boot)";
 }
 
 /** "200×2 401×1 none×1" */

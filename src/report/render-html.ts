@@ -1,4 +1,5 @@
 import { truncateText } from "./format.js";
+import { hostLabel } from "./host-identity.js";
 import {
   enforcementIntro,
   healthRows,
@@ -69,6 +70,8 @@ export function renderHtml(report: ImdsReport, options: HtmlOptions = {}): strin
   const fleet = report.hosts.length > 1;
   const h = escapeHtml;
   const windows = hostWindows(report.hosts);
+  const labels = new Map(report.hosts.map((host) => [host.host, hostLabel(host)]));
+  const labelOf = (host: string): string => labels.get(host) ?? host;
   const out: string[] = [];
   out.push(
     "<!DOCTYPE html>",
@@ -82,7 +85,7 @@ export function renderHtml(report: ImdsReport, options: HtmlOptions = {}): strin
   out.push(`<header class="verdict ${verdictClass[report.verdict]}">`);
   out.push(`<h1>IMDSv2 readiness: ${verdictLabel(report.verdict)}</h1>`, `<p><strong>${h(verdictSummary(report.verdict))}</strong></p>`);
   const only = report.hosts.length === 1 ? report.hosts[0] : undefined;
-  out.push(only === undefined ? `<p>Fleet of ${report.hosts.length} hosts.</p>` : `<p>Host: <code>${h(only.host)}</code></p>`);
+  out.push(only === undefined ? `<p>Fleet of ${report.hosts.length} hosts.</p>` : `<p>Host: <code>${h(hostLabel(only))}</code></p>`);
   out.push(`<ul>${report.verdictReasons.map((reason) => `<li>${h(reason)}</li>`).join("")}</ul></header>`);
 
   out.push("<h2>Enforce IMDSv2</h2>", `<p>${h(enforcementIntro(report.verdict, report.enforcement, fleet))}</p>`);
@@ -97,7 +100,7 @@ export function renderHtml(report: ImdsReport, options: HtmlOptions = {}): strin
     out.push("<th>Callers using IMDSv1</th><th>Window</th><th>Packets dropped</th><th>Reasons</th></tr>");
     for (const host of report.hosts.slice(0, maxHosts)) {
       out.push(
-        `<tr><td class="label"><code>${h(host.host)}</code></td><td>${badge(host.verdict)}</td><td class="n">${host.totals.v1}</td>` +
+        `<tr><td class="label"><code>${h(hostLabel(host))}</code></td><td>${badge(host.verdict)}</td><td class="n">${host.totals.v1}</td>` +
           `<td class="n">${host.totals.v2}</td><td class="n">${host.totals.tokenRequests}</td><td class="n">${host.v1Callers}</td>` +
           `<td>${h(windowText(host.window))}</td><td class="n">${host.capture.framesDropped ?? "unknown"}</td>` +
           `<td>${host.verdict === "READY" ? "" : `<ul>${host.verdictReasons.map((reason) => `<li>${h(reason)}</li>`).join("")}</ul>`}</td></tr>`,
@@ -116,7 +119,7 @@ export function renderHtml(report: ImdsReport, options: HtmlOptions = {}): strin
     out.push("<th>Statuses</th><th>First seen</th><th>Last seen</th><th>User-Agent</th><th>Paths</th><th>Timeline</th></tr>");
     for (const caller of listed) {
       out.push(
-        `<tr><td class="label"><code>${h(truncateText(caller.caller.label, 200))}</code></td>${fleet ? `<td><code>${h(caller.host)}</code></td>` : ""}` +
+        `<tr><td class="label"><code>${h(truncateText(caller.caller.label, 200))}</code></td>${fleet ? `<td><code>${h(labelOf(caller.host))}</code></td>` : ""}` +
           `<td>${h(reasonLabel(caller.reason))}</td><td class="n">${caller.v1}</td><td class="n">${caller.v2}</td><td class="n">${caller.tokenRequests}</td>` +
           `<td>${h(statusesText(caller.statuses))}</td><td>${h(caller.firstSeen)}</td><td>${h(caller.lastSeen)}</td>` +
           `<td class="label"><code>${h(truncateText(userAgentsText(caller), 200))}</code></td><td class="label">${pathsCell(caller)}</td><td>${timelineSvg(caller, windows.get(caller.host) ?? null)}</td></tr>`,
@@ -129,7 +132,7 @@ export function renderHtml(report: ImdsReport, options: HtmlOptions = {}): strin
   const v1Callers = listed.filter((caller) => caller.v1 > 0);
   if (v1Callers.length > 0) {
     out.push("<h2>What each IMDSv1 caller must change</h2>");
-    for (const caller of v1Callers) out.push(callerDetails(caller, fleet));
+    for (const caller of v1Callers) out.push(callerDetails(caller, fleet ? labelOf(caller.host) : null));
   }
 
   if (report.malformedLines.length > 0) {
@@ -156,10 +159,11 @@ function badge(verdict: Verdict): string {
   return `<span class="badge ${verdictClass[verdict]}">${verdictLabel(verdict)}</span>`;
 }
 
-function callerDetails(caller: CallerReport, fleet: boolean): string {
+/** `host`: the caller's host label in a fleet report, null for a single host. */
+function callerDetails(caller: CallerReport, host: string | null): string {
   const h = escapeHtml;
   const rows: [string, string][] = [];
-  if (fleet) rows.push(["Host", `<code>${h(caller.host)}</code>`]);
+  if (host !== null) rows.push(["Host", `<code>${h(host)}</code>`]);
   rows.push(["Advice", h(caller.advice)]);
   rows.push([
     "Calls",

@@ -1,4 +1,5 @@
 import { truncateText } from "./format.js";
+import { hostLabel } from "./host-identity.js";
 import {
   enforcementIntro,
   healthRows,
@@ -63,11 +64,13 @@ export function renderMarkdown(report: ImdsReport, options: MarkdownOptions = {}
   const fleet = report.hosts.length > 1;
   const out: string[] = [];
   const e = escapeMarkdown;
+  const labels = new Map(report.hosts.map((host) => [host.host, hostLabel(host)]));
+  const labelOf = (host: string): string => labels.get(host) ?? host;
 
   out.push(`# IMDSv2 readiness: ${verdictLabel(report.verdict)}`, "");
   out.push(`**${verdictLabel(report.verdict)}**: ${verdictSummary(report.verdict)}`, "");
   const only = report.hosts.length === 1 ? report.hosts[0] : undefined;
-  out.push(only === undefined ? `Fleet of ${report.hosts.length} hosts.` : `Host: ${codeSpan(only.host)}`, "");
+  out.push(only === undefined ? `Fleet of ${report.hosts.length} hosts.` : `Host: ${codeSpan(hostLabel(only))}`, "");
   for (const reason of report.verdictReasons) out.push(`- ${e(reason)}`);
   out.push("");
 
@@ -84,14 +87,14 @@ export function renderMarkdown(report: ImdsReport, options: MarkdownOptions = {}
     out.push("|---|---|---:|---:|---:|---:|---|---:|");
     for (const host of report.hosts.slice(0, maxHosts)) {
       out.push(
-        `| ${codeSpan(host.host, true)} | ${verdictLabel(host.verdict)} | ${host.totals.v1} | ${host.totals.v2} | ${host.totals.tokenRequests} | ` +
+        `| ${codeSpan(hostLabel(host), true)} | ${verdictLabel(host.verdict)} | ${host.totals.v1} | ${host.totals.v2} | ${host.totals.tokenRequests} | ` +
           `${host.v1Callers} | ${e(windowText(host.window))} | ${host.capture.framesDropped ?? "unknown"} |`,
       );
     }
     if (report.hosts.length > maxHosts) out.push("", `(${report.hosts.length - maxHosts} more hosts in the JSON report)`);
     out.push("");
     for (const host of report.hosts.filter((candidate) => candidate.verdict !== "READY").slice(0, maxHosts)) {
-      out.push(`### ${codeSpan(host.host)}: ${verdictLabel(host.verdict)}`, "");
+      out.push(`### ${codeSpan(hostLabel(host))}: ${verdictLabel(host.verdict)}`, "");
       for (const reason of host.verdictReasons) out.push(`- ${e(reason)}`);
       out.push("");
     }
@@ -107,7 +110,7 @@ export function renderMarkdown(report: ImdsReport, options: MarkdownOptions = {}
     );
     for (const caller of listed) {
       out.push(
-        `| ${codeSpan(truncateText(caller.caller.label, 120), true)}${fleet ? ` | ${codeSpan(caller.host, true)}` : ""} | ${reasonLabel(caller.reason)} | ` +
+        `| ${codeSpan(truncateText(caller.caller.label, 120), true)}${fleet ? ` | ${codeSpan(labelOf(caller.host), true)}` : ""} | ${reasonLabel(caller.reason)} | ` +
           `${caller.v1} | ${caller.v2} | ${caller.tokenRequests} | ${e(statusesText(caller.statuses))} | ${e(caller.firstSeen)} | ` +
           `${e(caller.lastSeen)} | ${codeSpan(truncateText(userAgentsText(caller), 120), true)} | ${pathsCell(caller)} |`,
       );
@@ -119,7 +122,7 @@ export function renderMarkdown(report: ImdsReport, options: MarkdownOptions = {}
   const v1Callers = listed.filter((caller) => caller.v1 > 0);
   if (v1Callers.length > 0) {
     out.push("## What each IMDSv1 caller must change", "");
-    v1Callers.forEach((caller, index) => out.push(...callerDetails(caller, index + 1, fleet), ""));
+    v1Callers.forEach((caller, index) => out.push(...callerDetails(caller, index + 1, fleet ? labelOf(caller.host) : null), ""));
   }
 
   if (report.malformedLines.length > 0) {
@@ -140,10 +143,11 @@ function pathsCell(caller: CallerReport): string {
   return cells.join(", ") || "-";
 }
 
-function callerDetails(caller: CallerReport, number: number, fleet: boolean): string[] {
+/** `host`: the caller's host label in a fleet report, null for a single host. */
+function callerDetails(caller: CallerReport, number: number, host: string | null): string[] {
   const e = escapeMarkdown;
   const lines = [`### ${number}. ${codeSpan(truncateText(caller.caller.label, 160))}: ${reasonLabel(caller.reason)}`, ""];
-  if (fleet) lines.push(`- **Host**: ${codeSpan(caller.host)}`);
+  if (host !== null) lines.push(`- **Host**: ${codeSpan(host)}`);
   lines.push(`- **Advice**: ${e(caller.advice)}`);
   lines.push(
     `- **Calls**: IMDSv1 ${caller.v1}, IMDSv2 ${caller.v2}, token requests ${caller.tokenRequests}; ` +

@@ -29,6 +29,10 @@ export class CallTimeline {
   private readonly v2 = new Float64Array(timelineBucketCount);
 
   add(timeMs: number, isV1: boolean): void {
+    this.addCount(timeMs, isV1, 1);
+  }
+
+  private addCount(timeMs: number, isV1: boolean, count: number): void {
     if (!Number.isFinite(timeMs)) return;
     if (Number.isNaN(this.anchorMs)) this.anchorMs = Math.floor(timeMs / this.bucketMs) * this.bucketMs;
     // Bounded even if float rounding at absurd times kept a shift from covering the call.
@@ -37,7 +41,20 @@ export class CallTimeline {
     }
     if (!this.covers(timeMs)) return;
     const index = Math.floor((timeMs - this.anchorMs) / this.bucketMs);
-    (isV1 ? this.v1 : this.v2)[index]! += 1;
+    (isV1 ? this.v1 : this.v2)[index]! += count;
+  }
+
+  /** Adds another timeline's counts, each bucket's at its start time (the other is unchanged). */
+  absorb(other: CallTimeline): void {
+    if (Number.isNaN(other.anchorMs)) return;
+    for (let index = 0; index < timelineBucketCount; index++) {
+      const v1 = other.v1[index]!;
+      const v2 = other.v2[index]!;
+      if (v1 === 0 && v2 === 0) continue;
+      const timeMs = other.anchorMs + index * other.bucketMs;
+      if (v1 > 0) this.addCount(timeMs, true, v1);
+      if (v2 > 0) this.addCount(timeMs, false, v2);
+    }
   }
 
   private covers(timeMs: number): boolean {

@@ -46,6 +46,13 @@ export interface ReportWindow {
   readonly start: string | null;
   readonly end: string | null;
   readonly durationSeconds: number | null;
+  /**
+   * Whether a boot was watched (boot-time callers: cloud-init, agents starting): true when a live
+   * capture summary says its capture started within minutes of the boot, false when live
+   * summaries say none did, null when unknown (offline captures, events without a summary). For
+   * the fleet: true when every host's is, false when any host's is false, else null.
+   */
+  readonly includesBoot: boolean | null;
 }
 
 export interface CaptureHealth {
@@ -65,8 +72,9 @@ export interface CaptureHealth {
 
 export interface Enforcement {
   /**
-   * Commands to run, in order (the hop limit first when needed). The instance id is filled in
-   * only when the host name is an instance id; otherwise the placeholder `INSTANCE_ID`.
+   * Commands to run, in order (the hop limit first when needed). The host's instance id is
+   * filled in when known (seen in IMDS's answers, or the host name is one); otherwise the
+   * placeholder `INSTANCE_ID`.
    */
   readonly commands: readonly string[];
   /** Containers need a PUT response hop limit of 2 to get tokens. */
@@ -76,9 +84,19 @@ export interface Enforcement {
 }
 
 export interface HostReport {
+  /** The host's identity: its instance id when known, else `hostname`. */
   readonly host: string;
-  /** The host name when it is an EC2 instance id, else null. */
+  /**
+   * The EC2 instance id: from IMDS's answers seen in the capture (events' and summaries'
+   * `instanceId`), or the host name itself when it is an instance id; else null.
+   */
   readonly instanceId: string | null;
+  /**
+   * The host's name: the events' `host` field (live capture: the machine's host name), else the
+   * name taken from the file name. The same as `host` for a host without an instance id; null
+   * when only the instance id is known.
+   */
+  readonly hostname: string | null;
   readonly verdict: Verdict;
   readonly verdictReasons: readonly string[];
   readonly window: ReportWindow;

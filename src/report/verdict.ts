@@ -1,11 +1,13 @@
+import { bootWindowToleranceSeconds } from "../summary.js";
 import { formatDuration, formatShare, plural, truncateText } from "./format.js";
-import { instanceIdOfHost } from "./host-identity.js";
 import type { CallerReport, CallTotals, CaptureHealth, Enforcement, ReportWindow, Verdict } from "./types.js";
 
 /**
  * The shortest window that can be READY by default: a day covers daily jobs, hourly credential
  * refreshes and agents' periodic calls. Boot-time callers (cloud-init, agents starting) are seen
- * only when the capture ran through a boot: the capture service starts at boot.
+ * only when the capture ran through a boot: the capture service starts at boot, and its summary
+ * says whether it did (`window.includesBoot`). A long window without a boot is still READY, with
+ * that caveat in the reasons: a boot cannot be waited for, and the daily callers matter more.
  */
 export const defaultMinimumWindowSeconds = 86_400;
 
@@ -22,6 +24,8 @@ export function hopLimitCommand(instanceId: string): string {
 /** What the verdict of one host rests on. */
 export interface HostVerdictInput {
   readonly host: string;
+  /** Put into the enforcement commands; null gives the `INSTANCE_ID` placeholder. */
+  readonly instanceId: string | null;
   /** All calls (listed callers and callers beyond the limit). */
   readonly totals: CallTotals;
   readonly untrackedCalls: CallTotals;
@@ -85,7 +89,7 @@ export function judgeHost(input: HostVerdictInput): HostVerdict {
   }
   reasons.push(...describeHealth(input, verdict === "READY"));
 
-  const instanceId = instanceIdOfHost(input.host) ?? instanceIdPlaceholder;
+  const instanceId = input.instanceId ?? instanceIdPlaceholder;
   const commands = hopLimitNeeded ? [hopLimitCommand(instanceId), enforceCommand(instanceId)] : [enforceCommand(instanceId)];
   return { verdict, verdictReasons: reasons, enforcement: { commands, hopLimitNeeded, tokensAlreadyRequired } };
 }
@@ -166,10 +170,20 @@ function describeHealth(input: HostVerdictInput, ready: boolean): string[] {
       ? "No process attribution (offline analysis): callers are known by client address and User-Agent."
       : `Attribution: ${formatShare(capture.attributionCoverage)} of live calls named their process.`,
   );
-  if (ready) {
-    lines.push("Boot-time callers (cloud-init, agents starting) are included only if the capture ran through a boot (the capture service starts at boot).");
-  }
+  if (ready) lines.push(describeBoot(window.includesBoot));
   return lines;
+}
+
+/** Whether boot-time callers were watched: said with every READY verdict. */
+export function describeBoot(includesBoot: boolean | null): string {
+  const tolerance = formatDuration(bootWindowToleranceSeconds);
+  if (includesBoot === true) {
+    return `The window included a boot (the capture started within ${tolerance} of it): boot-time callers (cloud-init, agents starting) were watched.`;
+  }
+  if (includesBoot === false) {
+    return "The window did not include a boot: boot-time-only callers (cloud-init, agents starting) may not have been observed (run the capture service from boot, or capture through a reboot).";
+  }
+  return "Whether the window included a boot is unknown (no live capture summary says so): boot-time-only callers (cloud-init, agents starting) may not have been observed.";
 }
 
 export interface FleetHost {

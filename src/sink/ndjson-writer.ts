@@ -1,6 +1,7 @@
 import { createWriteStream } from "node:fs";
 import type { Writable } from "node:stream";
 import { OutputError } from "../errors.js";
+import { openOutputFile } from "./output-path.js";
 
 /**
  * Writes one JSON object per line, respecting backpressure. Lines are batched into ~64 KiB
@@ -29,9 +30,13 @@ export class NdjsonWriter {
     });
   }
 
-  /** Opens FILE for writing, mode 0600 (events can name hosts and processes). */
+  /**
+   * Opens FILE for writing, mode 0600 (events can name hosts and processes), refusing a path
+   * another user could have set as a trap (output-path.ts); throws OutputError at once.
+   */
   static toFile(path: string, options: { immediate?: boolean; append?: boolean } = {}): NdjsonWriter {
-    const stream = createWriteStream(path, { flags: options.append ? "a" : "w", mode: 0o600 });
+    const descriptor = openOutputFile(path, { what: "the events file", ...(options.append ? { append: true } : {}) });
+    const stream = createWriteStream(path, { fd: descriptor });
     return new NdjsonWriter(stream, path, true, options.immediate ?? false);
   }
 

@@ -2,6 +2,7 @@ import { createWriteStream } from "node:fs";
 import type { WriteStream } from "node:fs";
 import type { Frame } from "../source/frame.js";
 import { OutputError } from "../errors.js";
+import { openOutputFile } from "./output-path.js";
 
 /** Classic pcap, nanosecond magic (a1b23c4d), little-endian: what `--write-pcap` saves. */
 const pcapNanosecondMagic = 0xa1b23c4d;
@@ -29,8 +30,10 @@ export class PcapWriter {
     readonly path: string,
     linkType: number,
     snaplenBytes = 262_144,
+    /** The file already opened with `PcapWriter.openFile` (live capture opens it before anything else). */
+    descriptor: number = PcapWriter.openFile(path),
   ) {
-    this.stream = createWriteStream(path, { flags: "w", mode: 0o600 });
+    this.stream = createWriteStream(path, { fd: descriptor });
     this.stream.on("error", (error: NodeJS.ErrnoException) => {
       this.failure ??= new OutputError(path, `cannot write the capture: ${error.code ?? error.message}`, { cause: error });
     });
@@ -44,6 +47,14 @@ export class PcapWriter {
     header.writeUInt32LE(snaplenBytes, 16);
     header.writeUInt32LE(linkType, 20);
     this.enqueue(header);
+  }
+
+  /**
+   * Checks and opens PATH (output-path.ts: mode 0600, no symlink traps); throws OutputError at
+   * once, so a refused or unwritable path fails before a capture starts.
+   */
+  static openFile(path: string): number {
+    return openOutputFile(path, { what: "the capture file" });
   }
 
   write(frame: Frame): void {

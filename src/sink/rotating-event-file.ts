@@ -1,6 +1,6 @@
-import { closeSync, existsSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
-import { fstatSync } from "node:fs";
-import { OutputError } from "../errors.js";
+import { closeSync, existsSync, fstatSync, ftruncateSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
+import { ImdsAnalyzerError } from "../errors.js";
+import { openOutputFile } from "./output-path.js";
 
 export interface RotationOptions {
   /** Rotate when the file would grow past this many bytes; null never rotates by size. */
@@ -9,31 +9,58 @@ export interface RotationOptions {
   readonly keepFiles: number;
 }
 
+export interface EventFileOptions {
+  /**
+   * How often (at most, checked on a write) the path is compared with the open file: when FILE
+   * was removed or moved away without a SIGHUP, the path is reopened (created again). 1000 ms
+   * by default; 0 checks before every write.
+   */
+  readonly pathCheckIntervalMs?: number;
+}
+
+const defaultPathCheckIntervalMs = 1000;
+
 /**
- * The events file of a long-running capture. Each event is appended with one synchronous write
- * of a whole line, so a crash, a rotation or a full disk never leaves half a JSON line behind
- * (live event rates are tiny next to what a synchronous append can take). The file is created
- * with mode 0600. It rotates by size (FILE -> FILE.1 -> FILE.2 ...) and `reopen()` (SIGHUP)
- * reopens FILE after an external tool such as logrotate moved it away.
+ * The events file of a long-running capture. Each event is appended as one whole line: a write
+ * that stops part-way (the disk filled up in the middle of a line) is cut back to the last whole
+ * line, so the file never holds half a JSON line. The file is created with mode 0600. It rotates
+ * by size (FILE -> FILE.1 -> FILE.2 ...); `reopen()` (SIGHUP) reopens FILE after an external tool
+ * such as logrotate moved it away, and a cheap check (stat of the path against fstat of the open
+ * file, at most once a second, on a write) reopens it when it was removed or moved without one.
  *
- * A write that fails (disk full, file system gone) loses that event, counts it and goes on:
- * a capture service must not die because /var/log filled up.
+ * Nothing here throws once the file is open: a write that fails (disk full, file system gone),
+ * or a rotation or reopen that cannot create the file, loses that event, counts it and goes on,
+ * reporting the problem once per episode and once more when writing works again. A capture
+ * service must not die because /var/log filled up.
  */
 export class RotatingEventFile {
-  private descriptor: number;
+  /** null: no file is open (a rotation or reopen failed); retried on the next path check. */
+  private descriptor: number | null;
   private sizeBytes: number;
+  /** Device and inode of the open file, to notice the path now names another file (or none). */
+  private openedDevice = 0;
+  private openedInode = 0;
+  private lastPathCheckMs: number;
+  private readonly pathCheckIntervalMs: number;
   eventsWritten = 0;
   eventsNotWritten = 0;
   rotations = 0;
-  private lastError: string | null = null;
+  /** Times the path was reopened because the file was removed or replaced (SIGHUP not counted). */
+  reopenedAfterRemoval = 0;
+  /** Events lost in the current episode of failures (0 while writing works). */
+  private lostInEpisode = 0;
 
   constructor(
     readonly path: string,
     private readonly rotation: RotationOptions = { maxFileBytes: null, keepFiles: 0 },
+    /** Problems and recoveries, for the operator (stderr); each said once per episode. */
     private readonly onWriteError: (message: string) => void = () => undefined,
+    options: EventFileOptions = {},
   ) {
     this.descriptor = this.open();
-    this.sizeBytes = fstatSync(this.descriptor).size;
+    this.sizeBytes = this.noteOpenedFile(this.descriptor);
+    this.pathCheckIntervalMs = options.pathCheckIntervalMs ?? defaultPathCheckIntervalMs;
+    this.lastPathCheckMs = Date.now();
   }
 
   /** Same shape as NdjsonWriter.name, for start-up messages. */
@@ -43,59 +70,176 @@ export class RotatingEventFile {
 
   write(record: object): void {
     const line = Buffer.from(JSON.stringify(record) + "\n", "utf8");
-    if (this.rotation.maxFileBytes !== null && this.sizeBytes > 0 && this.sizeBytes + line.length > this.rotation.maxFileBytes) {
+    this.checkPathIfDue();
+    if (this.descriptor !== null && this.rotation.maxFileBytes !== null && this.sizeBytes > 0 && this.sizeBytes + line.length > this.rotation.maxFileBytes) {
       this.rotate();
     }
-    try {
-      let offset = 0;
-      while (offset < line.length) offset += writeSync(this.descriptor, line, offset, line.length - offset);
-      this.sizeBytes += line.length;
-      this.eventsWritten++;
-      this.lastError = null;
-    } catch (error) {
-      this.eventsNotWritten++;
-      const message = `${this.path}: an event could not be written (${(error as NodeJS.ErrnoException).code ?? String(error)}); events are being lost`;
-      // Say it once per episode, not once per event.
-      if (this.lastError === null) this.onWriteError(message);
-      this.lastError = message;
+    const descriptor = this.descriptor;
+    if (descriptor === null) {
+      this.lose("no events file is open");
+      return;
+    }
+    const failure = appendWholeLine(descriptor, line);
+    if (failure !== null) {
+      this.lose(failure);
+      return;
+    }
+    this.sizeBytes += line.length;
+    this.eventsWritten++;
+    if (this.lostInEpisode > 0) {
+      this.onWriteError(`${this.path}: writing events again (${this.lostInEpisode} event(s) were lost)`);
+      this.lostInEpisode = 0;
     }
   }
 
-  /** Reopens the path (SIGHUP): the file may have been moved away by logrotate. */
+  /** Reopens the path (SIGHUP): the file may have been moved away by logrotate. Never throws. */
   reopen(): void {
+    this.lastPathCheckMs = Date.now();
+    let next: number;
+    try {
+      next = this.open();
+    } catch (error) {
+      // Keep writing to the old file (if any) rather than nowhere.
+      this.onWriteError(`${this.path}: cannot reopen the events file (${describeError(error)}); still writing to the file opened before`);
+      return;
+    }
     const previous = this.descriptor;
-    this.descriptor = this.open();
-    this.sizeBytes = fstatSync(this.descriptor).size;
-    closeSync(previous);
+    this.descriptor = next;
+    this.sizeBytes = this.noteOpenedFile(next);
+    if (previous !== null) closeQuietly(previous);
   }
 
   close(): void {
-    closeSync(this.descriptor);
+    if (this.descriptor !== null) closeSync(this.descriptor);
+    this.descriptor = null;
+  }
+
+  private lose(reason: string): void {
+    this.eventsNotWritten++;
+    // Say it once per episode, not once per event.
+    if (this.lostInEpisode === 0) this.onWriteError(`${this.path}: an event could not be written (${reason}); events are being lost`);
+    this.lostInEpisode++;
+  }
+
+  /**
+   * At most once per interval: is the path still the open file? Removed (ENOENT) or replaced
+   * (another inode) -> reopen, so events land where readers look. Also refreshes the size, which
+   * an external truncation (logrotate copytruncate) changes.
+   */
+  private checkPathIfDue(): void {
+    const nowMs = Date.now();
+    if (nowMs - this.lastPathCheckMs < this.pathCheckIntervalMs) return;
+    this.lastPathCheckMs = nowMs;
+    if (this.descriptor === null) {
+      this.reopenQuietly();
+      return;
+    }
+    let sameFile: boolean;
+    try {
+      const atPath = statSync(this.path);
+      sameFile = atPath.ino === this.openedInode && atPath.dev === this.openedDevice;
+    } catch {
+      sameFile = false; // removed (or its directory is unreachable): try to create it again
+    }
+    if (sameFile) {
+      try {
+        this.sizeBytes = fstatSync(this.descriptor).size;
+      } catch {
+        // keep the size we counted
+      }
+      return;
+    }
+    if (this.reopenQuietly()) this.reopenedAfterRemoval++;
+  }
+
+  /** Reopen after a removal or a failed rotation; a failure keeps the old file (or none). */
+  private reopenQuietly(): boolean {
+    let next: number;
+    try {
+      next = this.open();
+    } catch {
+      return false; // counted as lost events on the writes that follow, with the reason
+    }
+    if (this.descriptor !== null) closeQuietly(this.descriptor);
+    this.descriptor = next;
+    this.sizeBytes = this.noteOpenedFile(next);
+    return true;
   }
 
   private rotate(): void {
-    closeSync(this.descriptor);
-    const keep = this.rotation.keepFiles;
-    if (keep <= 0) {
-      rmSync(this.path, { force: true });
-    } else {
-      rmSync(`${this.path}.${keep}`, { force: true });
-      for (let index = keep - 1; index >= 1; index--) {
-        if (existsSync(`${this.path}.${index}`)) renameSync(`${this.path}.${index}`, `${this.path}.${index + 1}`);
+    if (this.descriptor !== null) closeQuietly(this.descriptor);
+    this.descriptor = null;
+    try {
+      const keep = this.rotation.keepFiles;
+      if (keep <= 0) {
+        rmSync(this.path, { force: true });
+      } else {
+        rmSync(`${this.path}.${keep}`, { force: true });
+        for (let index = keep - 1; index >= 1; index--) {
+          if (existsSync(`${this.path}.${index}`)) renameSync(`${this.path}.${index}`, `${this.path}.${index + 1}`);
+        }
+        renameSync(this.path, `${this.path}.1`);
       }
-      renameSync(this.path, `${this.path}.1`);
+      this.rotations++;
+    } catch (error) {
+      this.onWriteError(`${this.path}: rotating the events file failed (${describeError(error)}); appending to it instead`);
     }
-    this.rotations++;
-    this.descriptor = this.open();
-    this.sizeBytes = 0;
+    // Whatever happened above, write to whatever FILE now is; if it cannot be opened the
+    // events are counted as lost and the open is retried on the next path check.
+    if (!this.reopenQuietly()) this.lastPathCheckMs = Date.now();
   }
 
+  /** Every open (start, rotation, reopen) goes through the symlink-safe checks of output-path.ts. */
   private open(): number {
-    try {
-      return openSync(this.path, "a", 0o600);
-    } catch (error) {
-      throw new OutputError(this.path, `cannot open the events file: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, { cause: error });
+    return openOutputFile(this.path, { what: "the events file", append: true });
+  }
+
+  /** Remembers which file is open; returns its size. */
+  private noteOpenedFile(descriptor: number): number {
+    const stats = fstatSync(descriptor);
+    this.openedDevice = stats.dev;
+    this.openedInode = stats.ino;
+    return stats.size;
+  }
+}
+
+/**
+ * Appends `line` to an O_APPEND descriptor whole or not at all: null when written, else why not.
+ * A regular file takes a write in one call unless the disk fills in the middle of it; then the
+ * part already written is cut off again (the file's end is where that part ended).
+ */
+function appendWholeLine(descriptor: number, line: Buffer): string | null {
+  let written = 0;
+  try {
+    while (written < line.length) {
+      const count = writeSync(descriptor, line, written, line.length - written);
+      if (count <= 0) throw Object.assign(new Error("the write made no progress"), { code: "EIO" });
+      written += count;
     }
+    return null;
+  } catch (error) {
+    if (written > 0) {
+      try {
+        ftruncateSync(descriptor, Math.max(0, fstatSync(descriptor).size - written));
+      } catch (truncateError) {
+        return `${describeError(error)}; cutting off the partial line also failed: ${describeError(truncateError)}`;
+      }
+    }
+    return describeError(error);
+  }
+}
+
+function describeError(error: unknown): string {
+  if (error instanceof ImdsAnalyzerError) return error.message;
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return code ?? String(error);
+}
+
+function closeQuietly(descriptor: number): void {
+  try {
+    closeSync(descriptor);
+  } catch {
+    // already gone; nothing to flush (writes are synchronous)
   }
 }
 

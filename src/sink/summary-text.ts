@@ -1,5 +1,5 @@
 import { describeLinkType } from "../decode/link-types.js";
-import type { AnalysisSummary } from "../summary.js";
+import type { AnalysisSummary, LiveCaptureSummary } from "../summary.js";
 
 /** The human summary written to stderr after an analysis. Plain text, no colours. */
 export function formatSummaryText(summary: AnalysisSummary): string {
@@ -17,6 +17,8 @@ export function formatSummaryText(summary: AnalysisSummary): string {
   lines.push(
     `IMDS requests: ${requests.total} (v1: ${requests.v1}, v2: ${requests.v2}, token requests: ${requests.tokenRequests})`,
   );
+  if (summary.instanceId !== null) lines.push(`Instance: ${summary.instanceId} (as IMDS named it in this capture)`);
+  if (summary.live !== null) lines.push(...formatLiveLines(summary.live));
   if (summary.clients.length > 0) {
     lines.push("Requests per client (address, User-Agent):");
     for (const client of summary.clients) {
@@ -40,6 +42,32 @@ export function formatSummaryText(summary: AnalysisSummary): string {
     lines.push(`warning: ${warning.message}${warning.count > 1 ? ` (${warning.count} times)` : ""}`);
   }
   return lines.join("\n") + "\n";
+}
+
+/** Capture health: what a reader needs to trust (or not) an empty result. */
+function formatLiveLines(live: LiveCaptureSummary): string[] {
+  const lines = [
+    `Live capture on ${live.device}: ${live.durationSeconds.toFixed(0)} s from ${live.startedAt}, ` +
+      `${live.packetsReceived} packets, dropped ${live.packetsDroppedByKernel} by the kernel and ${live.packetsDroppedByInterface} by the interface`,
+  ];
+  if (live.bootTime !== undefined && live.bootTime !== null) {
+    lines.push(`  host booted ${live.bootTime}: ${live.windowIncludesBoot === true ? "the capture includes boot" : "boot was before the capture (boot-time callers not seen)"}`);
+  }
+  const { attribution } = live;
+  lines.push(
+    `  attribution (${attribution.method}${attribution.fallbackReason === null ? "" : `: ${attribution.fallbackReason}`}): ` +
+      `${attribution.attributed} of ${attribution.connections} connections, ${attribution.partial} partial, ${attribution.failed} failed`,
+  );
+  if (live.interruptions !== undefined && live.interruptions.count > 0) {
+    lines.push(`  interrupted ${live.interruptions.count} time(s), ${live.interruptions.secondsDown.toFixed(1)} s without capture`);
+  }
+  if (live.eventsNotWritten !== undefined && live.eventsNotWritten > 0) lines.push(`  ${live.eventsNotWritten} events could not be written`);
+  if (live.framesNotSaved > 0) lines.push(`  ${live.framesNotSaved} frames not saved to --write-pcap`);
+  if (live.capabilities !== undefined) {
+    const kept = live.capabilities.kept;
+    lines.push(`  capabilities kept after start: ${kept === null ? `all (${live.capabilities.problem ?? "not dropped"})` : kept.length === 0 ? "none" : kept.join(", ")}`);
+  }
+  return lines;
 }
 
 export function formatBytes(bytes: number): string {

@@ -7,6 +7,10 @@ const imdsToken = "AQAEAH4qGq9Y0ZjUeRb7kL2mXnV8sTw3cP1dQfA6oHi5uJ9eKx4yBzN2gC7tM
 const secretAccessKey = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY";
 const sessionToken = "IQoJb3JpZ2luX2VjEJr//////////wEaCXVzLWVhc3QtMSJHMEUCIQD7x9Kp2mQz";
 const hexSecret = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+// As test/fake-imds/fake-imds.mjs issues them: "AQAEA" + 39 random bytes in base64url + "==".
+const fakeImdsToken = "AQAEA2MUQAAlN0IXVoS25EytGhPE1jTJ7QWkk3zDms5FePQz9NdSowUzq==";
+const fakeImdsTokenWithUnderscores = "AQAEAEP_xzVZTcM_Z26q6_WRraDSgbgbyBGAtyYn_rg9URPmVs3JkKHwt==";
+const fakeSecretAccessKey = "FAKESECRETq8Zr3LmX0aT7bV2nC9yK4wE1pD6sG5hJ";
 
 describe("redactArgv: secrets go", () => {
   it.each<[string, string[], string[]]>([
@@ -49,6 +53,13 @@ describe("redactArgv: secrets go", () => {
       ["/bin/sh", "-c", `TOKEN=${R} curl -H "X-aws-ec2-metadata-token: ${R}" http://169.254.169.254/ --password ${R} && AWS_SESSION_TOKEN=${R} aws sts get-caller-identity`],
     ],
     ["the value of a secret option is redacted even if it looks like an option", ["t", "--password", "--weird"], ["t", "--password", R]],
+    // Issue 6's cases, in the shapes the fake IMDS and real clients produce.
+    ["--token=X", ["app", `--token=${imdsToken}`], ["app", `--token=${R}`]],
+    ["curl --header as its own argument", ["curl", "--header", `X-aws-ec2-metadata-token: ${fakeImdsToken}`, "http://169.254.169.254/latest/user-data"], ["curl", "--header", `X-aws-ec2-metadata-token: ${R}`, "http://169.254.169.254/latest/user-data"]],
+    ["lower-case aws_secret_access_key=", ["env", `aws_secret_access_key=${secretAccessKey}`, "app"], ["env", `aws_secret_access_key=${R}`, "app"]],
+    ["export AWS_SECRET_ACCESS_KEY=... inside sh -c", ["sh", "-c", `export AWS_SECRET_ACCESS_KEY=${secretAccessKey}; aws s3 ls`], ["sh", "-c", `export AWS_SECRET_ACCESS_KEY=${R}; aws s3 ls`]],
+    ["a base64url token (with - and _) as a bare argument", ["app", fakeImdsToken, fakeImdsTokenWithUnderscores], ["app", R, R]],
+    ["the fake IMDS's secret access key shape as a bare argument", ["app", fakeSecretAccessKey], ["app", R]],
   ])("%s", (_name, argv, expected) => {
     expect(redactArgv(argv)).toEqual(expected);
   });

@@ -135,8 +135,21 @@ describe.skipIf(skip)("imds-analyzer capture (live, root, test namespaces)", () 
     const [overIpv6] = eventsOfPid(events, ipv6.pid);
     expect(overIpv6).toMatchObject({ kind: "v1", serverIp: "fd00:ec2::254" });
 
-    const live = summary["live"] as { packetsDroppedByKernel: number; attribution: { attributed: number; connections: number } };
+    const live = summary["live"] as {
+      packetsDroppedByKernel: number;
+      attribution: { attributed: number; connections: number };
+      bootTime: string | null;
+      windowIncludesBoot: boolean | null;
+      startedAt: string;
+    };
     expect(live.packetsDroppedByKernel).toBe(0);
+    // The first call fetched the instance id: every event carries it, and so does the summary.
+    expect(events.map((event) => event.instanceId)).toEqual(events.map(() => "i-0123456789abcdef0"));
+    expect(summary["instanceId"]).toBe("i-0123456789abcdef0");
+    // The boot time is the kernel's (btime in /proc/stat); a test run is not a boot.
+    const btimeSeconds = Number(/^btime (\d+)$/m.exec(readFileSync("/proc/stat", "utf8"))![1]);
+    expect(live.bootTime).toBe(new Date(btimeSeconds * 1000).toISOString());
+    expect(live.windowIncludesBoot).toBe(Date.parse(live.startedAt) - btimeSeconds * 1000 <= 600_000);
     // The saved packets (0600: they hold credentials) give the same calls when analysed offline.
     expect(statSync(savedPcap).mode & 0o777).toBe(0o600);
     const offline: ImdsEvent[] = [];

@@ -34,9 +34,9 @@ describe("verdict", () => {
       `No IMDSv1 calls in 2 d (${timeAt(0)} to ${timeAt(172_800)}): 1 IMDSv2 call and 1 token request from 1 caller.`,
       "Packets dropped: 0.",
       "Attribution: 100% of live calls named their process.",
-      "Boot-time callers (cloud-init, agents starting) are included only if the capture ran through a boot (the capture service starts at boot).",
+      "Whether the window included a boot is unknown (no live capture summary says so): boot-time-only callers (cloud-init, agents starting) may not have been observed.",
     ]);
-    expect(report.window).toEqual({ start: timeAt(0), end: timeAt(172_800), durationSeconds: 172_800 });
+    expect(report.window).toEqual({ includesBoot: null, start: timeAt(0), end: timeAt(172_800), durationSeconds: 172_800 });
     expect(report.capture).toEqual({
       framesRead: 1000,
       framesDropped: 0,

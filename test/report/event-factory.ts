@@ -30,6 +30,7 @@ export function event(overrides: Partial<ImdsEvent> = {}): ImdsEvent {
     process: null,
     attribution: null,
     host: null,
+    instanceId: null,
     tokenTtlSeconds: kind === "token-request" ? 21600 : null,
     forwardedFor: false,
     requestOnConnection: 1,
@@ -82,6 +83,7 @@ export function liveSummary(overrides: Partial<LiveCaptureSummary> = {}, request
     clients: [],
     callsFromUntrackedClients: 0,
     live,
+    instanceId: null,
     diagnostics: { counters: {}, warnings: [] },
   };
 }
@@ -96,6 +98,7 @@ export function offlineSummary(overrides: Partial<AnalysisSummary> = {}): Analys
     clients: [],
     callsFromUntrackedClients: 0,
     live: null,
+    instanceId: null,
     diagnostics: { counters: {}, warnings: [] },
     ...overrides,
   };

@@ -155,6 +155,18 @@ const expectations: Record<string, (report: ImdsReport) => void> = {
   },
 };
 
+/** Captures in which a client fetched the instance id (200): the fake IMDS's id names the host. */
+const capturesWithInstanceId = new Set([
+  "container-veth-eth.pcap",
+  "curl-v1-v2-lo.pcap",
+  "ipv6-endpoint-lo.pcap",
+  "keepalive-pipelined-lo.pcap",
+  "python-urllib-v1-any-sll.pcap",
+  "tokens-required-any.pcap",
+  "wget-v1-v2-any-nano.pcap",
+]);
+const fakeInstanceId = "i-0123456789abcdef0";
+
 describe("golden reports of the captures", () => {
   it("cover every capture", () => {
     expect(captureNames.length).toBeGreaterThanOrEqual(11);
@@ -168,8 +180,14 @@ describe("golden reports of the captures", () => {
     // Never a secret in a report.
     const json = renderJson(report);
     for (const secret of ["ASIAFAKEIMDSANALYZER", "FAKESECRET", "FAKEUSERDATA"]) expect(json).not.toContain(secret);
-    // Each capture is one host, named after the file; offline callers are known by address.
-    expect(report.hosts.map((host) => host.host)).toEqual([hostFromPath(captureName)]);
+    // Each capture is one host: its instance id when a client fetched it, and the file's name;
+    // the enforcement commands carry the id when it is known. Offline callers are known by address.
+    const instanceId = capturesWithInstanceId.has(captureName) ? fakeInstanceId : null;
+    expect(report.hosts.map((host) => [host.host, host.instanceId, host.hostname])).toEqual([
+      [instanceId ?? hostFromPath(captureName), instanceId, hostFromPath(captureName)],
+    ]);
+    for (const command of report.enforcement.commands) expect(command).toContain(`--instance-id ${instanceId ?? "INSTANCE_ID"} `);
+    expect(report.window.includesBoot).toBeNull();
     expect(report.callers.every((caller) => caller.caller.identifiedBy === "client-address" && caller.process === null)).toBe(true);
     expect(report.capture.framesDropped).toBeNull();
     expect(report.capture.attributionCoverage).toBeNull();
@@ -192,5 +210,7 @@ describe("golden reports of the captures", () => {
       "Packet drops unknown: capture files do not record them (tcpdump prints its drop count when it stops).",
     );
     expect(report.enforcement.commands).toEqual(["aws ec2 modify-instance-metadata-options --instance-id INSTANCE_ID --http-tokens required"]);
+    // A capture file cannot say whether it covered a boot.
+    expect(report.verdictReasons.at(-1)).toMatch(/^Whether the window included a boot is unknown/);
   });
 });

@@ -15,7 +15,7 @@ import { pathToFileURL } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { analyzeCaptures } from "../../src/analyze.js";
 import { ReportBuilder } from "../../src/report/aggregate.js";
-import { hostFromPath } from "../../src/report/host-identity.js";
+import { hostFromPath, hostLabel } from "../../src/report/host-identity.js";
 import { renderHtml } from "../../src/report/render-html.js";
 import type { ImdsReport } from "../../src/report/types.js";
 import { event } from "./event-factory.js";
@@ -169,7 +169,11 @@ describe("HTML report in headless chromium", () => {
     const rendered = await renderedReport();
     // The fixture must be what we think it is, or the DOM checks below prove little.
     expect(rendered.report.verdict).toBe("NOT_READY");
-    expect(rendered.report.hosts.map((host) => host.host).sort()).toEqual(["curl-v1-v2-lo", "js-sdk-put-hang-lo-veth"]);
+    // The curl capture fetched the instance id: that host is known by it (and its file name).
+    expect(rendered.report.hosts.map((host) => [host.host, host.hostname]).sort()).toEqual([
+      ["i-0123456789abcdef0", "curl-v1-v2-lo"],
+      ["js-sdk-put-hang-lo-veth", "js-sdk-put-hang-lo-veth"],
+    ]);
     expect(rendered.report.callers.length).toBeGreaterThanOrEqual(2);
 
     const dom = await dumpDom(executable, rendered.path);
@@ -180,7 +184,8 @@ describe("HTML report in headless chromium", () => {
       expect(caller.caller.label.length).toBeLessThanOrEqual(200); // else the page shows it truncated
       expect(dom).toContain(serializedText(caller.caller.label));
     }
-    for (const host of rendered.report.hosts) expect(dom).toContain(`<code>${serializedText(host.host)}</code>`);
+    for (const host of rendered.report.hosts) expect(dom).toContain(`<code>${serializedText(hostLabel(host))}</code>`);
+    expect(dom).toContain("<code>i-0123456789abcdef0 (curl-v1-v2-lo)</code>");
     // Every inline SVG the renderer wrote survived parsing as an SVG element with its bars.
     const svgCount = countOf(rendered.html, '<svg class="timeline"');
     expect(svgCount).toBeGreaterThan(0);

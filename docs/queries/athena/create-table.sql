@@ -2,6 +2,7 @@
 --   s3://BUCKET/imds-analyzer/events/host=<host>/dt=<YYYY-MM-DD>/<any name>.ndjson[.gz]
 -- Replace BUCKET. After new host or dt folders appear: MSCK REPAIR TABLE events;
 -- JSON keys match columns case-insensitively (userAgent -> useragent); queries may use either.
+-- The events' own `host` key (the live host name) is not a column: `host` is the partition.
 CREATE EXTERNAL TABLE IF NOT EXISTS events (
   `schema` string,
   `time` string,
@@ -31,6 +32,7 @@ CREATE EXTERNAL TABLE IF NOT EXISTS events (
     kubernetespoduid: string,
     systemdunit: string>,
   `attribution` struct<method: string, status: string, reason: string>,
+  `instanceid` string,
   `tokenttlseconds` int,
   `forwardedfor` boolean,
   `requestonconnection` int

@@ -1,6 +1,7 @@
 -- DuckDB: the `events` view over NDJSON event files laid out like the S3 prefix Athena reads:
 --   events/host=<host>/dt=<YYYY-MM-DD>/<any name>.ndjson   (gzip: .ndjson.gz works too)
 -- Explicit columns, so a file without (say) any process object still gets the full schema.
+-- The events' own `host` key (the live host name) is not read: `host` is the partition folder.
 -- Run from the directory holding events/, or replace the quoted glob below (keep it on one line).
 CREATE OR REPLACE VIEW events AS
 SELECT *
@@ -26,6 +27,7 @@ FROM read_json(
     'source': 'VARCHAR',
     'process': 'STRUCT(pid INTEGER, startTime VARCHAR, comm VARCHAR, exe VARCHAR, cmdline VARCHAR[], uid BIGINT, "user" VARCHAR, parents STRUCT(pid INTEGER, comm VARCHAR, cmdline VARCHAR[])[], cgroup VARCHAR, container STRUCT(runtime VARCHAR, id VARCHAR), kubernetesPodUid VARCHAR, systemdUnit VARCHAR)',
     'attribution': 'STRUCT(method VARCHAR, status VARCHAR, reason VARCHAR)',
+    'instanceId': 'VARCHAR',
     'tokenTtlSeconds': 'INTEGER',
     'forwardedFor': 'BOOLEAN',
     'requestOnConnection': 'INTEGER'

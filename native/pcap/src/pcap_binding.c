@@ -14,6 +14,9 @@
  *   handle.close() -> the final stats: stops reading, delivers what is still buffered, closes
  *   properties: device, linkType, linkTypeName, timePrecisionDigits, warning, snaplenBytes,
  *               bufferSizeBytes, maxBatchPackets
+ *   dropCapabilities(keep: string[]) -> { kept, threads, threadsNotDropped, problem }
+ *               keep only the named capabilities (CAP_SYS_PTRACE, ...) on every thread, with
+ *               no_new_privs: called once capture is set up (capabilities.c)
  *
  * Reading never blocks Node: libpcap's selectable fd is watched with a uv_poll handle on Node's
  * own loop, and when it is readable pcap_dispatch (non-blocking) runs in batches. Each batch is
@@ -40,6 +43,8 @@
 #include <node_api.h>
 #include <pcap/pcap.h>
 #include <uv.h>
+
+#include "capabilities.h"
 
 /* ------------------------------------------------------------------------------------------ */
 /* Limits                                                                                       */
@@ -926,6 +931,64 @@ static napi_value export_open(napi_env env, napi_callback_info info) {
   return instance;
 }
 
+/* dropCapabilities(keep: string[]): see capabilities.c. */
+static napi_value export_drop_capabilities(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  bool is_array = false;
+  if (argc < 1 || napi_is_array(env, argv[0], &is_array) != napi_ok || !is_array) {
+    throw_formatted(env, ERROR_TYPE, "E_INVALID_ARG_TYPE", "dropCapabilities(keep): keep must be an array of capability names");
+    return NULL;
+  }
+  uint32_t count = 0;
+  NAPI_CALL(env, napi_get_array_length(env, argv[0], &count));
+  uint64_t keep = 0;
+  for (uint32_t i = 0; i < count; i++) {
+    napi_value element;
+    NAPI_CALL(env, napi_get_element(env, argv[0], i, &element));
+    char *name = get_string(env, element, "a capability name", 64);
+    if (name == NULL) return NULL;
+    int number = capability_number(name);
+    if (number < 0) {
+      throw_formatted(env, ERROR_TYPE, "E_INVALID_ARG_VALUE", "unknown capability name \"%s\" (expected e.g. CAP_SYS_PTRACE)", name);
+      free(name);
+      return NULL;
+    }
+    free(name);
+    keep |= (uint64_t)1 << number;
+  }
+  capability_drop_result result;
+  char problem[MESSAGE_BYTES] = "";
+  if (drop_capabilities_everywhere(keep, &result, problem, sizeof problem) != 0) {
+    throw_formatted(env, ERROR_PLAIN, "E_CAPABILITIES", "%s", problem);
+    return NULL;
+  }
+  napi_value object, kept, value;
+  NAPI_CALL(env, napi_create_object(env, &object));
+  NAPI_CALL(env, napi_create_array(env, &kept));
+  uint32_t index = 0;
+  for (int number = 0; number < 64; number++) {
+    if (!((keep >> number) & 1u)) continue;
+    const char *name = capability_name_of(number);
+    if (name == NULL) continue;
+    NAPI_CALL(env, napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &value));
+    NAPI_CALL(env, napi_set_element(env, kept, index++, value));
+  }
+  NAPI_CALL(env, napi_set_named_property(env, object, "kept", kept));
+  NAPI_CALL(env, napi_create_uint32(env, (uint32_t)result.threads, &value));
+  NAPI_CALL(env, napi_set_named_property(env, object, "threads", value));
+  NAPI_CALL(env, napi_create_uint32(env, (uint32_t)result.threads_not_dropped, &value));
+  NAPI_CALL(env, napi_set_named_property(env, object, "threadsNotDropped", value));
+  if (problem[0] != '\0') {
+    NAPI_CALL(env, napi_create_string_utf8(env, problem, NAPI_AUTO_LENGTH, &value));
+  } else {
+    NAPI_CALL(env, napi_get_null(env, &value));
+  }
+  NAPI_CALL(env, napi_set_named_property(env, object, "problem", value));
+  return object;
+}
+
 static void finalize_module_data(napi_env env, void *data, void *hint) {
   module_data *module = (module_data *)data;
   napi_delete_reference(env, module->constructor_ref);
@@ -957,6 +1020,9 @@ NAPI_MODULE_INIT() {
   NAPI_CALL(env, napi_create_function(env, "open", NAPI_AUTO_LENGTH, export_open, NULL, &open_function));
   NAPI_CALL(env, napi_create_string_utf8(env, pcap_lib_version(), NAPI_AUTO_LENGTH, &version));
   NAPI_CALL(env, napi_set_named_property(env, exports, "open", open_function));
+  napi_value drop_function;
+  NAPI_CALL(env, napi_create_function(env, "dropCapabilities", NAPI_AUTO_LENGTH, export_drop_capabilities, NULL, &drop_function));
+  NAPI_CALL(env, napi_set_named_property(env, exports, "dropCapabilities", drop_function));
   NAPI_CALL(env, napi_set_named_property(env, exports, "PcapHandle", constructor));
   NAPI_CALL(env, napi_set_named_property(env, exports, "libraryVersion", version));
   return exports;

@@ -1,0 +1,31 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { observeBoot, parseBootTimeSeconds } from "../../src/live/boot-time.js";
+
+const procStat = "cpu  1 2 3 4\ncpu0 1 2 3 4\nintr 5\nctxt 42\nbtime 1740787200\nprocesses 900\n";
+const bootMs = 1_740_787_200_000;
+
+describe("boot time", () => {
+  it("parses btime from /proc/stat", () => {
+    expect(parseBootTimeSeconds(procStat)).toBe(1_740_787_200);
+    expect(parseBootTimeSeconds("cpu 1\n")).toBeNull();
+    expect(parseBootTimeSeconds("btime x\n")).toBeNull();
+    expect(parseBootTimeSeconds("xbtime 5\n")).toBeNull();
+  });
+
+  it("a capture started within 10 minutes of the boot includes it; later, or unreadable, does not say", () => {
+    const procRoot = mkdtempSync(join(tmpdir(), "imds-boot-"));
+    try {
+      writeFileSync(join(procRoot, "stat"), procStat);
+      expect(observeBoot(bootMs + 30_000, procRoot)).toEqual({ bootTime: "2025-03-01T00:00:00.000Z", windowIncludesBoot: true });
+      expect(observeBoot(bootMs + 600_000, procRoot).windowIncludesBoot).toBe(true);
+      expect(observeBoot(bootMs + 600_001, procRoot).windowIncludesBoot).toBe(false);
+      expect(observeBoot(bootMs - 1, procRoot).windowIncludesBoot).toBe(false);
+      expect(observeBoot(bootMs, join(procRoot, "missing"))).toEqual({ bootTime: null, windowIncludesBoot: null });
+    } finally {
+      rmSync(procRoot, { recursive: true, force: true });
+    }
+  });
+});
