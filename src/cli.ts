@@ -10,8 +10,10 @@ import { Command, CommanderError, Option } from "commander";
 import { analyzeCaptures } from "./analyze.js";
 import type { AttributionChoice } from "./live/capture.js";
 import { parseDurationMs } from "./live/duration.js";
-import type { ReportFormat } from "./report/index.js";
-import { hostFromPath, localHost, ReportBuilder, readReportSource, renderReport, reportFormats } from "./report/index.js";
+import type { ReportFormat } from "./report/formats.js";
+import { reportFormats } from "./report/formats.js";
+import type * as ReportModuleExports from "./report/index.js";
+import type { ReportBuilder } from "./report/index.js";
 import type { AnalysisSummary } from "./summary.js";
 import { ImdsAnalyzerError, UsageError } from "./errors.js";
 import { NdjsonWriter } from "./sink/ndjson-writer.js";
@@ -20,6 +22,13 @@ import { parseSizeBytes, RotatingEventFile } from "./sink/rotating-event-file.js
 import { ProgressLine } from "./sink/progress.js";
 import { formatSummaryText } from "./sink/summary-text.js";
 import { version } from "./version.js";
+
+type ReportModule = typeof ReportModuleExports;
+
+/** The report code loads only when a report is asked for: it is a third of the CLI's modules. */
+async function loadReport(): Promise<ReportModule> {
+  return import("./report/index.js");
+}
 
 export const ExitCode = { ok: 0, error: 1, usage: 2, v1Seen: 3 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
@@ -36,13 +45,14 @@ async function runAnalyze(files: readonly string[], options: AnalyzeCommandOptio
   if (files.filter((file) => file === "-").length > 1) throw new UsageError("standard input (-) can be given only once");
   const events = options.events === undefined ? NdjsonWriter.toStdout() : NdjsonWriter.toFile(options.events);
   const progress = !options.quiet && process.stderr.isTTY ? new ProgressLine(process.stderr) : null;
-  const report = options.report === undefined ? null : new ReportBuilder();
+  const reporting = options.report === undefined ? null : await loadReport();
+  const report = reporting === null ? null : new reporting.ReportBuilder();
   let result;
   try {
     result = await analyzeCaptures(files, {
       onEvent: (event) => {
         events.write(event);
-        report?.addEvent(event, hostFromPath(event.source));
+        if (reporting !== null) report?.addEvent(event, reporting.hostFromPath(event.source));
       },
       backpressure: () => events.drained(),
       ...(progress ? { onProgress: (p) => { progress.update(p); } } : {}),
@@ -56,9 +66,9 @@ async function runAnalyze(files: readonly string[], options: AnalyzeCommandOptio
     await events.close();
   }
   if (options.summaryJson !== undefined) await writeSummaryJson(options.summaryJson, result.summary);
-  if (report !== null && options.report !== undefined) {
-    addSourceSummaries(report, result.summary);
-    await writeReportFile(options.report, report);
+  if (reporting !== null && report !== null && options.report !== undefined) {
+    addSourceSummaries(reporting, report, result.summary);
+    await writeReportFile(reporting, options.report, report);
   }
   if (!options.quiet) process.stderr.write(formatSummaryText(result.summary));
   else for (const source of result.summary.sources) {
@@ -105,7 +115,8 @@ async function runCapture(options: CaptureCommandOptions): Promise<ExitCode> {
   };
   // Errors are printed even with --quiet: a service losing events must say so in its journal.
   const events = openLiveEventSink(options, (message) => process.stderr.write(`imds-analyzer: ${message}\n`));
-  const report = options.report === undefined ? null : new ReportBuilder();
+  const reporting = options.report === undefined ? null : await loadReport();
+  const report = reporting === null ? null : new reporting.ReportBuilder();
   const stop = new AbortController();
   const onSignal = (): void => { stop.abort(); };
   const onHangUp = (): void => {
@@ -122,7 +133,7 @@ async function runCapture(options: CaptureCommandOptions): Promise<ExitCode> {
       attribution: options.attribution,
       onEvent: (event) => {
         events.write(event);
-        report?.addEvent(event, event.host ?? localHost);
+        if (reporting !== null) report?.addEvent(event, event.host ?? reporting.localHost);
       },
       writePcapPath: options.writePcap ?? null,
       eventsDestination: events.name,
@@ -140,9 +151,9 @@ async function runCapture(options: CaptureCommandOptions): Promise<ExitCode> {
     await events.close();
   }
   if (options.summaryJson !== undefined) await writeSummaryJson(options.summaryJson, summary);
-  if (report !== null && options.report !== undefined) {
+  if (reporting !== null && report !== null && options.report !== undefined) {
     report.addSummary(summary, hostname());
-    await writeReportFile(options.report, report);
+    await writeReportFile(reporting, options.report, report);
   }
   if (!options.quiet) process.stderr.write(formatSummaryText(summary));
   if (options.failOnV1 && summary.requests.v1 > 0) return ExitCode.v1Seen;
@@ -186,8 +197,8 @@ function reportFormatOf(path: string): ReportFormat {
   return "markdown";
 }
 
-async function writeReportFile(path: string, report: ReportBuilder): Promise<void> {
-  await writeOutputFile(path, renderReport(report.build(), reportFormatOf(path)), "the report");
+async function writeReportFile(reporting: ReportModule, path: string, report: ReportBuilder): Promise<void> {
+  await writeOutputFile(path, reporting.renderReport(report.build(), reportFormatOf(path)), "the report");
 }
 
 /** Writes a whole output file, mode 0600 (outputs name hosts and processes), refusing symlink traps. */
@@ -196,12 +207,13 @@ async function writeOutputFile(path: string, text: string, what: string): Promis
 }
 
 /** A multi-file analysis reports each file as its own host (its name, or "local"). */
-function addSourceSummaries(report: ReportBuilder, summary: AnalysisSummary): void {
+function addSourceSummaries(reporting: ReportModule, report: ReportBuilder, summary: AnalysisSummary): void {
   for (const source of summary.sources) {
-    const host = hostFromPath(source.path);
+    const host = reporting.hostFromPath(source.path);
     if (source.error) report.addSourceError(host, source.error.message);
   }
-  report.addSummary(summary, summary.sources.length === 1 ? hostFromPath(summary.sources[0]!.path) : localHost);
+  const onlySource = summary.sources.length === 1 ? summary.sources[0] : undefined;
+  report.addSummary(summary, onlySource === undefined ? reporting.localHost : reporting.hostFromPath(onlySource.path));
 }
 
 interface ReportCommandOptions {
@@ -213,6 +225,7 @@ interface ReportCommandOptions {
 
 async function runReport(files: readonly string[], options: ReportCommandOptions): Promise<ExitCode> {
   if (files.filter((file) => file === "-").length > 1) throw new UsageError("standard input (-) can be given only once");
+  const { ReportBuilder, readReportSource, renderReport } = await loadReport();
   const builder = new ReportBuilder({ minimumWindowSeconds: Math.round(parseDurationMs(options.minWindow) / 1000) });
   let failed = false;
   const maxMalformedShown = 20;

@@ -113,7 +113,9 @@ const maxTrackedClients = 10_000;
 /** Folds events as they are written; the core never keeps events themselves. */
 export class SummaryBuilder {
   private readonly sources: SourceSummary[] = [];
-  private readonly clients = new Map<string, ClientSummary>();
+  /** By client address, then User-Agent (null: none sent): no key string per event. */
+  private readonly clients = new Map<string, Map<string | null, ClientSummary>>();
+  private clientCount = 0;
   /** The last client counted: calls come in runs from one client, so most skip the key string. */
   private lastClient: ClientSummary | null = null;
   private callsFromUntrackedClients = 0;
@@ -144,10 +146,10 @@ export class SummaryBuilder {
 
   /** The client entry of the event's (address, User-Agent), or null beyond the client limit. */
   private clientOf(event: ImdsEvent): ClientSummary | null {
-    const key = `${event.clientIp}\u0000${event.userAgent ?? ""}\u0000${event.userAgent === null ? "0" : "1"}`;
-    let client = this.clients.get(key);
+    let byUserAgent = this.clients.get(event.clientIp);
+    let client = byUserAgent?.get(event.userAgent);
     if (client === undefined) {
-      if (this.clients.size >= maxTrackedClients) {
+      if (this.clientCount >= maxTrackedClients) {
         this.callsFromUntrackedClients++;
         return null;
       }
@@ -161,7 +163,12 @@ export class SummaryBuilder {
         firstSeen: event.time,
         lastSeen: event.time,
       };
-      this.clients.set(key, client);
+      if (byUserAgent === undefined) {
+        byUserAgent = new Map();
+        this.clients.set(event.clientIp, byUserAgent);
+      }
+      byUserAgent.set(event.userAgent, client);
+      this.clientCount++;
     }
     return client;
   }
@@ -179,7 +186,7 @@ export class SummaryBuilder {
   }
 
   build(diagnostics: Diagnostics, live: LiveCaptureSummary | null = null): AnalysisSummary {
-    const clients = [...this.clients.values()].sort(
+    const clients = [...this.clients.values()].flatMap((byUserAgent) => [...byUserAgent.values()]).sort(
       (a, b) => b.v1 - a.v1 || b.v1 + b.v2 + b.tokenRequests - (a.v1 + a.v2 + a.tokenRequests) || a.clientIp.localeCompare(b.clientIp),
     );
     return {

@@ -152,7 +152,7 @@ export class TcpReassembler {
     timestampNanos: 0,
     timePrecisionDigits: 6,
   };
-  /** One-entry lookup cache: consecutive segments of one flow skip building the key string. */
+  /** One-entry lookup cache: consecutive segments of one flow, either way, skip building the key. */
   private cachedFlow: Flow | null = null;
   private cachedSourceAddress = "";
   private cachedSourcePort = -1;
@@ -437,14 +437,26 @@ export class TcpReassembler {
 
   private findFlow(segment: TcpSegment): Flow | undefined {
     const cached = this.cachedFlow;
-    if (
-      cached !== null &&
-      segment.sourcePort === this.cachedSourcePort &&
-      segment.destinationPort === this.cachedDestinationPort &&
-      segment.sourceAddress === this.cachedSourceAddress &&
-      segment.destinationAddress === this.cachedDestinationAddress
-    ) {
-      return cached;
+    if (cached !== null) {
+      const sourcePort = segment.sourcePort;
+      const destinationPort = segment.destinationPort;
+      // Either direction of the cached flow: requests and responses alternate.
+      if (
+        sourcePort === this.cachedSourcePort &&
+        destinationPort === this.cachedDestinationPort &&
+        segment.sourceAddress === this.cachedSourceAddress &&
+        segment.destinationAddress === this.cachedDestinationAddress
+      ) {
+        return cached;
+      }
+      if (
+        sourcePort === this.cachedDestinationPort &&
+        destinationPort === this.cachedSourcePort &&
+        segment.sourceAddress === this.cachedDestinationAddress &&
+        segment.destinationAddress === this.cachedSourceAddress
+      ) {
+        return cached;
+      }
     }
     const flow = this.flows.get(flowKey(segment));
     if (flow !== undefined) this.cacheLookup(segment, flow);

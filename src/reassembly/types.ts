@@ -63,6 +63,12 @@ export interface ReassemblyLimits {
 export const defaultReassemblyLimits: ReassemblyLimits = {
   maxQueuedBytesPerDirection: 256 * 1024,
   maxQueuedBytesTotal: 64 * 1024 * 1024,
-  maxFlows: 100_000,
+  /**
+   * A connection costs about 1 KB while tracked (more with queued data). Connections that end
+   * (FIN, RST) leave at once, so only ones whose end was not seen linger until idle; real hosts
+   * have at most hundreds of IMDS connections open. 20,000 keeps a SYN flood to ~150 MB of peak
+   * RSS; the evicted flows are the least recently active, and are counted.
+   */
+  maxFlows: 20_000,
   idleTimeoutMs: 120_000,
 };

@@ -26,8 +26,9 @@ import { renderHtml } from "./render-html.js";
 import { renderJson } from "./render-json.js";
 import { renderMarkdown } from "./render-markdown.js";
 
-export type ReportFormat = "markdown" | "json" | "html";
-export const reportFormats: readonly ReportFormat[] = ["markdown", "json", "html"];
+import type { ReportFormat } from "./formats.js";
+export type { ReportFormat } from "./formats.js";
+export { reportFormats } from "./formats.js";
 
 /** Renders the report in one of the formats `--format` accepts. */
 export function renderReport(report: ImdsReport, format: ReportFormat): string {
