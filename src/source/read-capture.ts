@@ -4,7 +4,7 @@ import { createGunzip } from "node:zlib";
 import { CaptureFormatError, CaptureTruncatedError, ImdsAnalyzerError, InputError } from "../errors.js";
 import type { CapturePosition } from "../errors.js";
 import { ChunkedRecordReader } from "./chunked-record-reader.js";
-import { ReadAhead } from "./read-ahead.js";
+import { allocateReadBuffer } from "./read-buffer.js";
 import { PcapParser } from "./pcap.js";
 import { PcapngParser } from "./pcapng.js";
 import type { RecordParser } from "./record-parser.js";
@@ -135,26 +135,22 @@ async function readRecords(
 }
 
 /**
- * A capture file, read with synchronous `read(2)` calls of `readChunkBytes`. A read from the page
- * cache takes microseconds, less than the round trip of an asynchronous read through libuv's
- * thread pool, and synchronous reads can fill one reused buffer, which is what lets
- * `readCapture` go through a multi-gigabyte file without allocating per chunk. A large file is
- * read ahead on a second thread (`ReadAhead`) so that reading overlaps with parsing. Iterating
- * it (gzip input, or any generic consumer) yields fresh buffers instead, since those consumers
- * keep chunks after asking for the next one.
+ * A capture file, read with synchronous positioned `read(2)` calls of `readChunkBytes`. A read
+ * from the page cache takes microseconds, less than the round trip of an asynchronous read
+ * through libuv's thread pool, and synchronous reads can fill one reused buffer, which is what
+ * lets `readCapture` go through a multi-gigabyte file without allocating per chunk. (Reading
+ * ahead on a second thread was measured too: handing each chunk over cost more than it saved.)
+ * Iterating it (gzip input, or any generic consumer) yields fresh buffers instead, since those
+ * consumers keep chunks after asking for the next one.
  */
 export class CaptureFile implements AsyncIterable<Uint8Array> {
   private descriptor: number | null;
-  /** File offset of the next read (reads are positioned, so a reader thread can take over). */
+  /** File offset of the next read. */
   private position = 0;
-  private readAhead: ReadAhead | null = null;
 
   constructor(
     readonly path: string,
     descriptor: number,
-    /** Size when opened, or null when unknown (not a regular file). */
-    readonly sizeBytes: number | null,
-    private readonly readAheadFromBytes: number = readAheadMinimumBytes,
   ) {
     this.descriptor = descriptor;
   }
@@ -173,27 +169,11 @@ export class CaptureFile implements AsyncIterable<Uint8Array> {
     return length === buffer.length ? buffer : buffer.subarray(0, length);
   }
 
-  /**
-   * The next chunk, in `buffer` or in a read-ahead slot: valid until the next call. Starts the
-   * reader thread on the first call when enough of the file is left to repay its start-up.
-   */
-  nextChunk(buffer: Uint8Array): Uint8Array | null {
-    if (this.readAhead === null && this.descriptor !== null && this.sizeBytes !== null && this.sizeBytes - this.position >= this.readAheadFromBytes) {
-      this.readAhead = new ReadAhead(this.descriptor, this.position, readChunkBytes);
-    }
-    if (this.readAhead === null) return this.readInto(buffer);
-    try {
-      return this.readAhead.next();
-    } catch (error) {
-      throw toInputError(error, this.path);
-    }
-  }
-
   async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array> {
     try {
       let sinceYieldBytes = 0;
       for (;;) {
-        const chunk = this.readInto(new Uint8Array(readChunkBytes));
+        const chunk = this.readInto(allocateReadBuffer(readChunkBytes));
         if (chunk === null) return;
         sinceYieldBytes += chunk.length;
         if (sinceYieldBytes >= yieldEveryBytes) {
@@ -203,15 +183,11 @@ export class CaptureFile implements AsyncIterable<Uint8Array> {
         yield chunk;
       }
     } finally {
-      await this.close();
+      this.close();
     }
   }
 
-  async close(): Promise<void> {
-    const readAhead = this.readAhead;
-    this.readAhead = null;
-    // The reader thread must be gone before the descriptor it reads is closed.
-    if (readAhead !== null) await readAhead.close();
+  close(): void {
     if (this.descriptor === null) return;
     const descriptor = this.descriptor;
     this.descriptor = null;
@@ -222,9 +198,6 @@ export class CaptureFile implements AsyncIterable<Uint8Array> {
     }
   }
 }
-
-/** Files smaller than this are read on the main thread: starting a reader thread costs ~20 ms. */
-export const readAheadMinimumBytes = 64 * 1024 * 1024;
 
 function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
@@ -242,16 +215,13 @@ export function openCaptureFile(path: string): CaptureFile | Readable {
   } catch (error) {
     throw toInputError(error, path);
   }
-  let sizeBytes: number | null;
   try {
-    const info = fstatSync(fd);
-    if (info.isDirectory()) throw new InputError(path, "is a directory, not a capture file");
-    sizeBytes = info.isFile() ? info.size : null;
+    if (fstatSync(fd).isDirectory()) throw new InputError(path, "is a directory, not a capture file");
   } catch (error) {
     closeSync(fd);
     throw toInputError(error, path);
   }
-  return new CaptureFile(path, fd, sizeBytes);
+  return new CaptureFile(path, fd);
 }
 
 /** Like `openCaptureFile`, with a replaceable standard input (tests, embedding). */
@@ -372,7 +342,7 @@ class InputChunkSource extends ChunkSource {
    * read into one reused buffer (not while sniffing, which pushes chunks back, nor for gzip).
    */
   reuseChunks(): void {
-    if (this.input instanceof CaptureFile) this.reusedChunk = new Uint8Array(readChunkBytes);
+    if (this.input instanceof CaptureFile) this.reusedChunk = allocateReadBuffer(readChunkBytes);
   }
 
   private get iterator(): AsyncIterator<Uint8Array> {
@@ -394,7 +364,7 @@ class InputChunkSource extends ChunkSource {
   }
 
   private async pullInto(file: CaptureFile, buffer: Uint8Array): Promise<Uint8Array | null> {
-    const chunk = file.nextChunk(buffer);
+    const chunk = file.readInto(buffer);
     if (chunk === null) return null;
     this.inputBytes += chunk.length;
     this.sinceYieldBytes += chunk.length;
@@ -407,7 +377,7 @@ class InputChunkSource extends ChunkSource {
 
   /** Stops the input early (on an error); for a file this closes it. */
   async close(): Promise<void> {
-    if (this.input instanceof CaptureFile) await this.input.close();
+    if (this.input instanceof CaptureFile) this.input.close();
     if (this.iteratorOrNull === null) return;
     try {
       await this.iteratorOrNull.return?.();
