@@ -1,0 +1,856 @@
+/**
+ * npm run bench:live — what live capture costs under load, in test network namespaces only (never
+ * the machine's own; needs root).
+ *
+ * 1. Bulk: TCP pumps move as much non-IMDS data as they can over the instance's lo and over the
+ *    veth to the "container" namespace while `imds-analyzer capture` runs (default interface
+ *    "any", then `-i veth-ctr0`, then `-i lo`), with a trickle of IMDS calls on the same path.
+ *    Measured: the analyzer's CPU time (utime+stime from /proc/PID/stat) per second, idle and
+ *    during the traffic, and the background bytes/packets carried (/proc/net/dev of the
+ *    namespace). The kernel BPF filter should keep the analyzer near idle.
+ * 2. IMDS load: a load generator makes BENCH_IMDS_RATE (5,000) IMDS calls per second for
+ *    BENCH_IMDS_SECONDS (10), a new connection each, v1 GET / token PUT / v2 GET in turn, against
+ *    the fake IMDS and against a lighter responder (the fake IMDS may be the limit). Checked:
+ *    events by kind == calls the generator completed by kind, no pcap drops; measured: rate
+ *    achieved, analyzer CPU % and peak RSS (VmHWM), attribution coverage, how long the analyzer
+ *    needed after the last call to write the last event.
+ *
+ * Prints two tables and writes bench/out/live-load.json. Exits non-zero when a count differs or
+ * a packet was dropped (after writing the results). Settings: BENCH_BULK_SECONDS (10),
+ * BENCH_IMDS_RATE (5000), BENCH_IMDS_SECONDS (10), BENCH_IMDS_CONCURRENCY (64), BENCH_PHASES
+ * ("bulk,load"), BENCH_CPU_PROF=1 (capture runs under `node --cpu-prof`, profiles in
+ * bench/out/profiles), BENCH_KEEP=1 (keep the temp directories), BENCH_ONLY=TEXT (only the
+ * scenarios whose name contains TEXT, e.g. "light").
+ */
+import { spawnSync } from "node:child_process";
+import { closeSync, mkdirSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, totalmem } from "node:os";
+import { join } from "node:path";
+import { expect, it } from "vitest";
+import type { CallKind, ImdsEvent } from "../src/events.js";
+import type { AnalysisSummary } from "../src/summary.js";
+import { instanceIpv4, liveTestPrerequisites, TestNetwork, waitForLine } from "../test/helpers/netns.js";
+import type { Role, Spawned } from "../test/helpers/netns.js";
+
+const cli = join(import.meta.dirname, "..", "dist", "cli.js");
+const outDirectory = join(import.meta.dirname, "out");
+const profileDirectory = join(outDirectory, "profiles");
+
+const settings = {
+  bulkSeconds: Number(process.env["BENCH_BULK_SECONDS"] ?? 10),
+  imdsRatePerSecond: Number(process.env["BENCH_IMDS_RATE"] ?? 5000),
+  imdsSeconds: Number(process.env["BENCH_IMDS_SECONDS"] ?? 10),
+  imdsConcurrency: Number(process.env["BENCH_IMDS_CONCURRENCY"] ?? 64),
+  phases: (process.env["BENCH_PHASES"] ?? "bulk,load").split(","),
+  cpuProfile: process.env["BENCH_CPU_PROF"] === "1",
+  keepDirectories: process.env["BENCH_KEEP"] === "1",
+  /** Only scenarios whose name contains this text (all when empty). */
+  only: process.env["BENCH_ONLY"] ?? "",
+  /** IMDS calls per second on each path during the bulk phase: the "little IMDS traffic". */
+  trickleRatePerSecond: 20,
+  idleSeconds: 3,
+  bulkConnectionsPerPath: 2,
+} as const;
+
+/** The instance side of the veth (netns.ts's gateway address): the bulk server listens here. */
+const instanceVethIpv4 = "10.77.0.1";
+const bulkPorts = { lo: 5002, veth: 5001 } as const;
+const callKinds: readonly CallKind[] = ["v1", "token-request", "v2"];
+
+// ------------------------------------------------------------------------------------------------
+// Helper programs, written into the test network's directory and run inside the namespaces.
+// ------------------------------------------------------------------------------------------------
+
+/** TCP bulk pump: `server HOST PORT` counts what it receives; `client HOST PORT MAX_SECONDS N` sends. */
+const pumpScript = String.raw`
+import net from "node:net";
+const [role, host, portText, secondsText, connectionsText] = process.argv.slice(2);
+const port = Number(portText);
+if (role === "server") {
+  let bytesReceived = 0;
+  const server = net.createServer((socket) => {
+    socket.on("data", (chunk) => { bytesReceived += chunk.length; });
+    socket.on("error", () => {});
+  });
+  server.listen(port, host, () => { process.stdout.write("ready\n"); });
+  process.on("SIGTERM", () => { process.stdout.write(JSON.stringify({ bytesReceived }) + "\n"); process.exit(0); });
+} else {
+  // Sends until SIGTERM (the bench measures fixed windows meanwhile); SECONDS is a hard limit.
+  const hardLimitSeconds = Number(secondsText);
+  const connections = Number(connectionsText);
+  const chunk = Buffer.alloc(256 * 1024, 0x61);
+  let stopping = false;
+  let announced = false;
+  let bytesQueued = 0;
+  let open = connections;
+  const sockets = [];
+  for (let index = 0; index < connections; index++) {
+    const socket = net.connect(port, host);
+    sockets.push(socket);
+    const write = () => {
+      if (!announced) { announced = true; process.stdout.write("sending\n"); }
+      while (!stopping) {
+        bytesQueued += chunk.length;
+        if (!socket.write(chunk)) return;
+      }
+    };
+    socket.on("connect", write);
+    socket.on("drain", write);
+    socket.on("error", (error) => { process.stderr.write(String(error) + "\n"); });
+    socket.on("close", () => {
+      if (--open === 0) { process.stdout.write(JSON.stringify({ bytesQueued }) + "\n"); process.exit(0); }
+    });
+  }
+  const stop = () => { stopping = true; for (const socket of sockets) socket.end(); };
+  process.on("SIGTERM", stop);
+  setTimeout(stop, hardLimitSeconds * 1000).unref();
+  setTimeout(() => { process.stderr.write("pump: hard timeout\n"); process.exit(2); }, (hardLimitSeconds + 30) * 1000).unref();
+}
+`;
+
+/**
+ * IMDS load generator. One new connection per call (as real SDK and curl callers do), paced at
+ * RATE calls per second for SECONDS, at most CONCURRENCY at once; kinds in turn v1, token PUT,
+ * v2 (with the newest token from a PUT answer). "Connection: close": the server closes first, so
+ * the client's ports are free again at once (no TIME_WAIT on the client side). Prints JSON.
+ */
+const loadScript = String.raw`
+import net from "node:net";
+const options = JSON.parse(process.argv[2]);
+const hostHeader = options.host.includes(":") ? "[" + options.host + "]" : options.host;
+const head = (lines) => Buffer.from(lines.join("\r\n") + "\r\n\r\n", "latin1");
+const common = ["Host: " + hostHeader, "User-Agent: imds-load/1.0", "Accept: */*", "Connection: close"];
+const fixed = {
+  "v1": head(["GET /latest/meta-data/instance-id HTTP/1.1", ...common]),
+  "token-request": head(["PUT /latest/api/token HTTP/1.1", ...common, "X-aws-ec2-metadata-token-ttl-seconds: 21600"]),
+};
+let v2Request = null;
+const setToken = (token) => { v2Request = head(["GET /latest/meta-data/ami-id HTTP/1.1", ...common, "X-aws-ec2-metadata-token: " + token]); };
+const tally = () => ({ "v1": 0, "token-request": 0, "v2": 0 });
+const started = tally(), written = tally(), completed = tally(), failed = tally();
+const statuses = {}, errors = {};
+const mix = ["v1", "token-request", "v2"];
+const total = Math.round(options.rate * options.seconds);
+let next = 0, inFlight = 0, maxBehind = 0, t0 = 0, lastLaunchMs = 0, lastDoneMs = 0, launching = true, finished = false;
+const now = () => performance.now();
+
+function call(kind, onDone) {
+  inFlight++;
+  started[kind]++;
+  const request = kind === "v2" ? v2Request : fixed[kind];
+  const socket = net.connect({ host: options.host, port: options.port });
+  const chunks = [];
+  let settled = false;
+  const timer = setTimeout(() => { finish(Object.assign(new Error("timeout"), { code: "TIMEOUT" })); }, options.requestTimeoutMs);
+  socket.on("connect", () => { written[kind]++; socket.write(request); });
+  socket.on("data", (chunk) => { chunks.push(chunk); });
+  socket.on("end", () => { finish(null); });
+  socket.on("error", (error) => { finish(error); });
+  function finish(error) {
+    if (settled) return;
+    settled = true;
+    clearTimeout(timer);
+    socket.destroy();
+    inFlight--;
+    const text = Buffer.concat(chunks).toString("latin1");
+    const status = /^HTTP\/1\.[01] (\d{3})/.exec(text)?.[1];
+    if (error !== null || status === undefined) {
+      failed[kind]++;
+      const code = error === null ? "no status line" : (error.code ?? error.message);
+      errors[code] = (errors[code] ?? 0) + 1;
+    } else {
+      completed[kind]++;
+      statuses[status] = (statuses[status] ?? 0) + 1;
+      if (kind === "token-request" && status === "200") {
+        const body = text.slice(text.indexOf("\r\n\r\n") + 4);
+        if (body.length > 0) setToken(body);
+      }
+    }
+    lastDoneMs = now();
+    onDone();
+  }
+}
+
+function pump() {
+  if (!launching) return maybeEnd();
+  const elapsedMs = now() - t0;
+  const due = Math.min(total, Math.floor((elapsedMs * options.rate) / 1000) + 1);
+  while (next < due && inFlight < options.concurrency) {
+    call(mix[next % mix.length], pump);
+    next++;
+    lastLaunchMs = now();
+  }
+  maxBehind = Math.max(maxBehind, due - next);
+  // Bounded: stop launching when all are started, or when far behind schedule.
+  if (next >= total || elapsedMs > options.seconds * 2000) { launching = false; clearInterval(ticker); }
+  maybeEnd();
+}
+
+function maybeEnd() {
+  if (finished || launching || inFlight > 0) return;
+  finished = true;
+  const sum = (t) => t["v1"] + t["token-request"] + t["v2"];
+  const cpu = process.cpuUsage();
+  process.stdout.write(JSON.stringify({
+    target: total, started, written, completed, failed, statuses, errors,
+    completedTotal: sum(completed), failedTotal: sum(failed), notStarted: total - next, maxBehind,
+    launchSeconds: (lastLaunchMs - t0) / 1000, completionSeconds: (lastDoneMs - t0) / 1000,
+    cpuSeconds: (cpu.user + cpu.system) / 1e6,
+  }) + "\n");
+  process.exit(0);
+}
+
+let ticker;
+setTimeout(() => { process.stderr.write("load: hard timeout\n"); process.exit(3); }, (options.seconds * 3 + 60) * 1000).unref();
+// The first token, before the clock starts (counted like every other call).
+call("token-request", () => {
+  if (v2Request === null) { process.stderr.write("load: no token from the first PUT\n"); process.exit(4); }
+  t0 = now();
+  process.stdout.write("started\n");
+  ticker = setInterval(pump, 1);
+  pump();
+});
+`;
+
+/**
+ * A lighter IMDS responder than test/fake-imds/fake-imds.mjs (no http module, no log file, no
+ * token bookkeeping): fixed answers, one request per connection, server closes. It counts what
+ * it answered by kind (the same rules as the analyzer, on requests the generator builds) and
+ * prints the counts on SIGTERM.
+ */
+const lightImdsScript = String.raw`
+import net from "node:net";
+const counts = { "v1": 0, "token-request": 0, "v2": 0 };
+const answer = (body, extra) => Buffer.from("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nAccept-Ranges: none\r\n" + extra +
+  "Content-Length: " + Buffer.byteLength(body) + "\r\nServer: EC2ws\r\nConnection: close\r\n\r\n" + body, "latin1");
+const tokenAnswer = answer("AQAEAlightImdsResponderTokenValue0000000000000000000==", "X-Aws-Ec2-Metadata-Token-Ttl-Seconds: 21600\r\n");
+const valueAnswer = answer("i-0123456789abcdef0", "");
+function onConnection(socket) {
+  let text = "";
+  let answered = false;
+  socket.setEncoding("latin1");
+  socket.on("error", () => {});
+  socket.on("data", (chunk) => {
+    if (answered) return;
+    text += chunk;
+    const end = text.indexOf("\r\n\r\n");
+    if (end < 0) { if (text.length > 16384) socket.destroy(); return; }
+    answered = true;
+    const requestHead = text.slice(0, end);
+    const kind = requestHead.startsWith("PUT /latest/api/token ") ? "token-request"
+      : /\r\nx-aws-ec2-metadata-token:[ \t]*[^\s]/i.test(requestHead) ? "v2" : "v1";
+    counts[kind]++;
+    socket.end(kind === "token-request" ? tokenAnswer : valueAnswer);
+  });
+}
+const servers = [["169.254.169.254", false], ["fd00:ec2::254", true]].map(([host, ipv6Only]) => {
+  const server = net.createServer(onConnection);
+  return new Promise((resolve) => server.listen({ host, port: 80, ipv6Only, backlog: 4096 }, () => resolve(server)));
+});
+await Promise.all(servers);
+process.stdout.write("ready\n");
+process.on("SIGTERM", () => { process.stdout.write(JSON.stringify(counts) + "\n"); process.exit(0); });
+`;
+
+// ------------------------------------------------------------------------------------------------
+// Measuring: /proc of the analyzer, /proc/net/dev of the namespace, load average.
+// ------------------------------------------------------------------------------------------------
+
+const clockTicksPerSecond = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout.trim()) || 100;
+
+/** utime + stime of a process (all threads), in clock ticks. */
+function cpuTicks(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  // Fields after "(comm) ": state is field 3, utime 14, stime 15.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return Number(fields[11]) + Number(fields[12]);
+}
+
+/** Peak resident set (VmHWM) of a process, in MiB. */
+function peakRssMiB(pid: number): number {
+  const match = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return match ? Math.round(Number(match[1]) / 1024) : Number.NaN;
+}
+
+/** read() system calls made so far by a process (/proc/PID/io syscr): /proc reads show here. */
+function readSyscalls(pid: number): number {
+  const match = /^syscr:\s+(\d+)$/m.exec(readFileSync(`/proc/${pid}/io`, "utf8"));
+  return match ? Number(match[1]) : Number.NaN;
+}
+
+interface InterfaceCounters {
+  rxBytes: number;
+  rxPackets: number;
+  txBytes: number;
+  txPackets: number;
+}
+
+/** /proc/PID/net/dev is the view of the network namespace PID lives in. */
+function netDev(pidInNamespace: number): Map<string, InterfaceCounters> {
+  const counters = new Map<string, InterfaceCounters>();
+  for (const line of readFileSync(`/proc/${pidInNamespace}/net/dev`, "utf8").split("\n").slice(2)) {
+    const match = /^\s*([^:]+):\s*(.*)$/.exec(line);
+    if (!match) continue;
+    const values = (match[2] ?? "").trim().split(/\s+/).map(Number);
+    counters.set(match[1] ?? "", { rxBytes: values[0] ?? 0, rxPackets: values[1] ?? 0, txBytes: values[8] ?? 0, txPackets: values[9] ?? 0 });
+  }
+  return counters;
+}
+
+function loadAverage(): string {
+  return readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((done) => setTimeout(done, ms));
+
+/** Awaits a spawned process for at most timeoutMs, then SIGKILLs it (only it) and awaits it. */
+async function finishWithin(spawned: Spawned, timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const timer = setTimeout(() => spawned.child.kill("SIGKILL"), timeoutMs);
+  const result = await spawned.done;
+  clearTimeout(timer);
+  return result;
+}
+
+function lastJsonLine(stdout: string, what: string): unknown {
+  const line = stdout.trim().split("\n").at(-1);
+  if (line === undefined || !line.startsWith("{")) throw new Error(`${what} printed no result: ${stdout}`);
+  return JSON.parse(line);
+}
+
+/** Counts newline-terminated lines of a growing file, reading only what is new. */
+class LineCounter {
+  private offset = 0;
+  lines = 0;
+  private readonly buffer = Buffer.alloc(1024 * 1024);
+  constructor(private readonly path: string) {}
+  update(): number {
+    let fd: number;
+    try {
+      fd = openSync(this.path, "r");
+    } catch {
+      return this.lines;
+    }
+    try {
+      for (let reads = 0; reads < 100_000; reads++) {
+        const read = readSync(fd, this.buffer, 0, this.buffer.length, this.offset);
+        if (read === 0) break;
+        for (let index = 0; index < read; index++) if (this.buffer[index] === 0x0a) this.lines++;
+        this.offset += read;
+      }
+    } finally {
+      closeSync(fd);
+    }
+    return this.lines;
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
+// The analyzer under test.
+// ------------------------------------------------------------------------------------------------
+
+interface RunningCapture {
+  readonly spawned: Spawned;
+  readonly eventsPath: string;
+  readonly summaryPath: string;
+}
+
+async function startCapture(network: TestNetwork, name: string, device: string | null): Promise<RunningCapture> {
+  const eventsPath = join(network.directory, "events.ndjson");
+  const summaryPath = join(network.directory, "summary.json");
+  const nodeArgs = settings.cpuProfile ? ["--cpu-prof", `--cpu-prof-dir=${profileDirectory}`, `--cpu-prof-name=${name.replace(/[^a-z0-9-]+/gi, "_")}.cpuprofile`] : [];
+  const spawned = network.spawn("instance", [
+    process.execPath, ...nodeArgs, cli, "capture", ...(device === null ? [] : ["-i", device]),
+    "--events", eventsPath, "--summary-json", summaryPath, "--duration", "10m",
+  ]);
+  await waitForLine(spawned, "events go to", 30_000);
+  return { spawned, eventsPath, summaryPath };
+}
+
+async function stopCapture(capture: RunningCapture): Promise<{ summary: AnalysisSummary; events: ImdsEvent[] }> {
+  capture.spawned.child.kill("SIGINT");
+  const result = await finishWithin(capture.spawned, 180_000);
+  if (result.code !== 0) throw new Error(`capture exited with ${String(result.code)}: ${result.stderr}`);
+  const summary = JSON.parse(readFileSync(capture.summaryPath, "utf8")) as AnalysisSummary;
+  const events = readFileSync(capture.eventsPath, "utf8").split("\n").filter(Boolean).map((line) => JSON.parse(line) as ImdsEvent);
+  return { summary, events };
+}
+
+function countByKind(events: readonly ImdsEvent[]): Record<CallKind, number> {
+  const counts: Record<CallKind, number> = { v1: 0, "token-request": 0, v2: 0 };
+  for (const event of events) counts[event.kind]++;
+  return counts;
+}
+
+function writeScripts(network: TestNetwork): { pump: string; load: string; lightImds: string } {
+  const paths = { pump: join(network.directory, "pump.mjs"), load: join(network.directory, "load.mjs"), lightImds: join(network.directory, "light-imds.mjs") };
+  writeFileSync(paths.pump, pumpScript);
+  writeFileSync(paths.load, loadScript);
+  writeFileSync(paths.lightImds, lightImdsScript);
+  return paths;
+}
+
+async function withNetwork<T>(body: (network: TestNetwork) => Promise<T>): Promise<T> {
+  const network = TestNetwork.create();
+  try {
+    return await body(network);
+  } finally {
+    await network.close();
+    if (!settings.keepDirectories) rmSync(network.directory, { recursive: true, force: true });
+  }
+}
+
+interface LoadOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly rate: number;
+  readonly seconds: number;
+  readonly concurrency: number;
+  readonly requestTimeoutMs: number;
+}
+
+interface LoadResult {
+  readonly target: number;
+  readonly started: Record<CallKind, number>;
+  readonly written: Record<CallKind, number>;
+  readonly completed: Record<CallKind, number>;
+  readonly failed: Record<CallKind, number>;
+  readonly statuses: Record<string, number>;
+  readonly errors: Record<string, number>;
+  readonly completedTotal: number;
+  readonly failedTotal: number;
+  readonly notStarted: number;
+  readonly maxBehind: number;
+  readonly launchSeconds: number;
+  readonly completionSeconds: number;
+  readonly cpuSeconds: number;
+}
+
+/** The fake IMDS's pid (TestNetwork keeps its handle private): the namespace's process running it. */
+function fakeImdsPid(network: TestNetwork): number {
+  const pids = spawnSync("ip", ["netns", "pids", network.instance], { encoding: "utf8" }).stdout.trim().split("\n").map(Number);
+  const pid = pids.find((candidate) => {
+    try {
+      return readFileSync(`/proc/${String(candidate)}/cmdline`, "utf8").includes("fake-imds.mjs");
+    } catch {
+      return false;
+    }
+  });
+  if (pid === undefined) throw new Error("cannot find the fake IMDS process");
+  return pid;
+}
+
+function startLoad(network: TestNetwork, role: Role, script: string, options: LoadOptions): Spawned {
+  return network.spawn(role, [process.execPath, script, JSON.stringify(options)]);
+}
+
+// ------------------------------------------------------------------------------------------------
+// Phase 1: bulk non-IMDS traffic.
+// ------------------------------------------------------------------------------------------------
+
+type BulkPath = "lo" | "veth";
+
+interface BulkScenario {
+  readonly name: string;
+  readonly device: string | null;
+  readonly paths: readonly BulkPath[];
+}
+
+const bulkScenarios: readonly BulkScenario[] = [
+  { name: "any (lo + veth)", device: null, paths: ["lo", "veth"] },
+  { name: "-i veth-ctr0", device: "veth-ctr0", paths: ["veth"] },
+  { name: "-i lo", device: "lo", paths: ["lo"] },
+];
+
+interface TrafficWindow {
+  readonly seconds: number;
+  readonly bytes: number;
+  readonly packets: number;
+  readonly gbitPerSecond: number;
+  readonly packetsPerSecond: number;
+  readonly analyzerCpuPercent: number;
+}
+
+interface BulkResult {
+  readonly scenario: string;
+  readonly device: string;
+  readonly loadAverageBefore: string;
+  readonly analyzerCpuPercentIdle: number;
+  /** Bulk traffic only. */
+  readonly bulkOnly: TrafficWindow;
+  /** Bulk traffic plus the IMDS trickle. */
+  readonly bulkWithImds: TrafficWindow;
+  readonly analyzerPeakRssMiB: number;
+  readonly packetsPastFilter: number;
+  readonly imdsCallsCompleted: number;
+  readonly imdsEvents: number;
+  readonly packetsDroppedByKernel: number;
+  readonly packetsDroppedByInterface: number;
+}
+
+/** Where the pumps' data is received: veth-ctr0 rx (from the container) and lo rx. */
+function receivingInterface(path: BulkPath): string {
+  return path === "lo" ? "lo" : "veth-ctr0";
+}
+
+/** Background carried and analyzer CPU over one fixed window. */
+async function measureWindow(pid: number, paths: readonly BulkPath[], seconds: number): Promise<TrafficWindow> {
+  const before = netDev(pid);
+  const startTicks = cpuTicks(pid);
+  const startedMs = performance.now();
+  await sleep(seconds * 1000);
+  const ticks = cpuTicks(pid) - startTicks;
+  const elapsed = (performance.now() - startedMs) / 1000;
+  const after = netDev(pid);
+  let bytes = 0;
+  let packets = 0;
+  for (const name of paths.map(receivingInterface)) {
+    const start = before.get(name);
+    const end = after.get(name);
+    if (!start || !end) throw new Error(`no /proc/net/dev counters for ${name}`);
+    bytes += end.rxBytes - start.rxBytes;
+    packets += end.rxPackets - start.rxPackets;
+  }
+  return {
+    seconds: round(elapsed, 2),
+    bytes,
+    packets,
+    gbitPerSecond: round((bytes * 8) / elapsed / 1e9, 2),
+    packetsPerSecond: Math.round(packets / elapsed),
+    analyzerCpuPercent: round((ticks / clockTicksPerSecond / elapsed) * 100, 1),
+  };
+}
+
+async function measureBulk(scenario: BulkScenario): Promise<BulkResult> {
+  return withNetwork(async (network) => {
+    const scripts = writeScripts(network);
+    await network.startFakeImds("optional");
+    const servers: Spawned[] = [];
+    for (const path of scenario.paths) {
+      const host = path === "lo" ? instanceIpv4 : instanceVethIpv4;
+      const server = network.spawn("instance", [process.execPath, scripts.pump, "server", host, String(bulkPorts[path])]);
+      await waitForLine(server, "ready", 10_000);
+      servers.push(server);
+    }
+    const loadAverageBefore = loadAverage();
+    const capture = await startCapture(network, `bulk ${scenario.name}`, scenario.device);
+    const pid = capture.spawned.pid;
+    await sleep(1000);
+    const idleStart = cpuTicks(pid);
+    await sleep(settings.idleSeconds * 1000);
+    const idleTicks = cpuTicks(pid) - idleStart;
+
+    // The veth path is a "container" sending to the instance; lo stays inside the instance.
+    const roleOf = (path: BulkPath): Role => (path === "lo" ? "instance" : "container");
+    const hostOf = (path: BulkPath): string => (path === "lo" ? instanceIpv4 : instanceVethIpv4);
+    const pumpLimitSeconds = settings.bulkSeconds * 2 + 60;
+    const clients = scenario.paths.map((path) =>
+      network.spawn(roleOf(path), [process.execPath, scripts.pump, "client", hostOf(path), String(bulkPorts[path]), String(pumpLimitSeconds), String(settings.bulkConnectionsPerPath)]),
+    );
+    await Promise.all(clients.map((client) => waitForLine(client, "sending", 30_000)));
+    await sleep(500);
+    const bulkOnly = await measureWindow(pid, scenario.paths, settings.bulkSeconds);
+    // The trickle runs a little longer than the second window, which starts once it is pacing.
+    const trickles = scenario.paths.map((path) =>
+      startLoad(network, roleOf(path), scripts.load, {
+        host: "169.254.169.254", port: 80, rate: settings.trickleRatePerSecond, seconds: settings.bulkSeconds + 1, concurrency: 4, requestTimeoutMs: 10_000,
+      }),
+    );
+    await Promise.all(trickles.map((trickle) => waitForLine(trickle, "started", 30_000)));
+    const bulkWithImds = await measureWindow(pid, scenario.paths, settings.bulkSeconds);
+    for (const client of clients) client.child.kill("SIGTERM");
+    const clientResults = await Promise.all(clients.map((client) => finishWithin(client, 30_000)));
+    const trickleResults = await Promise.all(trickles.map((trickle) => finishWithin(trickle, (settings.bulkSeconds * 3 + 70) * 1000)));
+    for (const [index, result] of clientResults.entries()) {
+      if (result.code !== 0) throw new Error(`bulk client ${String(index)} failed (${String(result.code)}): ${result.stderr}`);
+    }
+    const loads = trickleResults.map((result) => lastJsonLine(result.stdout, "IMDS trickle") as LoadResult);
+    await sleep(1500);
+    const analyzerPeakRssMiB = peakRssMiB(pid);
+    const { summary, events } = await stopCapture(capture);
+    for (const server of servers) server.child.kill("SIGTERM");
+    await Promise.all(servers.map((server) => finishWithin(server, 10_000)));
+    const live = summary.live;
+    if (live === null) throw new Error("the capture summary has no live section");
+    return {
+      scenario: scenario.name,
+      device: scenario.device ?? "any",
+      loadAverageBefore,
+      analyzerCpuPercentIdle: round((idleTicks / clockTicksPerSecond / settings.idleSeconds) * 100, 1),
+      bulkOnly,
+      bulkWithImds,
+      analyzerPeakRssMiB,
+      packetsPastFilter: live.packetsReceived,
+      imdsCallsCompleted: loads.reduce((sum, load) => sum + load.completedTotal, 0),
+      imdsEvents: events.length,
+      packetsDroppedByKernel: live.packetsDroppedByKernel,
+      packetsDroppedByInterface: live.packetsDroppedByInterface,
+    };
+  });
+}
+
+// ------------------------------------------------------------------------------------------------
+// Phase 2: IMDS load.
+// ------------------------------------------------------------------------------------------------
+
+type Responder = "fake-imds" | "light";
+
+interface LoadScenario {
+  readonly name: string;
+  readonly responder: Responder;
+  readonly device: string | null;
+}
+
+const loadScenarios: readonly LoadScenario[] = [
+  { name: "fake IMDS, any", responder: "fake-imds", device: null },
+  { name: "light responder, any", responder: "light", device: null },
+  { name: "light responder, -i lo", responder: "light", device: "lo" },
+];
+
+interface LoadRunResult {
+  readonly scenario: string;
+  readonly responder: Responder;
+  readonly device: string;
+  readonly loadAverageBefore: string;
+  readonly targetPerSecond: number;
+  readonly achievedPerSecond: number;
+  readonly generator: LoadResult;
+  readonly responderCounts: Record<CallKind, number>;
+  readonly events: Record<CallKind, number>;
+  readonly eventsMatchCompleted: boolean;
+  readonly responderMatchesCompleted: boolean;
+  readonly packetsPastFilter: number;
+  readonly packetsDroppedByKernel: number;
+  readonly packetsDroppedByInterface: number;
+  readonly analyzerCpuPercentMean: number;
+  readonly analyzerCpuPercentMax: number;
+  readonly analyzerCpuPercentBySecond: readonly number[];
+  readonly analyzerPeakRssMiB: number;
+  /** Analyzer CPU time per completed call, load and catch-up together: 1000 / this = calls per second one core can take. */
+  readonly analyzerCpuMsPerCall: number;
+  /** read() system calls per completed call (mostly /proc reads for attribution). */
+  readonly analyzerReadSyscallsPerCall: number;
+  readonly responderCpuPercent: number;
+  readonly generatorCpuPercent: number;
+  /** From the generator's end until every expected event was written; NaN (null in JSON) when some never were. */
+  readonly catchUpSeconds: number;
+  /** From the generator's end until the events file last grew (whether or not all events came). */
+  readonly lastEventAfterSeconds: number;
+  readonly attribution: NonNullable<AnalysisSummary["live"]>["attribution"];
+  readonly eventsWithProcess: number;
+  readonly eventsWithGeneratorPid: number;
+  readonly eventsAttributionStatus: Record<string, number>;
+  readonly diagnostics: AnalysisSummary["diagnostics"]["counters"];
+}
+
+async function measureLoad(scenario: LoadScenario): Promise<LoadRunResult> {
+  return withNetwork(async (network) => {
+    const scripts = writeScripts(network);
+    // 50,000 connections in 10 s from one address: give the client side the whole port range
+    // (a sysctl of this namespace only).
+    await network.run("instance", ["sysctl", "-q", "-w", "net.ipv4.ip_local_port_range=1024 65535"]);
+    let responderPid: number;
+    let light: Spawned | null = null;
+    if (scenario.responder === "fake-imds") {
+      await network.startFakeImds("optional");
+      responderPid = fakeImdsPid(network);
+    } else {
+      light = network.spawn("instance", [process.execPath, scripts.lightImds]);
+      await waitForLine(light, "ready", 10_000);
+      responderPid = light.pid;
+    }
+    const loadAverageBefore = loadAverage();
+    const capture = await startCapture(network, `load ${scenario.name}`, scenario.device);
+    const pid = capture.spawned.pid;
+    await sleep(1000);
+    const counter = new LineCounter(capture.eventsPath);
+
+    const responderStart = cpuTicks(responderPid);
+    const startTicks = cpuTicks(pid);
+    const startReads = readSyscalls(pid);
+    const startedMs = performance.now();
+    const generator = startLoad(network, "instance", scripts.load, {
+      host: "169.254.169.254", port: 80, rate: settings.imdsRatePerSecond, seconds: settings.imdsSeconds,
+      concurrency: settings.imdsConcurrency, requestTimeoutMs: 10_000,
+    });
+    const generatorEnded = { value: false };
+    const generatorDone = finishWithin(generator, (settings.imdsSeconds * 3 + 90) * 1000).finally(() => { generatorEnded.value = true; });
+    const bySecond: number[] = [];
+    let previous = startTicks;
+    for (let second = 0; second < settings.imdsSeconds * 3 + 90 && !generatorEnded.value; second++) {
+      await Promise.race([sleep(1000), generatorDone]);
+      const ticks = cpuTicks(pid);
+      bySecond.push(round(((ticks - previous) / clockTicksPerSecond) * 100, 1));
+      previous = ticks;
+    }
+    const generatorResult = await generatorDone;
+    const loadSeconds = (performance.now() - startedMs) / 1000;
+    const loadTicks = cpuTicks(pid) - startTicks;
+    const responderTicks = cpuTicks(responderPid) - responderStart;
+    const load = lastJsonLine(generatorResult.stdout, "load generator") as LoadResult;
+    const generatorEndMs = performance.now();
+
+    // Wait for the analyzer to write every event (bounded: 60 s, or 5 s without progress).
+    let lastProgressMs = performance.now();
+    let lastSeen = counter.update();
+    let caughtUpMs = lastSeen >= load.completedTotal ? generatorEndMs : Number.NaN;
+    for (let poll = 0; poll < 600 && lastSeen < load.completedTotal; poll++) {
+      await sleep(100);
+      const seen = counter.update();
+      if (seen !== lastSeen) {
+        lastSeen = seen;
+        lastProgressMs = performance.now();
+      } else if (performance.now() - lastProgressMs > 5000) {
+        break;
+      }
+      if (seen >= load.completedTotal) caughtUpMs = performance.now();
+    }
+    const analyzerPeakRssMiB = peakRssMiB(pid);
+    // CPU and reads from the start of the load until every event was written (or the wait ended).
+    const totalTicks = cpuTicks(pid) - startTicks;
+    const totalReads = readSyscalls(pid) - startReads;
+    const { summary, events } = await stopCapture(capture);
+
+    let responderCounts: Record<CallKind, number>;
+    if (light !== null) {
+      light.child.kill("SIGTERM");
+      responderCounts = lastJsonLine((await finishWithin(light, 10_000)).stdout, "light responder") as Record<CallKind, number>;
+    } else {
+      await network.stopFakeImds();
+      responderCounts = { v1: 0, "token-request": 0, v2: 0 };
+      for (const entry of network.fakeImdsRequests()) {
+        const kind = entry["kind"];
+        if (kind === "v1" || kind === "v2" || kind === "token-request") responderCounts[kind]++;
+      }
+    }
+    const live = summary.live;
+    if (live === null) throw new Error("the capture summary has no live section");
+    const eventCounts = countByKind(events);
+    const sameCounts = (a: Record<CallKind, number>, b: Record<CallKind, number>): boolean => callKinds.every((kind) => a[kind] === b[kind]);
+    const statusCounts: Record<string, number> = {};
+    let withProcess = 0;
+    let withGeneratorPid = 0;
+    for (const event of events) {
+      const status = event.attribution?.status ?? "none";
+      statusCounts[status] = (statusCounts[status] ?? 0) + 1;
+      if (event.process !== null) withProcess++;
+      if (event.process?.pid === generator.pid) withGeneratorPid++;
+    }
+    const generatorSeconds = Math.max(load.completionSeconds, 0.001);
+    return {
+      scenario: scenario.name,
+      responder: scenario.responder,
+      device: scenario.device ?? "any",
+      loadAverageBefore,
+      targetPerSecond: settings.imdsRatePerSecond,
+      // The first token PUT happens before the clock starts; the rate is over the paced calls.
+      achievedPerSecond: Math.round((load.completedTotal - 1) / generatorSeconds),
+      generator: load,
+      responderCounts,
+      events: eventCounts,
+      eventsMatchCompleted: sameCounts(eventCounts, load.completed),
+      responderMatchesCompleted: sameCounts(responderCounts, load.completed),
+      packetsPastFilter: live.packetsReceived,
+      packetsDroppedByKernel: live.packetsDroppedByKernel,
+      packetsDroppedByInterface: live.packetsDroppedByInterface,
+      analyzerCpuPercentMean: round((loadTicks / clockTicksPerSecond / loadSeconds) * 100, 1),
+      analyzerCpuPercentMax: Math.max(0, ...bySecond),
+      analyzerCpuPercentBySecond: bySecond,
+      analyzerPeakRssMiB,
+      analyzerCpuMsPerCall: round(((totalTicks / clockTicksPerSecond) * 1000) / Math.max(load.completedTotal, 1), 3),
+      analyzerReadSyscallsPerCall: round(totalReads / Math.max(load.completedTotal, 1), 1),
+      responderCpuPercent: round((responderTicks / clockTicksPerSecond / loadSeconds) * 100, 1),
+      generatorCpuPercent: round((load.cpuSeconds / loadSeconds) * 100, 1),
+      catchUpSeconds: round((caughtUpMs - generatorEndMs) / 1000, 2),
+      lastEventAfterSeconds: round((Math.max(lastProgressMs, generatorEndMs) - generatorEndMs) / 1000, 2),
+      attribution: live.attribution,
+      eventsWithProcess: withProcess,
+      eventsWithGeneratorPid: withGeneratorPid,
+      eventsAttributionStatus: statusCounts,
+      diagnostics: summary.diagnostics.counters,
+    };
+  });
+}
+
+// ------------------------------------------------------------------------------------------------
+// Output.
+// ------------------------------------------------------------------------------------------------
+
+function round(value: number, digits: number): number {
+  const scale = 10 ** digits;
+  return Math.round(value * scale) / scale;
+}
+
+function kinds(counts: Record<CallKind, number>): string {
+  return `${String(counts.v1)}/${String(counts["token-request"])}/${String(counts.v2)}`;
+}
+
+function percent(part: number, whole: number): string {
+  return whole === 0 ? "-" : `${((part / whole) * 100).toFixed(1)}%`;
+}
+
+function markdownTable(header: readonly string[], rows: readonly (readonly (string | number)[])[]): string {
+  const line = (cells: readonly (string | number)[]): string => `| ${cells.map(String).join(" | ")} |`;
+  return [line(header), line(header.map(() => "---")), ...rows.map(line)].join("\n");
+}
+
+function bulkTable(results: readonly BulkResult[]): string {
+  return markdownTable(
+    ["capture", "load avg before", "background Gbit/s", "background pkts/s", "analyzer CPU % idle", "CPU % bulk only", "CPU % bulk + IMDS trickle", "packets past filter", "IMDS calls / events", "drops kernel/if", "peak RSS MiB"],
+    results.map((result) => [
+      result.scenario, result.loadAverageBefore,
+      `${String(result.bulkOnly.gbitPerSecond)} / ${String(result.bulkWithImds.gbitPerSecond)}`,
+      `${result.bulkOnly.packetsPerSecond.toLocaleString("en-US")} / ${result.bulkWithImds.packetsPerSecond.toLocaleString("en-US")}`,
+      result.analyzerCpuPercentIdle, result.bulkOnly.analyzerCpuPercent, result.bulkWithImds.analyzerCpuPercent, result.packetsPastFilter,
+      `${String(result.imdsCallsCompleted)} / ${String(result.imdsEvents)}`,
+      `${String(result.packetsDroppedByKernel)}/${String(result.packetsDroppedByInterface)}`, result.analyzerPeakRssMiB,
+    ]),
+  );
+}
+
+function loadTable(results: readonly LoadRunResult[]): string {
+  return markdownTable(
+    ["scenario", "load avg before", "target/s", "achieved/s", "completed v1/token/v2", "failed", "events v1/token/v2", "events = completed", "drops kernel/if", "analyzer CPU % mean (max 1 s)", "analyzer CPU ms/call", "read syscalls/call", "peak RSS MiB", "responder CPU %", "generator CPU %", "attributed to generator pid", "last event s after last call"],
+    results.map((result) => [
+      result.scenario, result.loadAverageBefore, result.targetPerSecond, result.achievedPerSecond, kinds(result.generator.completed), result.generator.failedTotal,
+      kinds(result.events), result.eventsMatchCompleted ? "yes" : "NO", `${String(result.packetsDroppedByKernel)}/${String(result.packetsDroppedByInterface)}`,
+      `${String(result.analyzerCpuPercentMean)} (${String(result.analyzerCpuPercentMax)})`, result.analyzerCpuMsPerCall, result.analyzerReadSyscallsPerCall, result.analyzerPeakRssMiB, result.responderCpuPercent, result.generatorCpuPercent,
+      percent(result.eventsWithGeneratorPid, result.generator.completedTotal), result.lastEventAfterSeconds,
+    ]),
+  );
+}
+
+it("live capture under bulk traffic and IMDS load", async () => {
+  const check = liveTestPrerequisites();
+  if (!check.ok) throw new Error(`bench:live needs root and network namespaces: ${check.reason}`);
+  if (settings.cpuProfile) mkdirSync(profileDirectory, { recursive: true });
+  const bulk: BulkResult[] = [];
+  const load: LoadRunResult[] = [];
+  if (settings.phases.includes("bulk")) {
+    for (const scenario of bulkScenarios.filter((candidate) => candidate.name.includes(settings.only))) bulk.push(await measureBulk(scenario));
+    console.log(`\nBulk non-IMDS traffic (two ${String(settings.bulkSeconds)} s windows per row: bulk only / bulk + IMDS trickle of ${String(settings.trickleRatePerSecond)}/s per path):\n${bulkTable(bulk)}`);
+  }
+  if (settings.phases.includes("load")) {
+    for (const scenario of loadScenarios.filter((candidate) => candidate.name.includes(settings.only))) load.push(await measureLoad(scenario));
+    console.log(`\nIMDS load (${String(settings.imdsRatePerSecond)}/s for ${String(settings.imdsSeconds)} s, new connection per call, concurrency ${String(settings.imdsConcurrency)}):\n${loadTable(load)}`);
+  }
+  mkdirSync(outDirectory, { recursive: true });
+  writeFileSync(
+    join(outDirectory, "live-load.json"),
+    JSON.stringify({
+      schema: "imds-analyzer/bench-live@1",
+      measuredAt: new Date().toISOString(),
+      machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? null, memoryGiB: round(totalmem() / 2 ** 30, 1), node: process.version, clockTicksPerSecond },
+      settings,
+      bulk,
+      load,
+    }, null, 2) + "\n",
+  );
+  for (const result of bulk) {
+    expect(result.imdsEvents, `${result.scenario}: IMDS events`).toBe(result.imdsCallsCompleted);
+    expect(result.packetsDroppedByKernel + result.packetsDroppedByInterface, `${result.scenario}: drops`).toBe(0);
+  }
+  for (const result of load) {
+    expect(result.events, `${result.scenario}: events by kind`).toEqual(result.generator.completed);
+    expect(result.packetsDroppedByKernel + result.packetsDroppedByInterface, `${result.scenario}: drops`).toBe(0);
+  }
+});
