@@ -1,4 +1,5 @@
 import type { AttributionInfo, ImdsEvent, ProcessInfo } from "../events.js";
+import { RecencyMap } from "./recency-map.js";
 import type { FlowEndpoints } from "../reassembly/types.js";
 import type { ConnectRecord } from "./ebpf-tracer.js";
 import type { AttributionFailure, ParentProcess, ProcessIdentity } from "./process-identity.js";
@@ -58,10 +59,10 @@ export function connectionKey(clientAddress: string, clientPort: number, serverA
  * seen. Either way the work is per connection, off the packet path, and bounded.
  */
 export class Attributor {
-  private readonly connections = new Map<string, ConnectionEntry>();
-  private readonly kernelRecords = new Map<string, ConnectRecord>();
+  private readonly connections: RecencyMap<string, ConnectionEntry>;
+  private readonly kernelRecords: RecencyMap<string, ConnectRecord>;
   private readonly waiters = new Map<string, KernelWaiter[]>();
-  private readonly recentIdentities = new Map<string, { readonly identity: Promise<ProcessIdentity | AttributionFailure>; readonly readAtMs: number }>();
+  private readonly recentIdentities = new RecencyMap<string, { readonly identity: Promise<ProcessIdentity | AttributionFailure>; readonly readAtMs: number }>(maxRecentIdentities);
   private readonly socketOwners: SocketOwnerFinder;
   private readonly waitForKernelMs: number;
   private readonly maxConnections: number;
@@ -71,6 +72,8 @@ export class Attributor {
     this.socketOwners = new SocketOwnerFinder(options.procRoot === undefined ? {} : { procRoot: options.procRoot });
     this.waitForKernelMs = options.waitForKernelMs ?? 250;
     this.maxConnections = options.maxConnections ?? 20_000;
+    this.connections = new RecencyMap(this.maxConnections);
+    this.kernelRecords = new RecencyMap(this.maxConnections);
   }
 
   get method(): AttributionMethod {
@@ -82,7 +85,7 @@ export class Attributor {
     for (const record of records) {
       this.stats.kernelRecords++;
       const key = connectionKey(record.clientAddress, record.clientPort, record.serverAddress, record.serverPort);
-      this.remember(this.kernelRecords, key, record);
+      this.kernelRecords.set(key, record);
       // A new connection on a reused 4-tuple replaces what was known of the old one.
       this.startConnection(key, record, Promise.resolve(record));
       const waiting = this.waiters.get(key);
@@ -136,7 +139,7 @@ export class Attributor {
         return result;
       }),
     };
-    this.remember(this.connections, key, entry);
+    this.connections.set(key, entry);
     return entry;
   }
 
@@ -194,12 +197,7 @@ export class Attributor {
     const recent = this.recentIdentities.get(key);
     if (recent !== undefined && nowMs - recent.readAtMs <= identityReuseMs) return recent.identity;
     const identity = readProcessIdentity(record.pid, options);
-    this.recentIdentities.delete(key);
     this.recentIdentities.set(key, { identity, readAtMs: nowMs });
-    if (this.recentIdentities.size > maxRecentIdentities) {
-      const oldest = this.recentIdentities.keys().next();
-      if (oldest.done !== true) this.recentIdentities.delete(oldest.value);
-    }
     return identity;
   }
 
@@ -248,16 +246,6 @@ export class Attributor {
       ...(this.options.procRoot === undefined ? {} : { procRoot: this.options.procRoot }),
       ...(this.options.etcRoot === undefined ? {} : { etcRoot: this.options.etcRoot }),
     };
-  }
-
-  /** Insert as most recent; forget the oldest beyond the limit (a Map iterates in insertion order). */
-  private remember<T>(map: Map<string, T>, key: string, value: T): void {
-    map.delete(key);
-    map.set(key, value);
-    if (map.size > this.maxConnections) {
-      const oldest = map.keys().next();
-      if (oldest.done !== true) map.delete(oldest.value);
-    }
   }
 }
 
