@@ -227,13 +227,18 @@ export class Attributor {
     if (record) return Promise.resolve(record);
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
-        const waiting = this.waiters.get(key);
-        if (waiting) {
-          const rest = waiting.filter((waiter) => waiter.timer !== timer);
-          if (rest.length > 0) this.waiters.set(key, rest);
-          else this.waiters.delete(key);
-        }
-        resolve(null);
+        // A busy event loop runs due timers before I/O callbacks, so the kernel's record may
+        // already be waiting in the queue behind this timer: give it one turn of the loop
+        // (setImmediate runs after I/O) before falling back to the far costlier /proc lookup.
+        setImmediate(() => {
+          const waiting = this.waiters.get(key);
+          if (waiting) {
+            const rest = waiting.filter((waiter) => waiter.timer !== timer);
+            if (rest.length > 0) this.waiters.set(key, rest);
+            else this.waiters.delete(key);
+          }
+          resolve(null);
+        });
       }, this.waitForKernelMs);
       const waiting = this.waiters.get(key) ?? [];
       waiting.push({ resolve, timer });
