@@ -57,14 +57,14 @@ describe("Attributor waiting for the kernel", () => {
     busyFor(200);
     await delivered;
     const result = await attribution;
-    expect([result.attribution?.method, result.process?.pid, result.process?.comm]).toEqual(["ebpf", 4242, "curl"]);
+    expect([result.attribution.method, result.process?.pid, result.process?.comm]).toEqual(["ebpf", 4242, "curl"]);
     attributor.close();
   });
 
   it("falls back to /proc when no record comes", async () => {
     const attributor = new Attributor({ method: "ebpf", procRoot: fake.procRoot, etcRoot: fake.etcRoot, waitForKernelMs: 20 });
     const result = await attributor.attribute(event({ clientIp: "10.0.0.10", clientPort: 41001, serverIp: "169.254.169.254", serverPort: 80 }));
-    expect([result.attribution?.method, result.attribution?.status, result.process]).toEqual(["proc", "failed", null]);
+    expect([result.attribution.method, result.attribution.status, result.process]).toEqual(["proc", "failed", null]);
     attributor.close();
   });
 });
