@@ -328,18 +328,18 @@ describe("floods", () => {
     expect(watched.maxActiveFlows).toBeLessThanOrEqual(1);
   }, floodTimeoutMs);
 
-  // 100,000 flows (maxFlows) x 10 segments of 100 bytes: 100 MB of out-of-order data against a
-  // 64 MiB total limit. Each piece is charged 100 bytes, so the queues hold at most
+  // maxFlows flows (20,000) x 50 segments of 100 bytes: a million segments, 100 MB of out-of-order
+  // data against a 64 MiB total limit. Each piece is charged 100 bytes, so the queues hold at most
   // floor(limit / 100) pieces; every piece after that first gives up one hole (1 byte) of the
   // largest queue. Every piece is preceded by a 1-byte hole, so by the end every piece has been
   // delivered after exactly one 1-byte gap, whichever hole went first.
   const flows = defaultReassemblyLimits.maxFlows;
-  const segmentsPerFlow = 10;
+  const segmentsPerFlow = Math.ceil(million / flows);
   const payloadBytes = 100;
   const pieces = flows * segmentsPerFlow;
   const heldAtMost = Math.floor(defaultReassemblyLimits.maxQueuedBytesTotal / payloadBytes);
 
-  it("a million out-of-order segments in 100,000 IMDS flows: holes are given up at the total limit, all counted", async () => {
+  it("a million out-of-order segments in maxFlows IMDS flows: holes are given up at the total limit, all counted", async () => {
     const { summary, hadErrors, peakRssBytes, peakHeapBytes, elapsedMs } = await analyzeFlood((afterLastChunk) => outOfOrderFlood(flows, segmentsPerFlow, payloadBytes, afterLastChunk));
     const frames = flows + pieces;
     expect(hadErrors).toBe(false);
