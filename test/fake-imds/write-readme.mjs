@@ -66,6 +66,13 @@ serverPort, tokenTtlSeconds, forwardedFor, requestOnConnection}\`. \`kind\` is \
 name) or \`v1\`; \`status\` is null when no response was sent; \`tokenTtlSeconds\` is the TTL header of
 a token request as a number (null otherwise); \`requestOnConnection\` counts from 1 per TCP
 connection.
+
+The expected files come from the fake IMDS's own log, so they hold no \`instanceId\`: the fake
+IMDS always answers \`i-0123456789abcdef0\`, and test/captures.test.ts checks that events carry it
+from the first answered \`/latest/meta-data/instance-id\` (or identity document) call on.
+
+\`hostile/\` holds crafted nasty captures with expected outcomes (exit code, error code with its
+offset and frame, events, counters): see [hostile/README.md](hostile/README.md).
 `;
 
 function main() {
