@@ -19,6 +19,9 @@ export class ChunkedRecordReader {
   private carryLength = 0;
   /** Stream offset of carry[0]. */
   private carryOffset = 0;
+  /** Views of the last chunk pushed, kept for the next push of the same (reused) buffer. */
+  private lastBytes: Uint8Array = new Uint8Array(0);
+  private lastView = new DataView(this.lastBytes.buffer);
 
   constructor(readonly parser: RecordParser) {}
 
@@ -27,8 +30,16 @@ export class ChunkedRecordReader {
     const length = chunk.byteLength;
     const chunkOffset = this.bytesPushed;
     this.bytesPushed += length;
-    // A plain Uint8Array view (not a Buffer subclass) so frames carry plain views.
-    const bytes = new Uint8Array(chunk.buffer, chunk.byteOffset, length);
+    // A plain Uint8Array view (not a Buffer subclass) so frames carry plain views; the same
+    // reused read buffer keeps its views (no two objects per chunk).
+    let bytes = this.lastBytes;
+    let view = this.lastView;
+    if (bytes.buffer !== chunk.buffer || bytes.byteOffset !== chunk.byteOffset || bytes.length !== length) {
+      bytes = new Uint8Array(chunk.buffer, chunk.byteOffset, length);
+      view = new DataView(bytes.buffer, bytes.byteOffset, length);
+      this.lastBytes = bytes;
+      this.lastView = view;
+    }
     let position = 0;
 
     while (this.carryLength > 0) {
@@ -50,7 +61,6 @@ export class ChunkedRecordReader {
     }
     if (position === length) return;
 
-    const view = new DataView(bytes.buffer, bytes.byteOffset, length);
     const stop = this.parser.parse(bytes, view, position, length, chunkOffset);
     if (stop < length) {
       this.reserveCarry(Math.max(this.parser.pendingLength, length - stop));

@@ -99,9 +99,11 @@ async function readRecords(
     frameNumber: parser.frames + 1,
   });
   while (true) {
-    let chunk: Uint8Array | null;
+    let chunk: Uint8Array | null | undefined;
     try {
-      chunk = await source.next();
+      // Synchronously when the source can (a capture file): no promise per chunk.
+      chunk = source.nextNow();
+      if (chunk === undefined) chunk = await source.next();
     } catch (error) {
       if (error instanceof CompressedDataError) {
         throw new CaptureFormatError(position(), `gzip data is corrupt (${error.message})`, { cause: error });
@@ -315,6 +317,15 @@ abstract class ChunkSource {
     return chunk ?? (await this.pull());
   }
 
+  /** The next chunk (or null at the end) when it can be had without waiting; else undefined. */
+  nextNow(): Uint8Array | null | undefined {
+    return this.pushedBack.shift() ?? this.pullNow();
+  }
+
+  protected pullNow(): Uint8Array | null | undefined {
+    return undefined;
+  }
+
   unread(chunks: readonly Uint8Array[]): void {
     this.pushedBack.unshift(...chunks);
   }
@@ -364,14 +375,24 @@ class InputChunkSource extends ChunkSource {
   }
 
   private async pullInto(file: CaptureFile, buffer: Uint8Array): Promise<Uint8Array | null> {
-    const chunk = file.readInto(buffer);
-    if (chunk === null) return null;
-    this.inputBytes += chunk.length;
-    this.sinceYieldBytes += chunk.length;
     if (this.sinceYieldBytes >= yieldEveryBytes) {
       this.sinceYieldBytes = 0;
       await yieldToEventLoop();
     }
+    return this.readNow(file, buffer);
+  }
+
+  /** A reused-buffer read, unless it is time to let the event loop run (then: ask `next`). */
+  protected override pullNow(): Uint8Array | null | undefined {
+    if (this.reusedChunk === null || !(this.input instanceof CaptureFile) || this.sinceYieldBytes >= yieldEveryBytes) return undefined;
+    return this.readNow(this.input, this.reusedChunk);
+  }
+
+  private readNow(file: CaptureFile, buffer: Uint8Array): Uint8Array | null {
+    const chunk = file.readInto(buffer);
+    if (chunk === null) return null;
+    this.inputBytes += chunk.length;
+    this.sinceYieldBytes += chunk.length;
     return chunk;
   }
 
