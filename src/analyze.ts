@@ -76,7 +76,7 @@ export async function analyzeCaptures(paths: readonly string[], options: Analyze
     const consumer = {
       onFrame(frame: Frame): void {
         frames++;
-        if (frame.end - frame.start < frame.originalLength) snaplenCut++;
+        if (frame.capturedLength < frame.originalLength) snaplenCut++;
         pipeline.onFrame(frame);
       },
       afterBatch: options.backpressure,

@@ -126,7 +126,6 @@ export class SummaryBuilder {
   private instanceIdsDiffer = false;
 
   addEvent(event: ImdsEvent): void {
-    if (event.instanceId !== null && event.instanceId !== this.instanceId) this.noteInstanceId(event.instanceId);
     if (event.kind === "v1") this.v1++;
     else if (event.kind === "v2") this.v2++;
     else this.tokenRequests++;

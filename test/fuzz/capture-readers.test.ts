@@ -14,41 +14,16 @@ import { captureLimits } from "../../src/source/limits.js";
 import { PcapParser } from "../../src/source/pcap.js";
 import { PcapngParser } from "../../src/source/pcapng.js";
 import { readCapture } from "../../src/source/read-capture.js";
-import type { Frame } from "../../src/source/frame.js";
 import type { RecordParser } from "../../src/source/record-parser.js";
 import type { FrameConsumer } from "../../src/source/types.js";
 import { fuzzParameters, fuzzTimeoutMs } from "./budget.js";
 import { captureArbitrary, cutPoints, mutate, mutationArbitrary, piecesAt } from "./capture-arbitraries.js";
 import type { GeneratedCapture } from "./capture-arbitraries.js";
+import { copyFrame } from "../source/read-helpers.js";
+import type { FrameCopy } from "../source/read-helpers.js";
 
 const path = "fuzz.cap";
 
-/** A frame copied out of the reader's reused object: the fields a consumer sees. */
-interface FrameCopy {
-  readonly number: number;
-  readonly linkType: number;
-  readonly timestampSeconds: number;
-  readonly timestampNanos: number;
-  readonly timePrecisionDigits: number;
-  readonly bytes: number[];
-  readonly originalLength: number;
-  readonly byteOffset: number;
-  readonly interfaceId: number;
-}
-
-function copyFrame(frame: Frame): FrameCopy {
-  return {
-    number: frame.number,
-    linkType: frame.linkType,
-    timestampSeconds: frame.timestampSeconds,
-    timestampNanos: frame.timestampNanos,
-    timePrecisionDigits: frame.timePrecisionDigits,
-    bytes: Array.from(frame.bytes),
-    originalLength: frame.originalLength,
-    byteOffset: frame.byteOffset,
-    interfaceId: frame.interfaceId,
-  };
-}
 /** What every capture error message starts with. */
 const positionPattern = /^fuzz\.cap: at byte offset (\d+) \(frame (\d+)\): \S/;
 
