@@ -2,9 +2,10 @@
  * The unit every capture source produces: one link-layer frame.
  *
  * Sources reuse ONE `Frame` object for every frame they emit, and its bytes are a range of the
- * source's read buffer (`data[start, end)`): both are valid only during the `onFrame` call. A consumer that needs
- * bytes later (the reassembler, for out-of-order data) copies exactly what it keeps. This is what
- * lets the pipeline read a multi-gigabyte capture without an allocation per frame.
+ * source's read buffer (`data[start, end)`): both are valid only during the `onFrame` call. A
+ * consumer that needs bytes later (the reassembler, for out-of-order data) copies exactly what it
+ * keeps. This is what lets the pipeline read a multi-gigabyte capture without an allocation per
+ * frame.
  */
 const noBytes = new Uint8Array(0);
 

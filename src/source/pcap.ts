@@ -84,9 +84,7 @@ export class PcapParser implements RecordParser {
       frame.timestampSeconds = seconds;
       frame.timestampNanos = fraction * this.nanosPerFraction;
       frame.timePrecisionDigits = this.precisionDigits;
-      frame.data = bytes;
-      frame.start = dataStart;
-      frame.end = recordEnd;
+      frame.setData(bytes, dataStart, recordEnd);
       frame.originalLength = originalLength;
       frame.byteOffset = baseOffset + position;
       frame.interfaceId = 0;
