@@ -23,7 +23,9 @@ const defaultPathCheckIntervalMs = 1000;
 /**
  * The events file of a long-running capture. Each event is appended as one whole line: a write
  * that stops part-way (the disk filled up in the middle of a line) is cut back to the last whole
- * line, so the file never holds half a JSON line. The file is created with mode 0600. It rotates
+ * line before the write returns, so the file never keeps half a JSON line (a reader looking in
+ * the instant between the short write and the cut can see the partial bytes, then the file
+ * shrinks back). The file is created with mode 0600. It rotates
  * by size (FILE -> FILE.1 -> FILE.2 ...); `reopen()` (SIGHUP) reopens FILE after an external tool
  * such as logrotate moved it away, and a cheap check (stat of the path against fstat of the open
  * file, at most once a second, on a write) reopens it when it was removed or moved without one.

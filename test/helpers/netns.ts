@@ -48,6 +48,8 @@ export interface Spawned {
   readonly pid: number;
   /** Resolves with the exit code and output when the process ends. */
   readonly done: Promise<{ code: number | null; stdout: string; stderr: string }>;
+  /** What the process wrote to stderr so far (for messages when a test times out). */
+  stderr(): string;
 }
 
 export class TestNetwork {
@@ -119,7 +121,7 @@ export class TestNetwork {
       child.on("error", () => { resolve({ code: null, stdout, stderr }); });
     });
     if (child.pid === undefined) throw new Error(`could not start ${command.join(" ")}`);
-    return { child, pid: child.pid, done };
+    return { child, pid: child.pid, done, stderr: () => stderr };
   }
 
   /** Runs a command in a namespace to its end (bounded by timeoutMs). */

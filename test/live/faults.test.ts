@@ -115,11 +115,11 @@ function expectedPaths(prefix: string, count: number): string[] {
   return Array.from({ length: count }, (_, n) => `${imdsPathPrefix}${prefix}-${n}`);
 }
 
-/** Polls `check` every 50 ms until it is true; fails after `timeoutMs`. */
-async function waitUntil(what: string, timeoutMs: number, check: () => boolean): Promise<void> {
+/** Polls `check` every 50 ms until it is true; fails after `timeoutMs`, with `explain()` if given. */
+async function waitUntil(what: string, timeoutMs: number, check: () => boolean, explain?: () => string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${explain ? ` (${explain()})` : ""}`);
     await sleep(50);
   }
 }
@@ -155,14 +155,19 @@ describe.skipIf(skip)("live capture under faults (root, test namespaces, built C
   it("keeps capturing when the events disk is full, writes only whole lines, counts the lost events and resumes when space is back", async () => {
     await inTestNetwork(async (network) => {
       const mountPoint = mkdtempSync(join(tmpdir(), "imds-full-disk-"));
-      const mounted = spawnSync("mount", ["-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs", mountPoint], { encoding: "utf8" });
+      // 1 MiB + 16 KiB: a 1 MiB filler leaves the events ~16 KiB, a handful of events (each is
+      // ~3.7 KB here, the client's command line holding its script). Once the filler goes, 1 MiB
+      // is free, more than all 90 events need, so however far behind the capture is when space
+      // comes back (a loaded CI machine), every event still pending is written.
+      const mounted = spawnSync("mount", ["-t", "tmpfs", "-o", "size=1040k,mode=0700", "tmpfs", mountPoint], { encoding: "utf8" });
       if (mounted.status !== 0) throw new Error(`mount tmpfs failed: ${mounted.stderr}`);
       try {
-        // Most of the 64 KiB go to a filler file; the events get what is left.
         const filler = join(mountPoint, "filler");
-        writeFileSync(filler, Buffer.alloc(48 * 1024, 0x78));
+        writeFileSync(filler, Buffer.alloc(1024 * 1024, 0x78));
         const capture = await startCapture(network, join(mountPoint, "events.ndjson"));
+        const diskFull = waitForLine(capture.spawned, "events are being lost", 60_000);
         await calls(network, "instance", "fill", 80);
+        await diskFull; // the capture met the full disk before space comes back
         await waitUntil("the fake IMDS to log 80 calls", 10_000, () => network.fakeImdsRequests().length >= 80);
         await sleep(2000); // the capture writes them (or fails to) within its housekeeping second
         const whileFull = eventLines(capture.eventsPath);
@@ -172,7 +177,8 @@ describe.skipIf(skip)("live capture under faults (root, test namespaces, built C
         rmSync(filler);
         await calls(network, "instance", "after", 10);
         const after = expectedPaths("after", 10);
-        await waitUntil("the events after the disk had space again", 15_000, () => isSubsequence(after, pathsOf(eventLines(capture.eventsPath)).filter((path) => path.includes("/after-"))));
+        const afterWritten = (): string[] => pathsOf(eventLines(capture.eventsPath)).filter((path) => path.includes("/after-"));
+        await waitUntil("the events after the disk had space again", 30_000, () => isSubsequence(after, afterWritten()), () => `written: ${afterWritten().join(" ")}; capture stderr: ${capture.spawned.stderr()}`);
         const { summary, stderr } = await stopCapture(capture);
 
         const written = eventLines(capture.eventsPath);
