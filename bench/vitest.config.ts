@@ -5,6 +5,7 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["bench/**/*.bench-run.ts"],
+    setupFiles: ["test/setup/remove-temp-dirs.ts"],
     testTimeout: 900_000,
     hookTimeout: 60_000,
     fileParallelism: false,

@@ -1,5 +1,4 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
@@ -8,8 +7,9 @@ import type { ImdsEvent } from "../src/events.js";
 import type { CaptureFrame } from "./helpers/capture-writer.js";
 import { writePcap, writePcapng } from "./helpers/capture-writer.js";
 import { http, interleave, TcpConversation } from "./helpers/conversation.js";
+import { makeTempDir } from "./helpers/temp-dir.js";
 
-const directory = mkdtempSync(join(tmpdir(), "imds-analyze-"));
+const directory = makeTempDir("imds-analyze-");
 let fileCounter = 0;
 
 function captureFile(bytes: Uint8Array, extension = "pcap"): string {

@@ -3,15 +3,15 @@
  * exit codes, where output goes, standard input.
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { writePcap } from "./helpers/capture-writer.js";
 import { http, TcpConversation } from "./helpers/conversation.js";
+import { makeTempDir } from "./helpers/temp-dir.js";
 
 const cli = join(import.meta.dirname, "..", "dist", "cli.js");
-const directory = mkdtempSync(join(tmpdir(), "imds-cli-"));
+const directory = makeTempDir("imds-cli-");
 
 function run(args: string[], input?: Uint8Array) {
   const result = spawnSync(process.execPath, [cli, ...args], { input, encoding: "buffer", timeout: 30_000 });

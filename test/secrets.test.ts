@@ -13,13 +13,13 @@
  * same capture checks what the process keeps after start: only the capabilities it reports.
  */
 import { spawn } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import type { ImdsEvent } from "../src/events.js";
 import { shouldSkipLiveTests, TestNetwork, waitForLine } from "./helpers/netns.js";
+import { makeTempDir } from "./helpers/temp-dir.js";
 
 const root = join(import.meta.dirname, "..");
 const cli = join(root, "dist", "cli.js");
@@ -152,7 +152,7 @@ function filesUnder(directory: string): Map<string, string> {
 
 const topLevelCaptures = capturesIn(capturesDirectory);
 const hostileCaptures = capturesIn(hostileDirectory);
-const outputRoot = mkdtempSync(join(tmpdir(), "imds-secrets-"));
+const outputRoot = makeTempDir("imds-secrets-");
 
 describe("secret-leak test: captures through every command and output format", () => {
   it("the golden captures hold the fake IMDS's secrets (so this test can fail)", () => {

@@ -12,9 +12,9 @@
  * exe (symlink; dangling is fine, readlink does not follow it), cgroup, ns/net -> "net:[N]",
  * fd/N -> "socket:[I]" or a path, and net/tcp + net/tcp6 holding its namespace's table.
  */
-import { mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, rm, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { makeTempDir } from "./temp-dir.js";
 
 /** The host network namespace inode on many kernels; any number works. */
 export const defaultNetns = 4026531840;
@@ -72,7 +72,7 @@ export class FakeProcfs {
   }
 
   static async create(options: { bootTimeSeconds?: number; passwd?: string } = {}): Promise<FakeProcfs> {
-    const fake = new FakeProcfs(await mkdtemp(join(tmpdir(), "fake-procfs-")));
+    const fake = new FakeProcfs(makeTempDir("fake-procfs-"));
     await mkdir(fake.procRoot);
     await mkdir(fake.etcRoot);
     await writeFile(

@@ -8,10 +8,10 @@
 import { spawn, spawnSync } from "node:child_process";
 import type { ChildProcess, SpawnOptions } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { stopChildren } from "./processes.js";
+import { makeTempDir } from "./temp-dir.js";
 
 export const instanceIpv4 = "10.0.0.10";
 export const instanceIpv6 = "2001:db8:77::10";
@@ -55,7 +55,7 @@ export interface Spawned {
 export class TestNetwork {
   readonly instance: string;
   readonly container: string;
-  readonly directory = mkdtempSync(join(tmpdir(), "imds-live-"));
+  readonly directory = makeTempDir("imds-live-");
   private readonly started: ChildProcess[] = [];
   private fakeImds: Spawned | null = null;
   readonly fakeImdsLog = join(this.directory, "fake-imds.ndjson");

@@ -1,5 +1,4 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { gzipSync } from "node:zlib";
@@ -8,8 +7,9 @@ import { ErrorCode } from "../../src/errors.js";
 import { ReportBuilder } from "../../src/report/aggregate.js";
 import { readReportSource } from "../../src/report/report-input.js";
 import { event, liveSummary, timeAt } from "./event-factory.js";
+import { makeTempDir } from "../helpers/temp-dir.js";
 
-const directory = mkdtempSync(join(tmpdir(), "imds-report-input-"));
+const directory = makeTempDir("imds-report-input-");
 
 function ndjson(...lines: unknown[]): string {
   return lines.map((line) => (typeof line === "string" ? line : JSON.stringify(line))).join("\n") + "\n";

@@ -1,9 +1,9 @@
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { installService, renderSystemdUnit } from "../../src/service/systemd-unit.js";
+import { makeTempDir } from "../helpers/temp-dir.js";
 
 const cliPath = resolve(import.meta.dirname, "..", "..", "dist", "cli.js");
 
@@ -30,7 +30,7 @@ describe("systemd unit", () => {
   });
 
   it("is accepted by systemd-analyze verify, and install writes it with a 0700 log directory", () => {
-    const root = mkdtempSync(join(tmpdir(), "imds-unit-"));
+    const root = makeTempDir("imds-unit-");
     const result = installService({ ...settings, logDirectory: join(root, "log") }, { unitDirectory: root, start: false });
     expect(result.started).toBe(false);
     expect(statSync(join(root, "log")).mode & 0o777).toBe(0o700);

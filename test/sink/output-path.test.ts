@@ -6,9 +6,8 @@
  */
 import { spawnSync } from "node:child_process";
 import {
-  chmodSync, chownSync, closeSync, linkSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, statSync, symlinkSync, writeFileSync, writeSync,
+  chmodSync, chownSync, closeSync, linkSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync, symlinkSync, writeFileSync, writeSync,
 } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ErrorCode, OutputError, UnsafeOutputPathError } from "../../src/errors.js";
@@ -18,6 +17,7 @@ import { PcapWriter } from "../../src/sink/pcap-writer.js";
 import { RotatingEventFile } from "../../src/sink/rotating-event-file.js";
 import { writePcap } from "../helpers/capture-writer.js";
 import { http, TcpConversation } from "../helpers/conversation.js";
+import { makeTempDir } from "../helpers/temp-dir.js";
 
 const cli = join(import.meta.dirname, "..", "..", "dist", "cli.js");
 const isRoot = process.geteuid?.() === 0;
@@ -25,7 +25,7 @@ const victimText = "root:*:19000:0:99999:7:::\n";
 
 /** A fresh directory laid out like /tmp (mode 1777) and a private one (0700) with a victim file. */
 function makeDirectories(): { shared: string; privateDir: string; victim: string } {
-  const base = mkdtempSync(join(tmpdir(), "imds-output-path-"));
+  const base = makeTempDir("imds-output-path-");
   const shared = join(base, "shared-tmp");
   const privateDir = join(base, "private");
   mkdirSync(shared);

@@ -1,5 +1,4 @@
-import { mkdtempSync, readFileSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { describe, expect, it } from "vitest";
@@ -7,10 +6,11 @@ import { PcapWriter } from "../../src/sink/pcap-writer.js";
 import { createFrame } from "../../src/source/frame.js";
 import type { Frame } from "../../src/source/frame.js";
 import { readCapture } from "../../src/source/read-capture.js";
+import { makeTempDir } from "../helpers/temp-dir.js";
 
 describe("PcapWriter", () => {
   it("writes a nanosecond pcap (mode 0600) that the reader gives back frame for frame", async () => {
-    const path = join(mkdtempSync(join(tmpdir(), "imds-pcapw-")), "out.pcap");
+    const path = join(makeTempDir("imds-pcapw-"), "out.pcap");
     const writer = new PcapWriter(path, 276);
     const frame = createFrame();
     const written: [number, number, number[], number][] = [];

@@ -1,8 +1,8 @@
-import { existsSync, mkdtempSync, readFileSync, renameSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, renameSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseSizeBytes, RotatingEventFile } from "../../src/sink/rotating-event-file.js";
+import { makeTempDir } from "../helpers/temp-dir.js";
 
 function lines(path: string): Record<string, unknown>[] {
   return readFileSync(path, "utf8").split("\n").filter((line) => line.length > 0).map((line) => JSON.parse(line) as Record<string, unknown>);
@@ -10,7 +10,7 @@ function lines(path: string): Record<string, unknown>[] {
 
 describe("RotatingEventFile", () => {
   it("rotates by size, keeps N files, never splits a line, mode 0600", () => {
-    const path = join(mkdtempSync(join(tmpdir(), "imds-rot-")), "events.ndjson");
+    const path = join(makeTempDir("imds-rot-"), "events.ndjson");
     const file = new RotatingEventFile(path, { maxFileBytes: 1000, keepFiles: 2 });
     for (let index = 0; index < 100; index++) file.write({ index, padding: "x".repeat(40) });
     file.close();
@@ -27,7 +27,7 @@ describe("RotatingEventFile", () => {
   });
 
   it("appends to an existing file and reopens the path after an external rotation", () => {
-    const path = join(mkdtempSync(join(tmpdir(), "imds-rot-")), "events.ndjson");
+    const path = join(makeTempDir("imds-rot-"), "events.ndjson");
     const first = new RotatingEventFile(path);
     first.write({ n: 1 });
     first.close();
