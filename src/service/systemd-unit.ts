@@ -1,7 +1,8 @@
 import { spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { OutputError } from "../errors.js";
+import { openOutputFile, prepareOutputDirectory } from "../sink/output-path.js";
 
 export const serviceName = "imds-analyzer.service";
 
@@ -71,15 +72,21 @@ export interface InstallResult {
   readonly note: string | null;
 }
 
-/** Writes the unit, creates the log directory (0700) and, where systemd runs, enables and starts it. */
+/**
+ * Writes the unit (0644, as units are), creates the log directory (0700) and, where systemd runs,
+ * enables and starts it. Both go through output-path.ts like every other output: installing runs
+ * as root, and a --unit-dir or --log-dir in /tmp must not be a link planted by another user.
+ */
 export function installService(settings: ServiceSettings, options: { unitDirectory: string; start: boolean }): InstallResult {
   const unitPath = join(options.unitDirectory, serviceName);
+  prepareOutputDirectory(settings.logDirectory, "the log directory");
+  const descriptor = openOutputFile(unitPath, { what: "the service unit", mode: 0o644 });
   try {
-    mkdirSync(settings.logDirectory, { recursive: true, mode: 0o700 });
-    chmodSync(settings.logDirectory, 0o700);
-    writeFileSync(unitPath, renderSystemdUnit(settings), { mode: 0o644 });
+    writeFileSync(descriptor, renderSystemdUnit(settings));
   } catch (error) {
     throw new OutputError(unitPath, `cannot install the service: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, { cause: error });
+  } finally {
+    closeSync(descriptor);
   }
   if (!options.start) return { unitPath, started: false, note: "not started (--no-start)" };
   if (!existsSync("/run/systemd/system")) return { unitPath, started: false, note: "systemd is not running here: enable it later with systemctl enable --now imds-analyzer" };

@@ -19,7 +19,7 @@
  * - Files are created with mode 0600, and an existing regular file of ours is set to 0600 too:
  *   outputs name hosts and processes, and --write-pcap files hold credentials.
  */
-import { closeSync, constants, fchmodSync, fstatSync, lstatSync, openSync, readlinkSync, statSync, writeFile } from "node:fs";
+import { closeSync, constants, fchmodSync, fstatSync, lstatSync, mkdirSync, openSync, readlinkSync, statSync, writeFile } from "node:fs";
 import type { Stats } from "node:fs";
 import { dirname, isAbsolute, join } from "node:path";
 import { promisify } from "node:util";
@@ -27,6 +27,8 @@ import { OutputError, UnsafeOutputPathError } from "../errors.js";
 
 /** Mode of every output file the CLI creates. */
 export const outputFileMode = 0o600;
+/** Mode of a directory the CLI creates for its outputs (the service's log directory). */
+const directoryMode = 0o700;
 /** The kernel's own limit on symbolic links followed in one path lookup (ELOOP beyond it). */
 const maxSymlinksFollowed = 40;
 const otherWriteBit = 0o002;
@@ -37,6 +39,8 @@ export interface OutputOpenOptions {
   readonly what: string;
   /** Append to an existing file (events) instead of replacing its contents. */
   readonly append?: boolean;
+  /** Mode to create (or set on an existing file of ours) when not outputFileMode (0600). */
+  readonly mode?: number;
 }
 
 /** Where a path leads, as far as it exists. */
@@ -136,6 +140,7 @@ function splitComponents(path: string): string[] {
  * UnsafeOutputPathError for a refused path, OutputError when the open fails.
  */
 export function openOutputFile(path: string, options: OutputOpenOptions): number {
+  const mode = options.mode ?? outputFileMode;
   const found = inspectOutputPath(path);
   const userId = process.geteuid?.() ?? -1;
   if (found.file !== null && found.sharedDirectory) {
@@ -151,7 +156,7 @@ export function openOutputFile(path: string, options: OutputOpenOptions): number
   if (found.file === null && found.sharedDirectory) flags |= constants.O_EXCL;
   let descriptor: number;
   try {
-    descriptor = openSync(path, flags, outputFileMode);
+    descriptor = openSync(path, flags, mode);
   } catch (error) {
     const code = errnoCode(error);
     if (code === "ELOOP" && !found.lastComponentIsLink) {
@@ -165,12 +170,61 @@ export function openOutputFile(path: string, options: OutputOpenOptions): number
   try {
     const opened = fstatSync(descriptor);
     // A file of ours that existed with looser permissions gets 0600 too (not devices or FIFOs).
-    if (opened.isFile() && opened.uid === userId && (opened.mode & 0o777) !== outputFileMode) fchmodSync(descriptor, outputFileMode);
+    if (opened.isFile() && opened.uid === userId && (opened.mode & 0o777) !== mode) fchmodSync(descriptor, mode);
   } catch (error) {
     closeSync(descriptor);
-    throw new OutputError(path, `cannot set mode 0600 on ${options.what}: ${errnoCode(error)}`, { cause: error });
+    throw new OutputError(path, `cannot set mode ${mode.toString(8).padStart(4, "0")} on ${options.what}: ${errnoCode(error)}`, { cause: error });
   }
   return descriptor;
+}
+
+/**
+ * Makes sure DIRECTORY exists as a directory of this user with mode 0700 (the service's log
+ * directory), by the same rules as files: a symbolic link on the way in a world-writable or
+ * sticky directory is refused, and so is an existing directory there that another user owns
+ * (they could swap its contents for links later). Missing directories are created 0700; the
+ * final one is opened without following a link and set to 0700 through its descriptor, so a link
+ * swapped in after the check is not followed.
+ */
+export function prepareOutputDirectory(path: string, what: string): void {
+  const found = inspectOutputPath(path);
+  const userId = process.geteuid?.() ?? -1;
+  const refuseForeign = (owner: number): void => {
+    if (found.sharedDirectory && owner !== userId) {
+      throw new UnsafeOutputPathError(path, `refusing to use ${what}: it belongs to uid ${owner} and is in the world-writable directory ${found.directory}`);
+    }
+  };
+  if (found.file !== null) {
+    if (!found.file.isDirectory()) throw new OutputError(path, `cannot use ${what}: it exists and is not a directory`);
+    refuseForeign(found.file.uid);
+  } else {
+    try {
+      mkdirSync(path, { recursive: true, mode: directoryMode });
+    } catch (error) {
+      throw new OutputError(path, `cannot create ${what}: ${errnoCode(error)}`, { cause: error });
+    }
+    // Another user may have made a link on the way while the parents were being created.
+    inspectOutputPath(path);
+  }
+  let descriptor: number;
+  try {
+    descriptor = openSync(path, constants.O_RDONLY | constants.O_DIRECTORY | (found.lastComponentIsLink ? 0 : constants.O_NOFOLLOW));
+  } catch (error) {
+    const code = errnoCode(error);
+    if (code === "ELOOP" || code === "ENOTDIR") throw new UnsafeOutputPathError(path, `refusing to use ${what}: it was replaced while it was being opened`);
+    throw new OutputError(path, `cannot open ${what}: ${code}`, { cause: error });
+  }
+  try {
+    const opened = fstatSync(descriptor);
+    // Created by someone else between the check and the mkdir (which accepts an existing one).
+    refuseForeign(opened.uid);
+    if ((opened.mode & 0o777) !== directoryMode) fchmodSync(descriptor, directoryMode);
+  } catch (error) {
+    if (error instanceof UnsafeOutputPathError) throw error;
+    throw new OutputError(path, `cannot set mode 0700 on ${what}: ${errnoCode(error)}`, { cause: error });
+  } finally {
+    closeSync(descriptor);
+  }
 }
 
 const writeToDescriptor = promisify(writeFile);
