@@ -5,6 +5,9 @@
  * a bounded backoff (`reopenBackoff`: at least once a second) until it is back, then frames flow to the same consumer again,
  * numbered on from where they stopped. The interruption is reported once when it starts and
  * once when it ends, and counted (`interruptions`), so a summary can say the capture has a hole.
+ * A device deleted and created again under the same name (a recreated container's veth) is
+ * reopened by name like one that went down: the native layer fails the old capture, bound to an
+ * index that is gone, when the kernel says so or its once-a-second name check finds it.
  *
  * On "any" a single interface going down is not an error (the socket is bound to no device);
  * this matters for `-i DEVICE` captures.

@@ -92,13 +92,29 @@ export class TestNetwork {
     inInstance("ip", "route", "replace", "local", "169.254.169.254", "dev", "lo", "table", "local", "proto", "kernel", "scope", "host", "src", instanceIpv4);
     inInstance("ip", "-6", "route", "del", "local", "fd00:ec2::254", "dev", "lo", "table", "local");
     inInstance("ip", "-6", "route", "add", "local", "fd00:ec2::254", "dev", "lo", "table", "local", "proto", "kernel", "src", instanceIpv6);
+    inContainer("ip", "link", "set", "lo", "up");
+    this.createContainerLink();
+  }
+
+  /**
+   * The veth pair "veth-ctr0" (instance) / "eth0" (container) with its addresses and the
+   * container's IMDS route, as a container runtime makes it. Called by create(); tests call it
+   * again after deleteContainerLink() to recreate the pair under the same names (new ifindexes).
+   */
+  createContainerLink(): void {
+    const inInstance = (...args: string[]): string => run("ip", ["netns", "exec", this.instance, ...args]);
+    const inContainer = (...args: string[]): string => run("ip", ["netns", "exec", this.container, ...args]);
     inInstance("ip", "link", "add", "veth-ctr0", "type", "veth", "peer", "name", "eth0", "netns", this.container);
     inInstance("ip", "addr", "add", `${containerGateway}/24`, "dev", "veth-ctr0");
     inInstance("ip", "link", "set", "veth-ctr0", "up");
     inContainer("ip", "addr", "add", `${containerIpv4}/24`, "dev", "eth0");
-    inContainer("ip", "link", "set", "lo", "up");
     inContainer("ip", "link", "set", "eth0", "up");
     inContainer("ip", "route", "add", "169.254.169.254/32", "via", containerGateway, "dev", "eth0");
+  }
+
+  /** Deletes the veth pair (deleting veth-ctr0 removes its peer eth0 too), as when a container goes away. */
+  deleteContainerLink(): void {
+    run("ip", ["netns", "exec", this.instance, "ip", "link", "del", "veth-ctr0"]);
   }
 
   private namespaceOf(role: Role): string {

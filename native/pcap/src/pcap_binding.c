@@ -40,6 +40,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <net/if.h>
+#include <netpacket/packet.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+
 #include <node_api.h>
 #include <pcap/pcap.h>
 #include <uv.h>
@@ -61,6 +66,9 @@
 /* Packets per pcap_dispatch call, i.e. per JS callback. */
 /* Longest a captured packet waits in a ring block before it is handed over (see pcap_activate). */
 #define RING_BLOCK_TIMEOUT_MS 20
+/* How often a capture on a named interface checks that the name still stands for the interface
+ * it is bound to (see on_device_check): the kernel's own report can be missed. */
+#define DEVICE_CHECK_INTERVAL_MS 1000
 #define DEFAULT_BATCH_PACKETS 64u
 #define MAX_BATCH_PACKETS 4096u
 /* The batch buffer holds a whole batch of snaplen-sized packets; this caps its size (the packet
@@ -127,9 +135,11 @@ typedef struct capture {
   pcap_t *pcap; /* NULL once closed */
   char *device;
   int fd;
+  int ifindex; /* the interface the socket is bound to; 0 on "any" or when unknown */
   /* Heap-allocated: uv_close finishes on a later loop turn, possibly after this struct is freed
    * by the wrapper's finalizer. */
   uv_poll_t *poll;
+  uv_timer_t *device_check; /* NULL on "any"; heap-allocated like poll */
   bool started;
   bool polling;
   bool paused;
@@ -202,7 +212,7 @@ static void read_error_message(capture *c, int status, char *out, size_t size) {
            status == PCAP_ERROR ? pcap_geterr(c->pcap) : pcap_statustostr(status));
 }
 
-static void free_poll(uv_handle_t *handle) { free(handle); }
+static void free_handle(uv_handle_t *handle) { free(handle); }
 
 static void stop_polling(capture *c) {
   if (c->polling) {
@@ -216,8 +226,14 @@ static void close_native(capture *c) {
   stop_polling(c);
   if (c->poll != NULL) {
     c->poll->data = NULL;
-    uv_close((uv_handle_t *)c->poll, free_poll);
+    uv_close((uv_handle_t *)c->poll, free_handle);
     c->poll = NULL;
+  }
+  if (c->device_check != NULL) {
+    uv_timer_stop(c->device_check);
+    c->device_check->data = NULL;
+    uv_close((uv_handle_t *)c->device_check, free_handle);
+    c->device_check = NULL;
   }
   if (c->pcap != NULL) {
     struct pcap_stat stats;
@@ -316,15 +332,110 @@ static bool deliver_batch(capture *c, bool from_event_loop) {
   return ok;
 }
 
+/* The index of interface `device` in the namespace of socket `fd` (the capture's own, even when
+ * it was opened in another one): > 0, 0 when no interface has that name, -1 when unknown. */
+static int ifindex_of_name(int fd, const char *device) {
+  struct ifreq request;
+  memset(&request, 0, sizeof request);
+  size_t length = strlen(device);
+  if (length >= sizeof request.ifr_name) return -1;
+  memcpy(request.ifr_name, device, length + 1);
+  if (ioctl(fd, SIOCGIFINDEX, &request) == 0) return request.ifr_ifindex;
+  return errno == ENODEV ? 0 : -1;
+}
+
+/* The interface the packet socket is bound to (libpcap binds it by index at activation). */
+static int bound_ifindex(int fd) {
+  struct sockaddr_ll address;
+  socklen_t length = sizeof address;
+  memset(&address, 0, sizeof address);
+  if (getsockname(fd, (struct sockaddr *)&address, &length) != 0 || address.sll_family != AF_PACKET) return 0;
+  return address.sll_ifindex > 0 ? address.sll_ifindex : 0;
+}
+
+/*
+ * libuv reports POLLERR as UV_EBADF, which says nothing: the real cause is the error the kernel
+ * left on the socket (ENETDOWN when the bound interface goes down, and when it is deleted, which
+ * takes it down first). Whether it was deleted - and maybe created again under the same name,
+ * with a new index, as a recreated container's veth is - is told by looking the name up again.
+ * Must run before anything reads from the socket: libpcap reads (and clears) that error itself.
+ */
+static void poll_error_message(capture *c, int status, char *out, size_t size) {
+  int socket_error = 0;
+  socklen_t length = sizeof socket_error;
+  if (status != UV_EBADF || getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &socket_error, &length) != 0) socket_error = 0;
+  int now = c->ifindex > 0 ? ifindex_of_name(c->fd, c->device) : -1;
+  bool gone = now == 0 || (now > 0 && now != c->ifindex);
+  if (socket_error == 0 && !(status == UV_EBADF && gone)) {
+    snprintf(out, size, "waiting for packets on %s failed: %s", c->device, uv_strerror(status));
+    return;
+  }
+  const char *cause = socket_error != 0 ? strerror(socket_error) : "the capture socket reported no error";
+  if (now == 0) {
+    snprintf(out, size, "%s no longer exists (%s)", c->device, cause);
+  } else if (now > 0 && now != c->ifindex) {
+    snprintf(out, size, "%s was replaced by another interface of that name (ifindex %d, now %d; %s)", c->device,
+             c->ifindex, now, cause);
+  } else {
+    snprintf(out, size, "waiting for packets on %s failed: %s", c->device, cause);
+  }
+}
+
+/*
+ * After a poll error the ring may still hold packets captured before the interface went down or
+ * away (libuv reports POLLERR even when the socket is also readable, and the last block is
+ * handed over up to RING_BLOCK_TIMEOUT_MS later): deliver them before the error, as close()
+ * does, or the last calls of a container that is being removed would be lost.
+ */
+static void drain_after_poll_error(capture *c) {
+  bool waited_for_block = false;
+  for (int round = 0; round < MAX_DRAIN_BATCHES; round++) {
+    int read = read_batch(c);
+    if (read > 0 && c->batch_count > 0 && !deliver_batch(c, true)) return;
+    if (c->pcap == NULL) return;
+    if (read <= 0) {
+      if (waited_for_block) return;
+      waited_for_block = true;
+      usleep((RING_BLOCK_TIMEOUT_MS + 10) * 1000);
+    }
+  }
+}
+
+/* Stops reading for good: names the cause, delivers what the ring still holds, calls onError. */
+static void fail_after_poll_error(capture *c, int status) {
+  char message[MESSAGE_BYTES];
+  stop_polling(c);
+  c->failed = true;
+  poll_error_message(c, status, message, sizeof message);
+  drain_after_poll_error(c);
+  if (c->pcap == NULL) return;
+  report_error_async(c, "E_PCAP_READ", message);
+}
+
+/*
+ * The kernel tells a packet socket once (ENETDOWN) when its interface goes down or is deleted,
+ * but that error can be taken before it is seen as a poll error - libpcap reads it inside a read
+ * and, the interface still existing, carries on - and a socket bound to an interface that is
+ * deleted while down is told nothing. Either way the capture would be bound to an index that
+ * is gone, silent for good even once the name is back. So while reading, a capture on a named
+ * interface looks the name up once per DEVICE_CHECK_INTERVAL_MS (one ioctl) and fails like a
+ * poll error when it is gone or stands for another interface. Paused captures are not checked:
+ * a pending error is still seen once they poll again.
+ */
+static void on_device_check(uv_timer_t *timer) {
+  capture *c = (capture *)timer->data;
+  if (c == NULL || c->pcap == NULL || !c->polling || c->failed || c->ifindex <= 0) return;
+  int now = ifindex_of_name(c->fd, c->device);
+  if (now < 0 || now == c->ifindex) return;
+  fail_after_poll_error(c, UV_EBADF);
+}
+
 static void on_readable(uv_poll_t *poll, int status, int events) {
   capture *c = (capture *)poll->data;
   if (c == NULL || c->pcap == NULL || !c->polling) return;
   char message[MESSAGE_BYTES];
   if (status < 0) {
-    stop_polling(c);
-    c->failed = true;
-    snprintf(message, sizeof message, "waiting for packets on %s failed: %s", c->device, uv_strerror(status));
-    report_error_async(c, "E_PCAP_READ", message);
+    fail_after_poll_error(c, status);
     return;
   }
   for (int round = 0; round < MAX_BATCHES_PER_WAKEUP; round++) {
@@ -607,6 +718,7 @@ static capture *open_capture(napi_env env, const open_options *options, char *wa
   c->pcap = pcap;
   c->device = device;
   c->fd = fd;
+  c->ifindex = bound_ifindex(fd);
   c->nano = nano;
   c->snaplen = options->snaplen;
   c->buffer_size = options->buffer_size;
@@ -699,6 +811,20 @@ static napi_value method_start(napi_env env, napi_callback_info info) {
   poll->data = c;
   c->poll = poll; /* from here on close_native() owns it */
   c->started = true;
+  if (c->ifindex > 0) {
+    uv_timer_t *timer = malloc(sizeof *timer);
+    status = timer == NULL ? UV_ENOMEM : uv_timer_init(loop, timer);
+    if (status != 0) {
+      free(timer);
+      throw_formatted(env, ERROR_PLAIN, "E_PCAP_SETUP", "cannot watch capture device %s: %s", c->device,
+                      uv_strerror(status));
+      return NULL;
+    }
+    timer->data = c;
+    c->device_check = timer; /* close_native() owns it too */
+    uv_unref((uv_handle_t *)timer); /* a check alone does not keep Node running */
+    uv_timer_start(timer, on_device_check, DEVICE_CHECK_INTERVAL_MS, DEVICE_CHECK_INTERVAL_MS);
+  }
   if (!c->paused) {
     status = uv_poll_start(poll, UV_READABLE, on_readable);
     if (status != 0) {
