@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { dirname, resolve } from "node:path";
 import { Attributor } from "../attribution/attributor.js";
@@ -6,7 +7,7 @@ import { EbpfConnectTracer } from "../attribution/ebpf-tracer.js";
 import { describeLinkType } from "../decode/link-types.js";
 import { Diagnostics } from "../diagnostics.js";
 import type { WarningListener } from "../diagnostics.js";
-import { CaptureDeviceError, ImdsAnalyzerError } from "../errors.js";
+import { AttributionUnavailableError, CaptureDeviceError, ImdsAnalyzerError } from "../errors.js";
 import type { ImdsEvent } from "../events.js";
 import { imdsCaptureFilter } from "../imds/endpoints.js";
 import { CapturePipeline, defaultPipelineLimits } from "../pipeline/capture-pipeline.js";
@@ -93,17 +94,25 @@ export async function runLiveCapture(options: LiveCaptureOptions): Promise<Analy
   const { attributor, tracer, fallbackReason } = startAttribution(options);
   // An interface that goes down (or away) interrupts the capture, it does not end it: the
   // device is reopened when it is back, and the gap is warned about and counted.
-  const source = ReopeningPcapSource.open(
-    { device, filter: imdsCaptureFilter, snaplenBytes: liveSnaplenBytes, bufferSizeBytes: liveBufferBytes },
-    {
-      onInterrupted: (error) => {
-        diagnostics.warn(`capture-interrupted:${device}`, `capture on ${device} interrupted (${error.message}); reopening it until it is back, calls meanwhile are not seen`);
+  let source: ReopeningPcapSource;
+  try {
+    source = ReopeningPcapSource.open(
+      { device, filter: imdsCaptureFilter, snaplenBytes: liveSnaplenBytes, bufferSizeBytes: liveBufferBytes },
+      {
+        onInterrupted: (error) => {
+          diagnostics.warn(`capture-interrupted:${device}`, `capture on ${device} interrupted (${error.message}); reopening it until it is back, calls meanwhile are not seen`);
+        },
+        onResumed: (downMs) => {
+          options.log(`capture on ${device} resumed after ${(downMs / 1000).toFixed(1)} s`);
+        },
       },
-      onResumed: (downMs) => {
-        options.log(`capture on ${device} resumed after ${(downMs / 1000).toFixed(1)} s`);
-      },
-    },
-  );
+    );
+  } catch (error) {
+    // The tracer keeps the event loop alive: left open, the process would hang after the error.
+    tracer?.close();
+    attributor.close();
+    throw explainOpenFailure(device, error);
+  }
   const pcapWriter = options.writePcapPath && pcapDescriptor !== null ? new PcapWriter(options.writePcapPath, source.linkType, liveSnaplenBytes, pcapDescriptor) : null;
   const startedAt = new Date();
   const hostName = hostname();
@@ -220,14 +229,20 @@ function keepOnlyNeededCapabilities(
     keep.push("CAP_DAC_OVERRIDE");
     why.push(`${needsOverride.join(", ")} is written later in a directory root does not own`);
   }
+  // Root in a container or under a systemd CapabilityBoundingSet may not hold them all; the
+  // native drop names what it was asked to keep, so the ones never held are taken out here.
+  const notHeld = missingCapabilities(keep);
   const loaded = loadPcapAddon();
   let problem: string | null;
   if (loaded.ok) {
     try {
       const dropped = loaded.addon.dropCapabilities(keep);
-      problem = dropped.problem ?? (dropped.threadsNotDropped > 0 ? `${dropped.threadsNotDropped} of ${dropped.threads} threads kept more` : null);
-      log(`privileges: kept only ${dropped.kept.join(", ")} (${why.join("; ")}), no new privileges${problem === null ? "" : `; ${problem}`}`);
-      return { kept: dropped.kept, threadsNotDropped: dropped.threadsNotDropped, problem };
+      const kept = dropped.kept.filter((name) => !notHeld.includes(name));
+      const lacking = notHeld.length === 0 ? null : `${notHeld.join(", ")} not held at start (removed by a capability bounding set?): ${notHeldConsequence(notHeld)}`;
+      problem = [dropped.problem ?? (dropped.threadsNotDropped > 0 ? `${dropped.threadsNotDropped} of ${dropped.threads} threads kept more` : null), lacking].filter((text) => text !== null).join("; ") || null;
+      const keptText = kept.length === 0 ? "none" : `only ${kept.join(", ")}${lacking === null ? ` (${why.join("; ")})` : ""}`;
+      log(`privileges: kept ${keptText}, no new privileges${problem === null ? "" : `; ${problem}`}`);
+      return { kept, threadsNotDropped: dropped.threadsNotDropped, problem };
     } catch (error) {
       problem = error instanceof Error ? error.message : String(error);
     }
@@ -236,6 +251,73 @@ function keepOnlyNeededCapabilities(
   }
   log(`warning: privileges not dropped (${problem}); the capture keeps running as full root`);
   return { kept: null, threadsNotDropped: 0, problem };
+}
+
+/** Capability numbers (linux/capability.h) of the capabilities live capture names. */
+const capabilityNumbers = {
+  CAP_DAC_OVERRIDE: 1,
+  CAP_DAC_READ_SEARCH: 2,
+  CAP_NET_RAW: 13,
+  CAP_SYS_PTRACE: 19,
+  CAP_SYS_ADMIN: 21,
+  CAP_PERFMON: 38,
+  CAP_BPF: 39,
+} as const;
+type CapabilityName = keyof typeof capabilityNumbers;
+
+function isCapabilityName(name: string): name is CapabilityName {
+  return Object.hasOwn(capabilityNumbers, name);
+}
+
+/**
+ * Which of `names` this process lacks in its effective set (/proc/self/status CapEff): root in
+ * a container, or in a systemd unit with a CapabilityBoundingSet, may lack some. Claims nothing
+ * missing when the set cannot be read.
+ */
+function missingCapabilities(names: readonly string[]): string[] {
+  let effective: bigint;
+  try {
+    const hex = /^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync("/proc/self/status", "utf8"))?.[1];
+    if (hex === undefined) return [];
+    effective = BigInt(`0x${hex}`);
+  } catch {
+    return [];
+  }
+  return names.filter((name) => isCapabilityName(name) && ((effective >> BigInt(capabilityNumbers[name])) & 1n) === 0n);
+}
+
+function notHeldConsequence(notHeld: readonly string[]): string {
+  const consequences: string[] = [];
+  if (notHeld.includes("CAP_SYS_PTRACE") || notHeld.includes("CAP_DAC_READ_SEARCH")) {
+    consequences.push("other users' /proc entries (exe, fd) cannot be read, so their calls may be attributed without exe or not at all");
+  }
+  if (notHeld.includes("CAP_DAC_OVERRIDE")) consequences.push("files written later may fail");
+  return consequences.join("; ");
+}
+
+/**
+ * libpcap says "permission denied" and "run as root" even to root: when root lacks CAP_NET_RAW
+ * (a container, a systemd CapabilityBoundingSet), say that instead.
+ */
+function explainOpenFailure(device: string, error: unknown): unknown {
+  if (!(error instanceof CaptureDeviceError) || error.reason !== "E_PCAP_PERMISSION") return error;
+  if (missingCapabilities(["CAP_NET_RAW"]).length === 0) return error;
+  return new CaptureDeviceError(
+    device,
+    `cannot capture on ${device}: this process runs as root but without CAP_NET_RAW, which the libpcap packet socket needs (a container or a systemd CapabilityBoundingSet removed it; grant CAP_NET_RAW)`,
+    { cause: error, reason: error.reason },
+  );
+}
+
+/**
+ * Why eBPF could not load, completed with the capabilities root lacks: the native message says
+ * "run as root" even to root, and a failed tracefs mount does not say it needs CAP_SYS_ADMIN.
+ */
+function explainEbpfFailure(error: AttributionUnavailableError): string {
+  if (error.reason !== "EBPF_PERMISSION" && error.reason !== "EBPF_TRACEFS") return error.message;
+  const missing = missingCapabilities(["CAP_BPF", "CAP_PERFMON", "CAP_SYS_ADMIN"]);
+  if (missing.length === 0) return error.message;
+  return `${error.message}; this process runs as root without ${missing.join(", ")} (CAP_BPF and CAP_PERFMON load the program, CAP_SYS_ADMIN stands in for both and mounts tracefs)`;
 }
 
 function checkPrivileges(): void {
@@ -263,7 +345,8 @@ function startAttribution(options: LiveCaptureOptions): {
     return { attributor, tracer, fallbackReason: null };
   } catch (error) {
     if (choice === "ebpf" || !(error instanceof ImdsAnalyzerError)) throw error;
-    return { attributor: new Attributor({ method: "proc", ...roots }), tracer: null, fallbackReason: error.message };
+    const fallbackReason = error instanceof AttributionUnavailableError ? explainEbpfFailure(error) : error.message;
+    return { attributor: new Attributor({ method: "proc", ...roots }), tracer: null, fallbackReason };
   }
 }
 
