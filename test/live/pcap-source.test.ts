@@ -283,8 +283,11 @@ describe.skipIf(skip)("LivePcapSource (real libpcap in a test namespace)", () =>
       release = resolve;
     });
     let batches = 0;
+    /** Frames delivered so far, at each afterBatch: 1, 2, 3 ... when every batch is one frame. */
+    const framesAtBatchEnds: number[] = [];
     recorder.afterBatch = () => {
       batches++;
+      framesAtBatchEnds.push(recorder.frames.length);
       return batches === 1 ? gate : undefined;
     };
     source.start(recorder);
@@ -296,7 +299,11 @@ describe.skipIf(skip)("LivePcapSource (real libpcap in a test namespace)", () =>
     await waitUntil(() => recorder.frames.length >= 8, 3000);
     await source.stop();
     recorder.pipeline.finish();
-    expect(batches).toBe(recorder.frames.length);
+    // One frame per batch; frames still in the ring at stop() are drained without asking
+    // afterBatch (on a loaded machine the last ones can still be there).
+    expect(framesAtBatchEnds).toEqual(Array.from({ length: batches }, (_, index) => index + 1));
+    expect(batches).toBeGreaterThanOrEqual(8);
+    expect(batches).toBeLessThanOrEqual(recorder.frames.length);
     expect(recorder.events.map((event) => event.kind)).toEqual(["v1"]);
     expect(source.stats()).toEqual({ packetsReceived: 2 * recorder.frames.length, packetsDroppedByKernel: 0, packetsDroppedByInterface: 0 });
   });
