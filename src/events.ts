@@ -47,7 +47,11 @@ export interface ProcessInfo {
 export interface AttributionInfo {
   /** "ebpf": recorded in the kernel at connect time; "proc": socket tables and fds in /proc. */
   readonly method: "ebpf" | "proc";
-  /** "partial": the kernel named the process but it exited before /proc could add detail. */
+  /**
+   * "partial": the process is named but some detail is missing: it exited before /proc could
+   * add it (process-exited), or its exe could not be read for lack of permission
+   * (permission-denied: another user's process, with CAP_SYS_PTRACE removed).
+   */
   readonly status: "ok" | "partial" | "failed";
   /** Why it failed or is partial (process-exited, socket-not-found, permission-denied, ...). */
   readonly reason: string | null;

@@ -150,9 +150,11 @@ export class Attributor {
     // The kernel read argv at connect time; /proc's may have changed since (exec, setproctitle).
     const kernelCmdline = record.argv === null ? null : redactArgv(record.argv);
     if (isIdentity(identity)) {
+      // The addon read exe when the record arrived, with the same rights; it may still have it.
+      const exe = identity.exe ?? record.exePath;
       return {
-        process: toProcessInfo({ ...identity, cmdline: kernelCmdline ?? identity.cmdline }),
-        attribution: { method: "ebpf", status: "ok", reason: null },
+        process: toProcessInfo({ ...identity, exe, cmdline: kernelCmdline ?? identity.cmdline }),
+        attribution: exe === null && identity.exeDenied ? deniedExe("ebpf") : { method: "ebpf", status: "ok", reason: null },
       };
     }
     // The process is gone (a one-shot client usually is by now): what the kernel recorded at
@@ -219,7 +221,7 @@ export class Attributor {
     if ("status" in confirmed) return { process: null, attribution: { method: "proc", status: "failed", reason: confirmed.reason } };
     const identity = await readProcessIdentity(owner.pid, { ...this.identityOptions(), expectedStartTimeTicks: confirmed.startTimeTicks });
     if (!isIdentity(identity)) return { process: null, attribution: { method: "proc", status: "failed", reason: identity.reason } };
-    return { process: toProcessInfo(identity), attribution: { method: "proc", status: "ok", reason: null } };
+    return { process: toProcessInfo(identity), attribution: identity.exeDenied ? deniedExe("proc") : { method: "proc", status: "ok", reason: null } };
   }
 
   private waitForKernel(key: string): Promise<ConnectRecord | null> {
@@ -252,6 +254,11 @@ export class Attributor {
       ...(this.options.etcRoot === undefined ? {} : { etcRoot: this.options.etcRoot }),
     };
   }
+}
+
+/** The process is known, but its exe could not be read: complete it is not, and why is said. */
+function deniedExe(method: AttributionMethod): AttributionInfo {
+  return { method, status: "partial", reason: "permission-denied" };
 }
 
 function isIdentity(value: ProcessIdentity | AttributionFailure): value is ProcessIdentity {

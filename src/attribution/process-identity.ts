@@ -90,7 +90,8 @@ export async function readProcessIdentity(
     startTimeTicks: first.startTimeTicks,
     startTime: startTimeIso(bootTimeSeconds, first.startTimeTicks),
     comm: first.comm,
-    exe,
+    exe: exe.exe,
+    exeDenied: exe.denied,
     cmdline: cmdline ?? [],
     uid,
     user,
@@ -119,13 +120,15 @@ async function readStat(processDir: string): Promise<ProcStat | AttributionFailu
 
 /**
  * /proc/PID/exe: absent for kernel threads and zombies (ENOENT), unreadable for another user's
- * process without CAP_SYS_PTRACE (EACCES). Neither is a reason to drop the rest: null.
+ * process without CAP_SYS_PTRACE (EACCES). Neither is a reason to drop the rest: null, with
+ * `denied` telling the second apart (the attribution is then partial, not complete).
  */
-async function readExe(processDir: string): Promise<string | null> {
+async function readExe(processDir: string): Promise<{ exe: string | null; denied: boolean }> {
   try {
-    return await readlink(join(processDir, "exe"));
-  } catch {
-    return null;
+    return { exe: await readlink(join(processDir, "exe")), denied: false };
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException | undefined)?.code;
+    return { exe: null, denied: code === "EACCES" || code === "EPERM" };
   }
 }
 

@@ -29,6 +29,11 @@ export interface ProcessIdentity {
   readonly comm: string;
   /** Target of /proc/PID/exe; null for kernel threads, zombies, or when it cannot be read. */
   readonly exe: string | null;
+  /**
+   * /proc/PID/exe was refused for lack of permission (another user's process, and this process
+   * lacks CAP_SYS_PTRACE): `exe` is null for that reason, not because the process has none.
+   */
+  readonly exeDenied: boolean;
   /** argv, secrets redacted, total length bounded; empty for kernel threads and zombies. */
   readonly cmdline: string[];
   /** Effective uid (the one `ps -o user` shows). */

@@ -51,6 +51,7 @@ describe("readProcessIdentity against a fake procfs", () => {
       startTime: new Date((bootTimeSeconds + 1234.56) * 1000).toISOString(),
       comm: "curl",
       exe: "/usr/bin/curl",
+      exeDenied: false,
       cmdline: ["curl", "-s", "-H", "X-aws-ec2-metadata-token: <redacted>", "http://169.254.169.254/latest/meta-data/"],
       uid: 1000,
       user: "ec2-user",
@@ -93,13 +94,13 @@ describe("readProcessIdentity against a fake procfs", () => {
 
   it("gives exe null when the link cannot be read, and keeps everything else", async () => {
     await fake.addProcess({ pid: 70, comm: "svc", exeNotALink: true, uid: 1001, cmdline: ["svc", "--serve"] });
-    expect(await identityOf(70)).toMatchObject({ exe: null, comm: "svc", cmdline: ["svc", "--serve"], user: "ssm-user" });
+    expect(await identityOf(70)).toMatchObject({ exe: null, exeDenied: false, comm: "svc", cmdline: ["svc", "--serve"], user: "ssm-user" });
   });
 
   it("reads a kernel thread: empty cmdline, no exe, parent kthreadd", async () => {
     await fake.addProcess({ pid: 2, ppid: 0, comm: "kthreadd", startTimeTicks: 2, cmdline: [], exe: null });
     await fake.addProcess({ pid: 88, ppid: 2, comm: "kworker/0:1-events", startTimeTicks: 30, cmdline: [], exe: null });
-    expect(await identityOf(88)).toMatchObject({ comm: "kworker/0:1-events", exe: null, cmdline: [], parents: [{ pid: 2, comm: "kthreadd", cmdline: [] }] });
+    expect(await identityOf(88)).toMatchObject({ comm: "kworker/0:1-events", exe: null, exeDenied: false, cmdline: [], parents: [{ pid: 2, comm: "kthreadd", cmdline: [] }] });
   });
 
   it("reads a zombie (empty cmdline, no exe)", async () => {

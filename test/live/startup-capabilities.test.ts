@@ -189,17 +189,19 @@ describe.skipIf(skip)("live capture start-up without one capability (root under 
       expect(events.map((event) => event.path)).toEqual([...clientPaths, "/latest/meta-data/hostname"]);
 
       // The kernel names the process; /proc gives everything but exe, which needs a ptrace check
-      // the capture (holding no capability) fails. Reported "ok": exe may be null in an ok event.
+      // the capture (holding no capability) fails: partial, and the reason says why.
       for (const event of events.slice(0, 3)) {
-        expect(event.attribution).toEqual({ method: "ebpf", status: "ok", reason: null });
+        expect(event.attribution).toEqual({ method: "ebpf", status: "partial", reason: "permission-denied" });
         expect(event.process).toMatchObject({ pid: nobodyPid, comm: "python3", uid: 65534, user: "nobody", exe: null });
         expect(event.process?.cmdline.slice(0, 2)).toEqual(["/usr/bin/python3", "-c"]);
       }
       // Even root's curl holds capabilities the capture does not: no exe. curl has usually exited
-      // when /proc is read ("partial"), or is still there ("ok"); either way the pid is named.
+      // when /proc is read (process-exited), or is still there (permission-denied); either way
+      // the pid is named and the attribution is partial.
       const curl = events[3]!;
       expect(curl.process).toMatchObject({ pid: curlPid, comm: "curl", uid: 0, exe: null });
-      expect([{ method: "ebpf", status: "partial", reason: "process-exited" }, { method: "ebpf", status: "ok", reason: null }]).toContainEqual(curl.attribution);
+      expect([{ method: "ebpf", status: "partial", reason: "process-exited" }, { method: "ebpf", status: "partial", reason: "permission-denied" }]).toContainEqual(curl.attribution);
+      expect(summary.live?.attribution).toMatchObject({ connections: 2, attributed: 0, partial: 2, failed: 0 });
     });
   });
 
