@@ -8,19 +8,16 @@
  * Every loop is bounded in count and time; only processes started here are stopped.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
-import type { ImdsEvent } from "../../src/events.js";
-import type { AnalysisSummary } from "../../src/summary.js";
-import { shouldSkipLiveTests, TestNetwork, waitForLine } from "../helpers/netns.js";
-import type { Role, Spawned } from "../helpers/netns.js";
+import { eventLines, expectedPaths, imdsPathPrefix, inTestNetwork, ipInInstance, occurrences, pathsOf, startCapture, stopCapture, waitUntil } from "../helpers/live-capture.js";
+import { shouldSkipLiveTests, waitForLine } from "../helpers/netns.js";
+import type { Role, TestNetwork } from "../helpers/netns.js";
 
-const cli = join(import.meta.dirname, "..", "..", "dist", "cli.js");
 const skip = shouldSkipLiveTests();
-const imdsPathPrefix = "/latest/meta-data/";
 /** The veth end in the instance namespace (TestNetwork's "container" sits behind it). */
 const instanceVeth = "veth-ctr0";
 
@@ -48,35 +45,6 @@ if connection is not None:
     connection.close()
 `;
 
-interface Capture {
-  readonly spawned: Spawned;
-  readonly eventsPath: string;
-  readonly summaryPath: string;
-}
-
-async function startCapture(network: TestNetwork, eventsPath: string, extraArgs: readonly string[] = []): Promise<Capture> {
-  const summaryPath = join(network.directory, "summary.json");
-  const spawned = network.spawn("instance", [
-    process.execPath, cli, "capture", "--events", eventsPath, "--summary-json", summaryPath, "--duration", "170s", ...extraArgs,
-  ]);
-  await waitForLine(spawned, "events go to", 20_000);
-  return { spawned, eventsPath, summaryPath };
-}
-
-/** Stops the capture with `signal`; it must exit 0 within `withinMs`. */
-async function stopCapture(capture: Capture, signal: NodeJS.Signals = "SIGINT", withinMs = 10_000): Promise<{ summary: AnalysisSummary; stderr: string; stopMs: number }> {
-  const sentAt = Date.now();
-  capture.spawned.child.kill(signal);
-  const timer = setTimeout(() => capture.spawned.child.kill("SIGKILL"), withinMs);
-  const result = await capture.spawned.done;
-  clearTimeout(timer);
-  const stopMs = Date.now() - sentAt;
-  expect(result.code, result.stderr).toBe(0);
-  expect(stopMs).toBeLessThan(withinMs);
-  const summary = JSON.parse(readFileSync(capture.summaryPath, "utf8")) as AnalysisSummary;
-  return { summary, stderr: result.stderr, stopMs };
-}
-
 /** Runs the bounded client in a namespace to its end. */
 async function calls(network: TestNetwork, role: Role, prefix: string, count: number, mode: "oneshot" | "keepalive" = "oneshot", delayMs = 0): Promise<void> {
   const result = await network.run(role, clientCommand(prefix, count, mode, delayMs), 90_000);
@@ -87,68 +55,11 @@ function clientCommand(prefix: string, count: number, mode: "oneshot" | "keepali
   return ["/usr/bin/python3", "-c", clientScript, mode, prefix, String(count), String(delayMs)];
 }
 
-/**
- * Every line of an events file, each of which must be a whole JSON object: a torn line (half an
- * event, as a partial write leaves) fails the test here.
- */
-function eventLines(path: string): ImdsEvent[] {
-  if (!existsSync(path)) return [];
-  const text = readFileSync(path, "utf8");
-  if (text.length > 0) expect(text.endsWith("\n"), `${path} ends inside a line`).toBe(true);
-  return text
-    .split("\n")
-    .filter((line) => line.length > 0)
-    .map((line) => {
-      try {
-        return JSON.parse(line) as ImdsEvent;
-      } catch {
-        throw new Error(`${path} holds a line that is not whole JSON: ${JSON.stringify(line.slice(0, 200))}`);
-      }
-    });
-}
-
-function pathsOf(events: readonly { path?: unknown }[]): string[] {
-  return events.map((event) => String(event.path));
-}
-
-function expectedPaths(prefix: string, count: number): string[] {
-  return Array.from({ length: count }, (_, n) => `${imdsPathPrefix}${prefix}-${n}`);
-}
-
-/** Polls `check` every 50 ms until it is true; fails after `timeoutMs`, with `explain()` if given. */
-async function waitUntil(what: string, timeoutMs: number, check: () => boolean, explain?: () => string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${explain ? ` (${explain()})` : ""}`);
-    await sleep(50);
-  }
-}
-
-function occurrences(text: string, needle: string): number {
-  return text.split(needle).length - 1;
-}
-
 /** Every item of `part` appears in `whole`, in the same order. */
 function isSubsequence(part: readonly string[], whole: readonly string[]): boolean {
   let index = 0;
   for (const item of whole) if (index < part.length && part[index] === item) index++;
   return index === part.length;
-}
-
-function ipIn(network: TestNetwork, ...args: string[]): void {
-  const result = spawnSync("ip", ["netns", "exec", network.instance, "ip", ...args], { encoding: "utf8", timeout: 10_000 });
-  if (result.status !== 0) throw new Error(`ip ${args.join(" ")} failed: ${result.stderr}`);
-}
-
-/** Makes a network, runs `body`, always deletes the network (and the processes started in it). */
-async function inTestNetwork(body: (network: TestNetwork) => Promise<void>): Promise<void> {
-  const network = TestNetwork.create();
-  try {
-    await network.startFakeImds("optional");
-    await body(network);
-  } finally {
-    await network.close();
-  }
 }
 
 describe.skipIf(skip)("live capture under faults (root, test namespaces, built CLI)", () => {
@@ -238,11 +149,11 @@ describe.skipIf(skip)("live capture under faults (root, test namespaces, built C
       const capture = await startCapture(network, join(network.directory, "events.ndjson"), ["-i", instanceVeth, "--attribution", "proc"]);
       await calls(network, "container", "before", 3);
       const interrupted = waitForLine(capture.spawned, `capture on ${instanceVeth} interrupted`, 10_000);
-      ipIn(network, "link", "set", instanceVeth, "down");
+      ipInInstance(network, "link", "set", instanceVeth, "down");
       await interrupted;
       await sleep(2500); // several reopen attempts fail meanwhile: still one warning
       const resumed = waitForLine(capture.spawned, `capture on ${instanceVeth} resumed after`, 10_000);
-      ipIn(network, "link", "set", instanceVeth, "up");
+      ipInInstance(network, "link", "set", instanceVeth, "up");
       await resumed;
       await calls(network, "container", "after", 3);
       await waitUntil("the calls after the interface came back", 10_000, () => eventLines(capture.eventsPath).length >= 6);
@@ -263,9 +174,9 @@ describe.skipIf(skip)("live capture under faults (root, test namespaces, built C
     await inTestNetwork(async (network) => {
       const capture = await startCapture(network, join(network.directory, "events.ndjson"), ["-i", "any", "--attribution", "proc"]);
       await calls(network, "container", "before", 3);
-      ipIn(network, "link", "set", instanceVeth, "down");
+      ipInInstance(network, "link", "set", instanceVeth, "down");
       await sleep(1500);
-      ipIn(network, "link", "set", instanceVeth, "up");
+      ipInInstance(network, "link", "set", instanceVeth, "up");
       await sleep(500);
       await calls(network, "container", "after", 3);
       await waitUntil("the calls after the interface came back", 10_000, () => eventLines(capture.eventsPath).length >= 6);

@@ -9,18 +9,17 @@
  * Every loop is bounded in count and time; only processes started here are stopped.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
 import type { ImdsEvent } from "../../src/events.js";
 import type { AnalysisSummary } from "../../src/summary.js";
-import { shouldSkipLiveTests, TestNetwork, waitForLine } from "../helpers/netns.js";
-import type { Spawned } from "../helpers/netns.js";
+import { eventLines, expectedPaths, imdsPathPrefix, inTestNetwork, ipInInstance, occurrences, startCapture, stopCapture, waitUntil } from "../helpers/live-capture.js";
+import type { Capture } from "../helpers/live-capture.js";
+import { shouldSkipLiveTests, waitForLine } from "../helpers/netns.js";
+import type { Spawned, TestNetwork } from "../helpers/netns.js";
 
-const cli = join(import.meta.dirname, "..", "..", "dist", "cli.js");
 const skip = shouldSkipLiveTests();
-const imdsPathPrefix = "/latest/meta-data/";
 /** The veth end in the instance namespace, the one captured. */
 const instanceVeth = "veth-ctr0";
 /** Linux errno the kernel leaves on a packet socket whose interface goes down. */
@@ -40,62 +39,10 @@ for n in range(count):
     connection.close()
 `;
 
-interface Capture {
-  readonly spawned: Spawned;
-  readonly eventsPath: string;
-  readonly summaryPath: string;
-}
-
-async function startCapture(network: TestNetwork): Promise<Capture> {
-  const eventsPath = join(network.directory, "events.ndjson");
-  const summaryPath = join(network.directory, "summary.json");
-  const spawned = network.spawn("instance", [
-    process.execPath, cli, "capture", "-i", instanceVeth, "--attribution", "proc",
-    "--events", eventsPath, "--summary-json", summaryPath, "--duration", "170s",
-  ]);
-  await waitForLine(spawned, "events go to", 20_000);
-  return { spawned, eventsPath, summaryPath };
-}
-
-/** Stops the capture with SIGINT; it must exit 0 within 10 s. */
-async function stopCapture(capture: Capture): Promise<{ summary: AnalysisSummary; stderr: string }> {
-  capture.spawned.child.kill("SIGINT");
-  const timer = setTimeout(() => capture.spawned.child.kill("SIGKILL"), 10_000);
-  const result = await capture.spawned.done;
-  clearTimeout(timer);
-  expect(result.code, result.stderr).toBe(0);
-  const summary = JSON.parse(readFileSync(capture.summaryPath, "utf8")) as AnalysisSummary;
-  return { summary, stderr: result.stderr };
-}
-
 /** Runs the bounded client in the container namespace to its end. */
 async function containerCalls(network: TestNetwork, prefix: string, count: number): Promise<void> {
   const result = await network.run("container", ["/usr/bin/python3", "-c", clientScript, prefix, String(count)], 90_000);
   expect(result.code, result.stderr).toBe(0);
-}
-
-/** Every line of the events file, each a whole JSON object. */
-function eventLines(path: string): ImdsEvent[] {
-  if (!existsSync(path)) return [];
-  const text = readFileSync(path, "utf8");
-  if (text.length > 0) expect(text.endsWith("\n"), `${path} ends inside a line`).toBe(true);
-  return text
-    .split("\n")
-    .filter((line) => line.length > 0)
-    .map((line) => JSON.parse(line) as ImdsEvent);
-}
-
-function expectedPaths(prefix: string, count: number): string[] {
-  return Array.from({ length: count }, (_, n) => `${imdsPathPrefix}${prefix}-${n}`);
-}
-
-/** Polls `check` every 50 ms until it is true; fails after `timeoutMs`, with `explain()`. */
-async function waitUntil(what: string, timeoutMs: number, check: () => boolean, explain: () => string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (${explain()})`);
-    await sleep(50);
-  }
 }
 
 async function waitForEvents(capture: Capture, count: number): Promise<void> {
@@ -110,10 +57,6 @@ function lineToCome(spawned: Spawned, text: string): Promise<void> {
   const line = waitForLine(spawned, text, 10_000);
   line.catch(() => undefined);
   return line;
-}
-
-function occurrences(text: string, needle: string): number {
-  return text.split(needle).length - 1;
 }
 
 /** The interface's current ifindex in the instance namespace (a recreated one gets a new one). */
@@ -153,22 +96,6 @@ function takeCaptureSocketError(capture: Capture): number {
   return Number(result.stdout.trim());
 }
 
-function ipIn(network: TestNetwork, ...args: string[]): void {
-  const result = spawnSync("ip", ["netns", "exec", network.instance, "ip", ...args], { encoding: "utf8", timeout: 10_000 });
-  if (result.status !== 0) throw new Error(`ip ${args.join(" ")} failed: ${result.stderr}`);
-}
-
-/** Makes a network, runs `body`, always deletes the network (and the processes started in it). */
-async function inTestNetwork(body: (network: TestNetwork) => Promise<void>): Promise<void> {
-  const network = TestNetwork.create();
-  try {
-    await network.startFakeImds("optional");
-    await body(network);
-  } finally {
-    await network.close();
-  }
-}
-
 /** What every recreation must leave behind: the calls in order, numbered on, one interruption. */
 function expectOneInterruption(events: readonly ImdsEvent[], summary: AnalysisSummary, stderr: string): void {
   expect(events.map((event) => event.path)).toEqual([...expectedPaths("before", 3), ...expectedPaths("after", 3)]);
@@ -186,7 +113,7 @@ function expectOneInterruption(events: readonly ImdsEvent[], summary: AnalysisSu
 describe.skipIf(skip)("live capture on an interface deleted and created again (root, test namespaces, built CLI)", () => {
   it("notices the deletion, waits for the name to come back, reopens the new interface and numbers on", async () => {
     await inTestNetwork(async (network) => {
-      const capture = await startCapture(network);
+      const capture = await startCapture(network, join(network.directory, "events.ndjson"), ["-i", instanceVeth, "--attribution", "proc"]);
       await containerCalls(network, "before", 3);
       await waitForEvents(capture, 3);
       const ifindexBefore = instanceIfindex(network);
@@ -216,7 +143,7 @@ describe.skipIf(skip)("live capture on an interface deleted and created again (r
 
   it("delivers the calls captured just before the deletion, before it reports the interruption", async () => {
     await inTestNetwork(async (network) => {
-      const capture = await startCapture(network);
+      const capture = await startCapture(network, join(network.directory, "events.ndjson"), ["-i", instanceVeth, "--attribution", "proc"]);
       await containerCalls(network, "before", 3);
       await waitForEvents(capture, 3);
 
@@ -252,7 +179,7 @@ describe.skipIf(skip)("live capture on an interface deleted and created again (r
 
   it("does not stay bound to the dead ifindex when the interface is deleted and created again before the capture could look", async () => {
     await inTestNetwork(async (network) => {
-      const capture = await startCapture(network);
+      const capture = await startCapture(network, join(network.directory, "events.ndjson"), ["-i", instanceVeth, "--attribution", "proc"]);
       await containerCalls(network, "before", 3);
       await waitForEvents(capture, 3);
       const ifindexBefore = instanceIfindex(network);
@@ -286,7 +213,7 @@ describe.skipIf(skip)("live capture on an interface deleted and created again (r
 
   it("notices a recreated interface even when the socket has no error left to report (periodic check)", async () => {
     await inTestNetwork(async (network) => {
-      const capture = await startCapture(network);
+      const capture = await startCapture(network, join(network.directory, "events.ndjson"), ["-i", instanceVeth, "--attribution", "proc"]);
       await containerCalls(network, "before", 3);
       await waitForEvents(capture, 3);
       const ifindexBefore = instanceIfindex(network);
@@ -298,7 +225,7 @@ describe.skipIf(skip)("live capture on an interface deleted and created again (r
       const resumed = lineToCome(capture.spawned, `capture on ${instanceVeth} resumed after`);
       capture.spawned.child.kill("SIGSTOP");
       try {
-        ipIn(network, "link", "set", instanceVeth, "down");
+        ipInInstance(network, "link", "set", instanceVeth, "down");
         expect(takeCaptureSocketError(capture)).toBe(enetdown);
         network.deleteContainerLink();
         network.createContainerLink();

@@ -15,10 +15,10 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { ImdsEvent } from "../../src/events.js";
 import type { AnalysisSummary } from "../../src/summary.js";
-import { shouldSkipLiveTests, TestNetwork, waitForLine } from "../helpers/netns.js";
-import type { Spawned } from "../helpers/netns.js";
+import { cliPath, eventLines, inTestNetwork } from "../helpers/live-capture.js";
+import { shouldSkipLiveTests, waitForLine } from "../helpers/netns.js";
+import type { Spawned, TestNetwork } from "../helpers/netns.js";
 
-const cli = join(import.meta.dirname, "..", "..", "dist", "cli.js");
 const skip = shouldSkipLiveTests();
 
 /** Capability numbers (linux/capability.h) of the ones the capture keeps. */
@@ -43,7 +43,7 @@ function withTracefs(command: readonly string[]): string[] {
 
 /** The CLI as root without `dropped` (setpriv names, e.g. "net_raw"). */
 function captureCommand(dropped: readonly string[], args: readonly string[]): string[] {
-  return ["setpriv", `--bounding-set=${dropped.map((name) => `-${name}`).join(",")}`, "--", process.execPath, cli, "capture", ...args];
+  return ["setpriv", `--bounding-set=${dropped.map((name) => `-${name}`).join(",")}`, "--", process.execPath, cliPath, "capture", ...args];
 }
 
 function capEffOf(pid: number): bigint {
@@ -71,10 +71,7 @@ async function captureWhile(network: TestNetwork, command: readonly string[], du
   const result = await capture.done;
   clearTimeout(timer);
   expect(result.code, result.stderr).toBe(0);
-  const events = readFileSync(join(network.directory, "events.ndjson"), "utf8")
-    .split("\n")
-    .filter((line) => line.length > 0)
-    .map((line) => JSON.parse(line) as ImdsEvent);
+  const events = eventLines(join(network.directory, "events.ndjson"));
   const summary = JSON.parse(readFileSync(join(network.directory, "summary.json"), "utf8")) as AnalysisSummary;
   return { stderr: result.stderr, summary, events };
 }
@@ -91,17 +88,6 @@ async function runClient(network: TestNetwork, command: readonly string[]): Prom
   const result = await network.run("instance", command, 30_000);
   expect(result.code, result.stderr).toBe(0);
   return result.pid;
-}
-
-/** Makes a network with the fake IMDS, runs `body`, always deletes the network and what was started in it. */
-async function inTestNetwork(body: (network: TestNetwork) => Promise<void>): Promise<void> {
-  const network = TestNetwork.create();
-  try {
-    await network.startFakeImds("optional");
-    await body(network);
-  } finally {
-    await network.close();
-  }
 }
 
 const keptLine = "imds-analyzer: privileges: kept only CAP_DAC_READ_SEARCH, CAP_SYS_PTRACE (attribution reads other processes' /proc entries), no new privileges";
