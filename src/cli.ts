@@ -19,6 +19,7 @@ import { ImdsAnalyzerError, UsageError } from "./errors.js";
 import { NdjsonWriter } from "./sink/ndjson-writer.js";
 import { writeOutputFile as writeSafeOutputFile } from "./sink/output-path.js";
 import { parseSizeBytes, RotatingEventFile } from "./sink/rotating-event-file.js";
+import type { FileSpaceReserver } from "./sink/rotating-event-file.js";
 import { ProgressLine } from "./sink/progress.js";
 import { formatSummaryText } from "./sink/summary-text.js";
 import { version } from "./version.js";
@@ -94,7 +95,7 @@ interface CaptureCommandOptions {
 }
 
 /** Where live events go: stdout as they happen, or an appended, rotated file. */
-function openLiveEventSink(options: CaptureCommandOptions, warn: (message: string) => void): NdjsonWriter | RotatingEventFile {
+function openLiveEventSink(options: CaptureCommandOptions, warn: (message: string) => void, reserveSpace: FileSpaceReserver | null): NdjsonWriter | RotatingEventFile {
   if (options.events === undefined) {
     if (options.rotateSize !== undefined) throw new UsageError("--rotate-size needs --events FILE");
     return NdjsonWriter.toStdout({ immediate: true });
@@ -103,18 +104,19 @@ function openLiveEventSink(options: CaptureCommandOptions, warn: (message: strin
   if (maxFileBytes === null && options.rotateSize !== undefined) throw new UsageError(`invalid --rotate-size "${options.rotateSize}" (examples: 100M, 1G)`);
   const keepFiles = Number(options.rotateKeep);
   if (!Number.isInteger(keepFiles) || keepFiles < 0 || keepFiles > 1000) throw new UsageError(`invalid --rotate-keep "${options.rotateKeep}"`);
-  return new RotatingEventFile(options.events, { maxFileBytes, keepFiles }, warn);
+  return new RotatingEventFile(options.events, { maxFileBytes, keepFiles }, warn, reserveSpace === null ? {} : { reserveSpace });
 }
 
 async function runCapture(options: CaptureCommandOptions): Promise<ExitCode> {
   const durationMs = options.duration === undefined ? null : parseDurationMs(options.duration);
   // Loaded only here: offline analysis must work where the native addons are not built.
   const { runLiveCapture } = await import("./live/capture.js");
+  const { fileSpaceReserver } = await import("./live/pcap-addon.js");
   const say = (line: string): void => {
     if (!options.quiet) process.stderr.write(`imds-analyzer: ${line}\n`);
   };
   // Errors are printed even with --quiet: a service losing events must say so in its journal.
-  const events = openLiveEventSink(options, (message) => process.stderr.write(`imds-analyzer: ${message}\n`));
+  const events = openLiveEventSink(options, (message) => process.stderr.write(`imds-analyzer: ${message}\n`), fileSpaceReserver());
   const reporting = options.report === undefined ? null : await loadReport();
   const report = reporting === null ? null : new reporting.ReportBuilder();
   const stop = new AbortController();

@@ -5,6 +5,7 @@
  */
 import type { AddonLoadResult } from "../native-addon.js";
 import { loadNativeAddon } from "../native-addon.js";
+import type { FileSpaceReserver } from "../sink/rotating-event-file.js";
 
 /** Where the built addon lives, relative to the package root. */
 export const pcapAddonPath = "native/pcap/build/Release/imds_pcap.node";
@@ -86,6 +87,11 @@ export interface NativePcapAddon {
    * drop; a TypeError (E_INVALID_ARG_VALUE) for an unknown name.
    */
   dropCapabilities(keep: readonly string[]): NativeCapabilityDrop;
+  /**
+   * fallocate(fd, FALLOC_FL_KEEP_SIZE, offset, length): gives the range its disk blocks without
+   * changing the file's size. 0 when done, else the errno (ENOSPC, EOPNOTSUPP, ...).
+   */
+  reserveFileSpace(descriptor: number, offset: number, length: number): number;
 }
 
 export type PcapAddonLoadResult = AddonLoadResult<NativePcapAddon>;
@@ -94,7 +100,8 @@ function isPcapAddon(value: unknown): value is NativePcapAddon {
   if (typeof value !== "object" || value === null) return false;
   return (
     "open" in value && typeof value.open === "function" && "libraryVersion" in value && typeof value.libraryVersion === "string" &&
-    "dropCapabilities" in value && typeof value.dropCapabilities === "function"
+    "dropCapabilities" in value && typeof value.dropCapabilities === "function" &&
+    "reserveFileSpace" in value && typeof value.reserveFileSpace === "function"
   );
 }
 
@@ -107,6 +114,17 @@ let loaded: PcapAddonLoadResult | undefined;
 export function loadPcapAddon(): PcapAddonLoadResult {
   loaded ??= loadFromDisk();
   return loaded;
+}
+
+/**
+ * The addon's reserveFileSpace for the live events file (a full disk then refuses whole lines);
+ * null when the addon cannot be loaded (the file then cuts a partial line back instead).
+ */
+export function fileSpaceReserver(): FileSpaceReserver | null {
+  const result = loadPcapAddon();
+  if (!result.ok) return null;
+  const addon = result.addon;
+  return (descriptor, offset, length) => addon.reserveFileSpace(descriptor, offset, length);
 }
 
 function loadFromDisk(): PcapAddonLoadResult {

@@ -1,4 +1,5 @@
 import { closeSync, existsSync, fstatSync, ftruncateSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
+import { constants as osConstants } from "node:os";
 import { ImdsAnalyzerError } from "../errors.js";
 import { openOutputFile } from "./output-path.js";
 
@@ -9,6 +10,13 @@ export interface RotationOptions {
   readonly keepFiles: number;
 }
 
+/**
+ * Gives [offset, offset + length) of the open file its disk blocks without changing the file's
+ * size (fallocate with FALLOC_FL_KEEP_SIZE, native/pcap reserveFileSpace): 0 when done, else the
+ * errno.
+ */
+export type FileSpaceReserver = (descriptor: number, offset: number, length: number) => number;
+
 export interface EventFileOptions {
   /**
    * How often (at most, checked on a write) the path is compared with the open file: when FILE
@@ -16,16 +24,27 @@ export interface EventFileOptions {
    * by default; 0 checks before every write.
    */
   readonly pathCheckIntervalMs?: number;
+  /**
+   * Reserves space before lines are written, so that a full disk refuses a whole line and never
+   * takes part of one. Without it (or where the file system cannot reserve) a line cut short is
+   * cut back after the write.
+   */
+  readonly reserveSpace?: FileSpaceReserver;
 }
 
 const defaultPathCheckIntervalMs = 1000;
+/** Space reserved ahead of the lines at a time: one reservation call per ~20-60 events. */
+const reserveAheadBytes = 64 * 1024;
+const { ENOSPC, EDQUOT } = osConstants.errno;
 
 /**
- * The events file of a long-running capture. Each event is appended as one whole line: a write
- * that stops part-way (the disk filled up in the middle of a line) is cut back to the last whole
- * line before the write returns, so the file never keeps half a JSON line (a reader looking in
- * the instant between the short write and the cut can see the partial bytes, then the file
- * shrinks back). The file is created with mode 0600. It rotates
+ * The events file of a long-running capture. Each event is appended as one whole line. With a
+ * space reserver (live capture passes the native one) the blocks for the next lines are reserved
+ * before they are written, so on a full disk a line is refused whole and no reader ever sees part
+ * of one. Without it, or on a file system that cannot reserve, a write that stops part-way (the
+ * disk filled up in the middle of a line) is cut back to the last whole line before the write
+ * returns: the file never keeps half a JSON line, though a reader looking in the instant between
+ * the short write and the cut can see the partial bytes. The file is created with mode 0600. It rotates
  * by size (FILE -> FILE.1 -> FILE.2 ...); `reopen()` (SIGHUP) reopens FILE after an external tool
  * such as logrotate moved it away, and a cheap check (stat of the path against fstat of the open
  * file, at most once a second, on a write) reopens it when it was removed or moved without one.
@@ -51,6 +70,10 @@ export class RotatingEventFile {
   reopenedAfterRemoval = 0;
   /** Events lost in the current episode of failures (0 while writing works). */
   private lostInEpisode = 0;
+  /** null once reserving proved impossible here (file system without fallocate). */
+  private reserveSpace: FileSpaceReserver | null;
+  /** The open file has blocks up to this offset: lines ending before it need no reservation. */
+  private reservedEnd = 0;
 
   constructor(
     readonly path: string,
@@ -59,6 +82,7 @@ export class RotatingEventFile {
     private readonly onWriteError: (message: string) => void = () => undefined,
     options: EventFileOptions = {},
   ) {
+    this.reserveSpace = options.reserveSpace ?? null;
     this.descriptor = this.open();
     this.sizeBytes = this.noteOpenedFile(this.descriptor);
     this.pathCheckIntervalMs = options.pathCheckIntervalMs ?? defaultPathCheckIntervalMs;
@@ -79,6 +103,11 @@ export class RotatingEventFile {
     const descriptor = this.descriptor;
     if (descriptor === null) {
       this.lose("no events file is open");
+      return;
+    }
+    const noSpace = this.reserveFor(descriptor, line.length);
+    if (noSpace !== null) {
+      this.lose(noSpace);
       return;
     }
     const failure = appendWholeLine(descriptor, line);
@@ -124,6 +153,34 @@ export class RotatingEventFile {
   }
 
   /**
+   * Makes sure the next `lineBytes` at the end of the file have disk blocks: null when they do
+   * (or when reserving is not possible here, and the write-and-cut-back path takes over), else
+   * why not (ENOSPC, EDQUOT): the line is then not written at all.
+   */
+  private reserveFor(descriptor: number, lineBytes: number): string | null {
+    const reserve = this.reserveSpace;
+    if (reserve === null || this.sizeBytes + lineBytes <= this.reservedEnd) return null;
+    let code = 0;
+    // A stretch ahead, so that most lines need no call; on a nearly full disk, this line alone.
+    for (const length of [Math.max(lineBytes, reserveAheadBytes), lineBytes]) {
+      try {
+        code = reserve(descriptor, this.sizeBytes, length);
+      } catch {
+        code = -1;
+      }
+      if (code === 0) {
+        this.reservedEnd = this.sizeBytes + length;
+        return null;
+      }
+      if (code !== ENOSPC && code !== EDQUOT) {
+        this.reserveSpace = null; // EOPNOTSUPP (NFS, FUSE) and the like: cut back instead
+        return null;
+      }
+    }
+    return code === EDQUOT ? "EDQUOT" : "ENOSPC";
+  }
+
+  /**
    * At most once per interval: is the path still the open file? Removed (ENOENT) or replaced
    * (another inode) -> reopen, so events land where readers look. Also refreshes the size, which
    * an external truncation (logrotate copytruncate) changes.
@@ -145,7 +202,10 @@ export class RotatingEventFile {
     }
     if (sameFile) {
       try {
-        this.sizeBytes = fstatSync(this.descriptor).size;
+        const size = fstatSync(this.descriptor).size;
+        // Truncated from outside: blocks past the new end may be gone, reserve them again.
+        if (size !== this.sizeBytes) this.reservedEnd = 0;
+        this.sizeBytes = size;
       } catch {
         // keep the size we counted
       }
@@ -196,11 +256,12 @@ export class RotatingEventFile {
     return openOutputFile(this.path, { what: "the events file", append: true });
   }
 
-  /** Remembers which file is open; returns its size. */
+  /** Remembers which file is open (nothing of it is reserved yet); returns its size. */
   private noteOpenedFile(descriptor: number): number {
     const stats = fstatSync(descriptor);
     this.openedDevice = stats.dev;
     this.openedInode = stats.ino;
+    this.reservedEnd = 0;
     return stats.size;
   }
 }

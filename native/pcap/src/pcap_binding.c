@@ -17,6 +17,8 @@
  *   dropCapabilities(keep: string[]) -> { kept, threads, threadsNotDropped, problem }
  *               keep only the named capabilities (CAP_SYS_PTRACE, ...) on every thread, with
  *               no_new_privs: called once capture is set up (capabilities.c)
+ *   reserveFileSpace(fd, offset, length) -> 0 or errno: fallocate(FALLOC_FL_KEEP_SIZE) for the
+ *               events file, so a full disk refuses whole lines
  *
  * Reading never blocks Node: libpcap's selectable fd is watched with a uv_poll handle on Node's
  * own loop, and when it is readable pcap_dispatch (non-blocking) runs in batches. Each batch is
@@ -1129,6 +1131,34 @@ static napi_value export_drop_capabilities(napi_env env, napi_callback_info info
   return object;
 }
 
+/*
+ * reserveFileSpace(fd, offset, length) -> 0, or the errno of the failure: fallocate with
+ * FALLOC_FL_KEEP_SIZE, so the next lines of the events file have their disk blocks before they
+ * are written and a full disk refuses a whole line instead of taking part of it
+ * (src/sink/rotating-event-file.ts). The file's size, what readers see, does not change.
+ */
+static napi_value export_reserve_file_space(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t fd = -1;
+  int64_t offset = -1;
+  int64_t length = 0;
+  if (argc < 3 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || napi_get_value_int64(env, argv[1], &offset) != napi_ok ||
+      napi_get_value_int64(env, argv[2], &length) != napi_ok) {
+    throw_formatted(env, ERROR_TYPE, "E_INVALID_ARG_TYPE", "reserveFileSpace(fd, offset, length) takes three integers");
+    return NULL;
+  }
+  if (fd < 0 || offset < 0 || length <= 0) {
+    throw_formatted(env, ERROR_RANGE, "E_OUT_OF_RANGE", "reserveFileSpace: fd and offset must be >= 0 and length > 0");
+    return NULL;
+  }
+  int result = fallocate(fd, FALLOC_FL_KEEP_SIZE, (off_t)offset, (off_t)length) == 0 ? 0 : errno;
+  napi_value value;
+  NAPI_CALL(env, napi_create_int32(env, result, &value));
+  return value;
+}
+
 static void finalize_module_data(napi_env env, void *data, void *hint) {
   module_data *module = (module_data *)data;
   napi_delete_reference(env, module->constructor_ref);
@@ -1163,6 +1193,9 @@ NAPI_MODULE_INIT() {
   napi_value drop_function;
   NAPI_CALL(env, napi_create_function(env, "dropCapabilities", NAPI_AUTO_LENGTH, export_drop_capabilities, NULL, &drop_function));
   NAPI_CALL(env, napi_set_named_property(env, exports, "dropCapabilities", drop_function));
+  napi_value reserve_function;
+  NAPI_CALL(env, napi_create_function(env, "reserveFileSpace", NAPI_AUTO_LENGTH, export_reserve_file_space, NULL, &reserve_function));
+  NAPI_CALL(env, napi_set_named_property(env, exports, "reserveFileSpace", reserve_function));
   NAPI_CALL(env, napi_set_named_property(env, exports, "PcapHandle", constructor));
   NAPI_CALL(env, napi_set_named_property(env, exports, "libraryVersion", version));
   return exports;
