@@ -99,14 +99,16 @@ function fillTheDisk(reserveSpace: FileSpaceReserver | null): FullDiskRun {
     const path = join(directory, "events.ndjson");
     const messages: string[] = [];
     const file = new RotatingEventFile(path, { maxFileBytes: null, keepFiles: 0 }, (message) => messages.push(message), reserveSpace === null ? {} : { reserveSpace });
+    // Read through a function: a property compared in the loop condition stays narrowed to 0.
+    const lost = (): number => file.eventsNotWritten;
     let index = 0;
-    while (file.eventsNotWritten === 0 && index < 100) {
+    while (lost() === 0 && index < 100) {
       const before = { bytes: readFileSync(path), stats: statSync(path, { bigint: true }) };
       // tmpfs stamps mtime with a coarse clock: let it move on, so a write would show.
       const until = Date.now() + 20;
       while (Date.now() < until) { /* wait */ }
       file.write(event(index++));
-      if (file.eventsNotWritten === 1) {
+      if (lost() === 1) {
         const after = statSync(path, { bigint: true });
         const untouched = readFileSync(path).equals(before.bytes) && after.size === before.stats.size && after.mtimeNs === before.stats.mtimeNs;
         for (let more = 0; more < 3; more++) file.write(event(index++));
