@@ -57,12 +57,12 @@ describe("RotatingEventFile", () => {
 });
 
 /** Mounts a file system of TYPE (with OPTIONS) on a fresh directory for `body`, always unmounted after. */
-function withMount(type: string, options: string, body: (directory: string) => void): void {
+function withMount<T>(type: string, options: string, body: (directory: string) => T): T {
   const directory = makeTempDir(`imds-rot-${type}-`);
   const mounted = spawnSync("mount", ["-t", type, "-o", options, type, directory], { encoding: "utf8" });
   if (mounted.status !== 0) throw new Error(`mount -t ${type} failed: ${mounted.stderr}`);
   try {
-    body(directory);
+    return body(directory);
   } finally {
     if (spawnSync("umount", [directory]).status !== 0) spawnSync("umount", ["-l", directory]);
   }
@@ -92,8 +92,7 @@ interface FullDiskRun {
  * while full, frees the space and writes 2 more.
  */
 function fillTheDisk(reserveSpace: FileSpaceReserver | null): FullDiskRun {
-  let run: FullDiskRun | null = null;
-  withMount("tmpfs", "size=64k,mode=0700", (directory) => {
+  const run = withMount("tmpfs", "size=64k,mode=0700", (directory): FullDiskRun | null => {
     const filler = join(directory, "filler");
     writeFileSync(filler, Buffer.alloc(56 * 1024, 0x78));
     const path = join(directory, "events.ndjson");
@@ -115,10 +114,11 @@ function fillTheDisk(reserveSpace: FileSpaceReserver | null): FullDiskRun {
         rmSync(filler);
         for (let more = 0; more < 2; more++) file.write(event(index++));
         file.close();
-        run = { written: lines(path).map((record) => Number(record["index"])), messages, file, untouchedByRefusedWrite: untouched };
+        return { written: lines(path).map((record) => Number(record["index"])), messages, file, untouchedByRefusedWrite: untouched };
       }
     }
     file.close();
+    return null;
   });
   if (run === null) throw new Error("the disk never filled");
   return run;
