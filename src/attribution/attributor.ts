@@ -86,16 +86,20 @@ export class Attributor {
       this.stats.kernelRecords++;
       const key = connectionKey(record.clientAddress, record.clientPort, record.serverAddress, record.serverPort);
       this.kernelRecords.set(key, record);
-      // A new connection on a reused 4-tuple replaces what was known of the old one.
-      this.startConnection(key, record, Promise.resolve(record));
       const waiting = this.waiters.get(key);
       if (waiting) {
+        // The connection's event came first (the loop read packets before this wakeup, as
+        // after a stall): its entry is waiting for this very record. Starting another would
+        // count the connection twice and read /proc twice.
         this.waiters.delete(key);
         for (const waiter of waiting) {
           clearTimeout(waiter.timer);
           waiter.resolve(record);
         }
+        continue;
       }
+      // A new connection on a reused 4-tuple replaces what was known of the old one.
+      this.startConnection(key, record, Promise.resolve(record));
     }
   }
 
