@@ -33,6 +33,11 @@ export interface Attribution {
 interface ConnectionEntry {
   /** Settles with the attribution for every request of this connection. */
   readonly result: Promise<Attribution>;
+  /**
+   * CLOCK_MONOTONIC (the clock of the kernel's connectTimeNs) when the entry was made: a record
+   * of a connection that connected before this is the entry's own, arriving late.
+   */
+  readonly createdAtNs: bigint;
 }
 
 interface KernelWaiter {
@@ -66,7 +71,8 @@ export class Attributor {
   private readonly socketOwners: SocketOwnerFinder;
   private readonly waitForKernelMs: number;
   private readonly maxConnections: number;
-  readonly stats = { connections: 0, attributed: 0, partial: 0, failed: 0, kernelRecords: 0 };
+  /** `lateKernelRecords`: records that came after the wait for them ran out (the /proc fallback answered). */
+  readonly stats = { connections: 0, attributed: 0, partial: 0, failed: 0, kernelRecords: 0, lateKernelRecords: 0 };
 
   constructor(private readonly options: AttributorOptions) {
     this.socketOwners = new SocketOwnerFinder(options.procRoot === undefined ? {} : { procRoot: options.procRoot });
@@ -96,6 +102,14 @@ export class Attributor {
           clearTimeout(waiter.timer);
           waiter.resolve(record);
         }
+        continue;
+      }
+      // Later still: the wait ran out and /proc answered for this connection. The record is
+      // that connection's (it connected before the entry was made), not a new one on the same
+      // 4-tuple: counted once, and /proc not read again.
+      const known = this.connections.get(key);
+      if (known !== undefined && record.connectTimeNs < known.createdAtNs) {
+        this.stats.lateKernelRecords++;
         continue;
       }
       // A new connection on a reused 4-tuple replaces what was known of the old one.
@@ -136,6 +150,7 @@ export class Attributor {
   private startConnection(key: string, tuple: ConnectionTuple, recordPromise: Promise<ConnectRecord | null>): ConnectionEntry {
     this.stats.connections++;
     const entry: ConnectionEntry = {
+      createdAtNs: process.hrtime.bigint(),
       result: recordPromise.then((record) => (record === null ? this.fromSocketTables(tuple) : this.fromKernelRecord(record))).then((result) => {
         if (result.attribution.status === "ok") this.stats.attributed++;
         else if (result.attribution.status === "partial") this.stats.partial++;

@@ -25,11 +25,11 @@ afterEach(async () => {
  * A record whose pid the addon found reused when it read /proc (exe and cgroup dropped), as in
  * the live test; nothing of pid 4242 is in the fake /proc.
  */
-function recordOf(clientPort: number): ConnectRecord {
+function recordOf(clientPort: number, connectTimeNs = process.hrtime.bigint()): ConnectRecord {
   return {
     pid: 4242, tid: 4242, uid: 0, gid: 0, comm: "curl", cgroupId: 1n, ipVersion: 4,
     clientAddress: "10.0.0.10", clientPort, serverAddress: "169.254.169.254", serverPort: 80,
-    connectTimeNs: 1n, endTimeNs: 2n, outcome: "established",
+    connectTimeNs, endTimeNs: connectTimeNs + 1000n, outcome: "established",
     argv: ["curl", "http://169.254.169.254/latest/meta-data/"], argvTruncated: false,
     parentPid: 1, parentComm: "systemd", startTimeTicks: 5000, exeName: "curl",
     exePath: null, cgroupPath: null, procSnapshot: "pid-reused",
@@ -46,7 +46,7 @@ describe("Attributor when the kernel record comes after the event", () => {
     expect([result.attribution.method, result.attribution.status, result.attribution.reason, result.process?.pid]).toEqual(["ebpf", "partial", "pid-reused", 4242]);
     // A second request on the same connection shares the one entry.
     expect(await attributor.attribute(call)).toBe(result);
-    expect(attributor.stats).toEqual({ connections: 1, attributed: 0, partial: 1, failed: 0, kernelRecords: 1 });
+    expect(attributor.stats).toEqual({ connections: 1, attributed: 0, partial: 1, failed: 0, kernelRecords: 1, lateKernelRecords: 0 });
     attributor.close();
   });
 
@@ -58,7 +58,20 @@ describe("Attributor when the kernel record comes after the event", () => {
     attributor.onConnectRecords([{ ...recordOf(41001), pid: 4343 }]);
     const second = await attributor.attribute(call);
     expect([first.process?.pid, second.process?.pid]).toEqual([4242, 4343]);
-    expect(attributor.stats).toEqual({ connections: 2, attributed: 0, partial: 2, failed: 0, kernelRecords: 2 });
+    expect(attributor.stats).toEqual({ connections: 2, attributed: 0, partial: 2, failed: 0, kernelRecords: 2, lateKernelRecords: 0 });
+    attributor.close();
+  });
+
+  it("a record that comes after its wait ran out (the /proc fallback answered) is the same connection: counted once", async () => {
+    const connectedAtNs = process.hrtime.bigint();
+    const attributor = new Attributor({ method: "ebpf", procRoot: fake.procRoot, etcRoot: fake.etcRoot, waitForKernelMs: 20 });
+    const call = event({ clientIp: "10.0.0.10", clientPort: 41002, serverIp: "169.254.169.254", serverPort: 80 });
+    const fallback = await attributor.attribute(call);
+    expect([fallback.attribution.method, fallback.attribution.status]).toEqual(["proc", "failed"]);
+    attributor.onConnectRecords([recordOf(41002, connectedAtNs)]);
+    // Later requests on the connection keep the one answer; nothing is read again.
+    expect(await attributor.attribute(call)).toBe(fallback);
+    expect(attributor.stats).toEqual({ connections: 1, attributed: 0, partial: 0, failed: 1, kernelRecords: 1, lateKernelRecords: 1 });
     attributor.close();
   });
 });
