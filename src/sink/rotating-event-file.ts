@@ -44,10 +44,12 @@ const { ENOSPC, EDQUOT } = osConstants.errno;
  * of one. Without it, or on a file system that cannot reserve, a write that stops part-way (the
  * disk filled up in the middle of a line) is cut back to the last whole line before the write
  * returns: the file never keeps half a JSON line, though a reader looking in the instant between
- * the short write and the cut can see the partial bytes. The file is created with mode 0600. It rotates
- * by size (FILE -> FILE.1 -> FILE.2 ...); `reopen()` (SIGHUP) reopens FILE after an external tool
- * such as logrotate moved it away, and a cheap check (stat of the path against fstat of the open
- * file, at most once a second, on a write) reopens it when it was removed or moved without one.
+ * the short write and the cut can see the partial bytes.
+ *
+ * The file is created with mode 0600. It rotates by size (FILE -> FILE.1 -> FILE.2 ...);
+ * `reopen()` (SIGHUP) reopens FILE after an external tool such as logrotate moved it away, and a
+ * cheap check (stat of the path against fstat of the open file, at most once a second, on a
+ * write) reopens it when it was removed or moved without one.
  *
  * Nothing here throws once the file is open: a write that fails (disk full, file system gone),
  * or a rotation or reopen that cannot create the file, loses that event, counts it and goes on,
