@@ -1,7 +1,9 @@
 /**
  * Waiting for the kernel's connect record: when the event loop was busy past the wait, the
  * record that arrived meanwhile (queued as I/O behind the wait's timer) must still win over the
- * /proc fallback.
+ * /proc fallback. And a record arriving after its connection's event (the loop read the packets
+ * first, as after a stall) goes to the waiting entry: the connection is counted once and read
+ * once (found live: test/live/pid-reuse.test.ts).
  */
 import { stat } from "node:fs";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -22,17 +24,25 @@ afterEach(async () => {
   await fake.cleanup();
 });
 
-/** A record of a process that has exited (nothing of it in the fake /proc). */
-function recordOf(clientPort: number): ConnectRecord {
+/**
+ * A record of a process that has exited (nothing of pid 4242 is in the fake /proc), connected
+ * now (CLOCK_MONOTONIC, as the kernel stamps it) unless told otherwise.
+ */
+function recordOf(clientPort: number, overrides: Partial<ConnectRecord> = {}): ConnectRecord {
+  const connectTimeNs = overrides.connectTimeNs ?? process.hrtime.bigint();
   return {
     pid: 4242, tid: 4242, uid: 0, gid: 0, comm: "curl", cgroupId: 1n, ipVersion: 4,
     clientAddress: "10.0.0.10", clientPort, serverAddress: "169.254.169.254", serverPort: 80,
-    connectTimeNs: 1n, endTimeNs: 2n, outcome: "established",
+    connectTimeNs, endTimeNs: connectTimeNs + 1000n, outcome: "established",
     argv: ["curl", "http://169.254.169.254/latest/meta-data/"], argvTruncated: false,
     parentPid: 1, parentComm: "systemd", startTimeTicks: 5000, exeName: "curl",
     exePath: "/usr/bin/curl", cgroupPath: "/system.slice/test.service", procSnapshot: "confirmed",
+    ...overrides,
   };
 }
+
+/** As the live test sees it: the addon found the pid reused when it read /proc (exe and cgroup dropped). */
+const pidReused = { exePath: null, cgroupPath: null, procSnapshot: "pid-reused" } as const;
 
 function busyFor(milliseconds: number): void {
   const until = Date.now() + milliseconds;
@@ -65,6 +75,46 @@ describe("Attributor waiting for the kernel", () => {
     const attributor = new Attributor({ method: "ebpf", procRoot: fake.procRoot, etcRoot: fake.etcRoot, waitForKernelMs: 20 });
     const result = await attributor.attribute(event({ clientIp: "10.0.0.10", clientPort: 41001, serverIp: "169.254.169.254", serverPort: 80 }));
     expect([result.attribution.method, result.attribution.status, result.process]).toEqual(["proc", "failed", null]);
+    attributor.close();
+  });
+});
+
+describe("Attributor when the kernel record comes after the event", () => {
+  it("gives the record to the waiting connection and counts the connection once", async () => {
+    const attributor = new Attributor({ method: "ebpf", procRoot: fake.procRoot, etcRoot: fake.etcRoot, waitForKernelMs: 5000 });
+    const call = event({ clientIp: "10.0.0.10", clientPort: 41000, serverIp: "169.254.169.254", serverPort: 80 });
+    const attribution = attributor.attribute(call);
+    attributor.onConnectRecords([recordOf(41000, pidReused)]);
+    const result = await attribution;
+    expect([result.attribution.method, result.attribution.status, result.attribution.reason, result.process?.pid]).toEqual(["ebpf", "partial", "pid-reused", 4242]);
+    // A second request on the same connection shares the one entry.
+    expect(await attributor.attribute(call)).toBe(result);
+    expect(attributor.stats).toEqual({ connections: 1, attributed: 0, partial: 1, failed: 0, kernelRecords: 1, lateKernelRecords: 0 });
+    attributor.close();
+  });
+
+  it("still starts a connection for a record nobody waits for, and one more for a new connection on the same 4-tuple", async () => {
+    const attributor = new Attributor({ method: "ebpf", procRoot: fake.procRoot, etcRoot: fake.etcRoot, waitForKernelMs: 5000 });
+    attributor.onConnectRecords([recordOf(41001, pidReused)]);
+    const call = event({ clientIp: "10.0.0.10", clientPort: 41001, serverIp: "169.254.169.254", serverPort: 80 });
+    const first = await attributor.attribute(call);
+    attributor.onConnectRecords([recordOf(41001, { ...pidReused, pid: 4343 })]);
+    const second = await attributor.attribute(call);
+    expect([first.process?.pid, second.process?.pid]).toEqual([4242, 4343]);
+    expect(attributor.stats).toEqual({ connections: 2, attributed: 0, partial: 2, failed: 0, kernelRecords: 2, lateKernelRecords: 0 });
+    attributor.close();
+  });
+
+  it("a record that comes after its wait ran out (the /proc fallback answered) is the same connection: counted once", async () => {
+    const connectedAtNs = process.hrtime.bigint();
+    const attributor = new Attributor({ method: "ebpf", procRoot: fake.procRoot, etcRoot: fake.etcRoot, waitForKernelMs: 20 });
+    const call = event({ clientIp: "10.0.0.10", clientPort: 41002, serverIp: "169.254.169.254", serverPort: 80 });
+    const fallback = await attributor.attribute(call);
+    expect([fallback.attribution.method, fallback.attribution.status]).toEqual(["proc", "failed"]);
+    attributor.onConnectRecords([recordOf(41002, { ...pidReused, connectTimeNs: connectedAtNs })]);
+    // Later requests on the connection keep the one answer; nothing is read again.
+    expect(await attributor.attribute(call)).toBe(fallback);
+    expect(attributor.stats).toEqual({ connections: 1, attributed: 0, partial: 0, failed: 1, kernelRecords: 1, lateKernelRecords: 1 });
     attributor.close();
   });
 });
