@@ -110,10 +110,47 @@ function expectOneInterruption(events: readonly ImdsEvent[], summary: AnalysisSu
   expect(summary.diagnostics.warnings).toContainEqual(expect.objectContaining({ code: `capture-interrupted:${instanceVeth}`, count: 1 }));
 }
 
+/** Captures on the instance end of the veth pair, attributing through /proc. */
+function startOnVeth(network: TestNetwork): Promise<Capture> {
+  return startCapture(network, join(network.directory, "events.ndjson"), ["-i", instanceVeth, "--attribution", "proc"]);
+}
+
+/**
+ * Calls before; then, with the capture stopped (SIGSTOP), `whileStopped` recreates the interface;
+ * on SIGCONT the capture must notice, reopen and take the calls after. Checks what every
+ * recreation leaves behind; returns the interruption's error and the ifindexes before and after.
+ */
+async function recreatedWhileStopped(
+  network: TestNetwork,
+  whileStopped: (capture: Capture) => void,
+): Promise<{ lastError: string | null | undefined; ifindexBefore: number; ifindexAfter: number }> {
+  const capture = await startOnVeth(network);
+  await containerCalls(network, "before", 3);
+  await waitForEvents(capture, 3);
+  const ifindexBefore = instanceIfindex(network);
+  const interrupted = lineToCome(capture.spawned, `capture on ${instanceVeth} interrupted`);
+  const resumed = lineToCome(capture.spawned, `capture on ${instanceVeth} resumed after`);
+  capture.spawned.child.kill("SIGSTOP");
+  try {
+    whileStopped(capture);
+  } finally {
+    capture.spawned.child.kill("SIGCONT");
+  }
+  const ifindexAfter = instanceIfindex(network);
+  expect(ifindexAfter).not.toBe(ifindexBefore);
+  await interrupted;
+  await resumed;
+  await containerCalls(network, "after", 3);
+  await waitForEvents(capture, 6);
+  const { summary, stderr } = await stopCapture(capture);
+  expectOneInterruption(eventLines(capture.eventsPath), summary, stderr);
+  return { lastError: summary.live?.interruptions?.lastError, ifindexBefore, ifindexAfter };
+}
+
 describe.skipIf(skip)("live capture on an interface deleted and created again (root, test namespaces, built CLI)", () => {
   it("notices the deletion, waits for the name to come back, reopens the new interface and numbers on", async () => {
     await inTestNetwork(async (network) => {
-      const capture = await startCapture(network, join(network.directory, "events.ndjson"), ["-i", instanceVeth, "--attribution", "proc"]);
+      const capture = await startOnVeth(network);
       await containerCalls(network, "before", 3);
       await waitForEvents(capture, 3);
       const ifindexBefore = instanceIfindex(network);
@@ -143,7 +180,7 @@ describe.skipIf(skip)("live capture on an interface deleted and created again (r
 
   it("delivers the calls captured just before the deletion, before it reports the interruption", async () => {
     await inTestNetwork(async (network) => {
-      const capture = await startCapture(network, join(network.directory, "events.ndjson"), ["-i", instanceVeth, "--attribution", "proc"]);
+      const capture = await startOnVeth(network);
       await containerCalls(network, "before", 3);
       await waitForEvents(capture, 3);
 
@@ -179,70 +216,29 @@ describe.skipIf(skip)("live capture on an interface deleted and created again (r
 
   it("does not stay bound to the dead ifindex when the interface is deleted and created again before the capture could look", async () => {
     await inTestNetwork(async (network) => {
-      const capture = await startCapture(network, join(network.directory, "events.ndjson"), ["-i", instanceVeth, "--attribution", "proc"]);
-      await containerCalls(network, "before", 3);
-      await waitForEvents(capture, 3);
-      const ifindexBefore = instanceIfindex(network);
-
       // Stopped, the capture cannot run between the deletion and the recreation: when it runs
       // again the name already stands for another interface.
-      const interrupted = lineToCome(capture.spawned, `capture on ${instanceVeth} interrupted`);
-      const resumed = lineToCome(capture.spawned, `capture on ${instanceVeth} resumed after`);
-      capture.spawned.child.kill("SIGSTOP");
-      try {
+      const { lastError, ifindexBefore, ifindexAfter } = await recreatedWhileStopped(network, () => {
         network.deleteContainerLink();
         network.createContainerLink();
-      } finally {
-        capture.spawned.child.kill("SIGCONT");
-      }
-      const ifindexAfter = instanceIfindex(network);
-      expect(ifindexAfter).not.toBe(ifindexBefore);
-      await interrupted;
-      await resumed;
-
-      await containerCalls(network, "after", 3);
-      await waitForEvents(capture, 6);
-      const { summary, stderr } = await stopCapture(capture);
-
-      expectOneInterruption(eventLines(capture.eventsPath), summary, stderr);
-      expect(summary.live?.interruptions?.lastError).toBe(
-        `${instanceVeth} was replaced by another interface of that name (ifindex ${ifindexBefore}, now ${ifindexAfter}; Network is down)`,
-      );
+      });
+      expect(lastError).toBe(`${instanceVeth} was replaced by another interface of that name (ifindex ${ifindexBefore}, now ${ifindexAfter}; Network is down)`);
     });
   });
 
   it("notices a recreated interface even when the socket has no error left to report (periodic check)", async () => {
     await inTestNetwork(async (network) => {
-      const capture = await startCapture(network, join(network.directory, "events.ndjson"), ["-i", instanceVeth, "--attribution", "proc"]);
-      await containerCalls(network, "before", 3);
-      await waitForEvents(capture, 3);
-      const ifindexBefore = instanceIfindex(network);
-
       // Down (the kernel leaves ENETDOWN on the socket), the error taken away, then deleted while
       // down (no second error: a down interface is not taken down again) and created again: the
       // socket is bound to an index that is gone and will never say so.
-      const interrupted = lineToCome(capture.spawned, `capture on ${instanceVeth} interrupted`);
-      const resumed = lineToCome(capture.spawned, `capture on ${instanceVeth} resumed after`);
-      capture.spawned.child.kill("SIGSTOP");
-      try {
+      const { lastError, ifindexBefore, ifindexAfter } = await recreatedWhileStopped(network, (capture) => {
         ipInInstance(network, "link", "set", instanceVeth, "down");
         expect(takeCaptureSocketError(capture)).toBe(enetdown);
         network.deleteContainerLink();
         network.createContainerLink();
         expect(takeCaptureSocketError(capture)).toBe(0);
-      } finally {
-        capture.spawned.child.kill("SIGCONT");
-      }
-      const ifindexAfter = instanceIfindex(network);
-      await interrupted;
-      await resumed;
-
-      await containerCalls(network, "after", 3);
-      await waitForEvents(capture, 6);
-      const { summary, stderr } = await stopCapture(capture);
-
-      expectOneInterruption(eventLines(capture.eventsPath), summary, stderr);
-      expect(summary.live?.interruptions?.lastError).toBe(
+      });
+      expect(lastError).toBe(
         `${instanceVeth} was replaced by another interface of that name (ifindex ${ifindexBefore}, now ${ifindexAfter}; the capture socket reported no error)`,
       );
     });
