@@ -18,6 +18,7 @@ import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import type { ImdsEvent } from "../src/events.js";
+import { keepAliveClientScript } from "./helpers/live-capture.js";
 import { shouldSkipLiveTests, TestNetwork, waitForLine } from "./helpers/netns.js";
 import { makeTempDir } from "./helpers/temp-dir.js";
 
@@ -328,13 +329,7 @@ describe.skipIf(shouldSkipLiveTests())("live capture (root, test namespace): sec
       expect(credentialsOf(`/proc/${capture.pid}/status`).CapEff).toBe(keptMask);
       // One keep-alive connection, requests 300 ms apart: long enough for the /proc socket lookup,
       // which must list the fd directory (mode 0500, owned by nobody) of a process of uid 65534.
-      const script = [
-        "import http.client, time",
-        "c = http.client.HTTPConnection('169.254.169.254', 80)",
-        "for p in ['/latest/meta-data/', '/latest/meta-data/instance-id', '/latest/meta-data/ami-id']:",
-        "    c.request('GET', p); c.getresponse().read(); time.sleep(0.3)",
-      ].join("\n");
-      const python = await network.run("instance", ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", "/usr/bin/python3", "-c", script], 30_000);
+      const python = await network.run("instance", ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", "/usr/bin/python3", "-c", keepAliveClientScript], 30_000);
       expect(python.code, python.stderr).toBe(0);
       capture.child.kill("SIGINT");
       const result = await capture.done;

@@ -18,6 +18,19 @@ export const cliPath = join(import.meta.dirname, "..", "..", "dist", "cli.js");
 /** Where the tests' bounded clients send their GETs. */
 export const imdsPathPrefix = "/latest/meta-data/";
 
+/** What the keep-alive client asks for, in order. */
+export const keepAliveClientPaths = ["/latest/meta-data/", "/latest/meta-data/instance-id", "/latest/meta-data/ami-id"] as const;
+/**
+ * A bounded python client (`python3 -c` it): keepAliveClientPaths on ONE connection, 300 ms
+ * apart, long enough for the /proc socket lookup to find the live socket.
+ */
+export const keepAliveClientScript = [
+  "import http.client, time",
+  "c = http.client.HTTPConnection('169.254.169.254', 80, timeout=5)",
+  `for p in ${JSON.stringify(keepAliveClientPaths)}:`,
+  "    c.request('GET', p); c.getresponse().read(); time.sleep(0.3)",
+].join("\n");
+
 export interface Capture {
   readonly spawned: Spawned;
   readonly eventsPath: string;

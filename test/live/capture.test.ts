@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { analyzeCaptures } from "../../src/analyze.js";
 import type { ImdsEvent } from "../../src/events.js";
+import { keepAliveClientScript } from "../helpers/live-capture.js";
 import { shouldSkipLiveTests, TestNetwork, waitForLine } from "../helpers/netns.js";
 import type { Role, Spawned } from "../helpers/netns.js";
 
@@ -212,13 +213,7 @@ describe.skipIf(skip)("imds-analyzer capture (live, root, test namespaces)", () 
     await network.startFakeImds("optional");
     const capture = await startCapture(network, ["--attribution", "proc"]);
     // One keep-alive connection, requests 300 ms apart: long enough for the /proc socket lookup.
-    const script = [
-      "import http.client, time",
-      "c = http.client.HTTPConnection('169.254.169.254', 80)",
-      "for p in ['/latest/meta-data/', '/latest/meta-data/instance-id', '/latest/meta-data/ami-id']:",
-      "    c.request('GET', p); c.getresponse().read(); time.sleep(0.3)",
-    ].join("\n");
-    const python = await client(network, "instance", ["/usr/bin/python3", "-c", script]);
+    const python = await client(network, "instance", ["/usr/bin/python3", "-c", keepAliveClientScript]);
     expect(python.code, python.stderr).toBe(0);
     const { events, stderr } = await stopCapture(capture);
     expect(stderr).toMatch(/attribution: \/proc/);

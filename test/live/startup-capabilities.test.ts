@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { ImdsEvent } from "../../src/events.js";
 import type { AnalysisSummary } from "../../src/summary.js";
-import { cliPath, eventLines, inTestNetwork } from "../helpers/live-capture.js";
+import { cliPath, eventLines, inTestNetwork, keepAliveClientPaths, keepAliveClientScript } from "../helpers/live-capture.js";
 import { shouldSkipLiveTests, waitForLine } from "../helpers/netns.js";
 import type { Spawned, TestNetwork } from "../helpers/netns.js";
 
@@ -25,15 +25,6 @@ const skip = shouldSkipLiveTests();
 const capabilityBits = { CAP_DAC_READ_SEARCH: 2, CAP_SYS_PTRACE: 19 } as const;
 const documentedKeptMask = (1n << BigInt(capabilityBits.CAP_DAC_READ_SEARCH)) | (1n << BigInt(capabilityBits.CAP_SYS_PTRACE));
 
-/** A bounded keep-alive client: three GETs 300 ms apart (time for the /proc socket lookup). */
-const keepAliveClient = [
-  "import http.client",
-  "import time",
-  "c = http.client.HTTPConnection('169.254.169.254', 80, timeout=5)",
-  "for p in ['/latest/meta-data/', '/latest/meta-data/instance-id', '/latest/meta-data/ami-id']:",
-  "    c.request('GET', p); c.getresponse().read(); time.sleep(0.3)",
-].join("\n");
-const clientPaths = ["/latest/meta-data/", "/latest/meta-data/instance-id", "/latest/meta-data/ami-id"];
 const asNobody = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups"];
 
 /** `ip netns exec` gives the command a fresh sysfs without tracefs; this mounts it there (private to that mount namespace). */
@@ -125,7 +116,7 @@ describe.skipIf(skip)("live capture start-up without one capability (root under 
       let clientPid = 0;
       const { stderr, summary, events } = await captureWhile(network, mountTracefs ? withTracefs(command) : command, async (capture) => {
         expect(capEffOf(capture.pid)).toBe(documentedKeptMask);
-        clientPid = await runClient(network, ["/usr/bin/python3", "-c", keepAliveClient]);
+        clientPid = await runClient(network, ["/usr/bin/python3", "-c", keepAliveClientScript]);
       });
 
       const fallbackReason = `${nativeReason}; ${bpfHint}`;
@@ -135,7 +126,7 @@ describe.skipIf(skip)("live capture start-up without one capability (root under 
       expect(stderr.split("\n")).toContain(keptLine);
       expect(summary.live?.attribution).toEqual({ method: "proc", fallbackReason, connections: 1, attributed: 1, partial: 0, failed: 0 });
       expect(summary.live?.capabilities).toEqual({ kept: ["CAP_DAC_READ_SEARCH", "CAP_SYS_PTRACE"], threadsNotDropped: 0, problem: null });
-      expect(events.map((event) => event.path)).toEqual(clientPaths);
+      expect(events.map((event) => event.path)).toEqual([...keepAliveClientPaths]);
       for (const event of events) {
         expect(event.attribution).toEqual({ method: "proc", status: "ok", reason: null });
         expect(event.process).toMatchObject({ pid: clientPid, comm: "python3", uid: 0, user: "root" });
@@ -148,7 +139,7 @@ describe.skipIf(skip)("live capture start-up without one capability (root under 
     await inTestNetwork(async (network) => {
       let clientPid = 0;
       const { stderr, summary, events } = await captureWhile(network, captureCommand(["bpf", "perfmon"], outputArgs(network)), async () => {
-        clientPid = await runClient(network, ["/usr/bin/python3", "-c", keepAliveClient]);
+        clientPid = await runClient(network, ["/usr/bin/python3", "-c", keepAliveClientScript]);
       });
       expect(stderrLine(stderr, "imds-analyzer: attribution:")).toBe(
         "imds-analyzer: attribution: eBPF (tracepoint sock:inet_sock_set_state, process recorded at connect time, command line read in the kernel), /proc to enrich",
@@ -164,7 +155,7 @@ describe.skipIf(skip)("live capture start-up without one capability (root under 
       let curlPid = 0;
       const { stderr, summary, events } = await captureWhile(network, captureCommand(["sys_ptrace", "dac_read_search"], outputArgs(network)), async (capture) => {
         expect(capEffOf(capture.pid)).toBe(0n);
-        nobodyPid = await runClient(network, [...asNobody, "/usr/bin/python3", "-c", keepAliveClient]);
+        nobodyPid = await runClient(network, [...asNobody, "/usr/bin/python3", "-c", keepAliveClientScript]);
         curlPid = await runClient(network, ["curl", "-sS", "-o", "/dev/null", "-m", "5", "http://169.254.169.254/latest/meta-data/hostname"]);
       });
 
@@ -172,7 +163,7 @@ describe.skipIf(skip)("live capture start-up without one capability (root under 
       expect(summary.live?.capabilities).toEqual({ kept: [], threadsNotDropped: 0, problem: notHeldProblem });
       expect(summary.live?.attribution.method).toBe("ebpf");
       expect(summary.live?.attribution.connections).toBe(2);
-      expect(events.map((event) => event.path)).toEqual([...clientPaths, "/latest/meta-data/hostname"]);
+      expect(events.map((event) => event.path)).toEqual([...keepAliveClientPaths, "/latest/meta-data/hostname"]);
 
       // The kernel names the process; /proc gives everything but exe, which needs a ptrace check
       // the capture (holding no capability) fails: partial, and the reason says why.
@@ -194,10 +185,10 @@ describe.skipIf(skip)("live capture start-up without one capability (root under 
   it("without CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH and --attribution proc: another user's calls fail as permission-denied, no crash", async () => {
     await inTestNetwork(async (network) => {
       const { stderr, summary, events } = await captureWhile(network, captureCommand(["sys_ptrace", "dac_read_search"], outputArgs(network, "--attribution", "proc")), async () => {
-        await runClient(network, [...asNobody, "/usr/bin/python3", "-c", keepAliveClient]);
+        await runClient(network, [...asNobody, "/usr/bin/python3", "-c", keepAliveClientScript]);
       });
       expect(stderr.split("\n")).toContain(`imds-analyzer: privileges: kept none, no new privileges; ${notHeldProblem}`);
-      expect(events.map((event) => event.path)).toEqual(clientPaths);
+      expect(events.map((event) => event.path)).toEqual([...keepAliveClientPaths]);
       for (const event of events) {
         expect(event.attribution).toEqual({ method: "proc", status: "failed", reason: "permission-denied" });
         expect(event.process).toBeNull();
