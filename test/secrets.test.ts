@@ -13,7 +13,7 @@
  * same capture checks what the process keeps after start: only the capabilities it reports.
  */
 import { spawn } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
@@ -45,7 +45,6 @@ function captureBytes(path: string): Buffer {
 }
 
 function capturesIn(directory: string): string[] {
-  if (!existsSync(directory)) return [];
   return readdirSync(directory)
     .filter((name) => captureExtensions.test(name))
     .sort()

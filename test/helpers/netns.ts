@@ -35,6 +35,17 @@ export function shouldSkipLiveTests(): boolean {
   return true;
 }
 
+/**
+ * For tests that need root but no network (chown to another user, mount a tmpfs): true when they
+ * must be skipped here. Under CI=true (which runs as root) not being root is a failure, not a skip.
+ */
+export function shouldSkipRootTests(what: string): boolean {
+  if (process.geteuid?.() === 0) return false;
+  if (process.env["CI"] === "true") throw new Error(`${what} needs root under CI=true`);
+  console.warn(`skipping ${what}: needs root`);
+  return true;
+}
+
 function run(command: string, args: readonly string[]): string {
   const result = spawnSync(command, args, { encoding: "utf8", timeout: 20_000 });
   if (result.status !== 0) throw new Error(`${command} ${args.join(" ")} failed: ${result.stderr || result.error?.message || ""}`);

@@ -4,6 +4,7 @@ import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { UnsafeOutputPathError } from "../../src/errors.js";
 import { installService, renderSystemdUnit } from "../../src/service/systemd-unit.js";
+import { shouldSkipRootTests } from "../helpers/netns.js";
 import { makeTempDir } from "../helpers/temp-dir.js";
 
 const cliPath = resolve(import.meta.dirname, "..", "..", "dist", "cli.js");
@@ -58,7 +59,7 @@ function sharedTmp(): string {
 
 describe("install-service writes through the same safe-path rules as every output", () => {
   const settings = { nodePath: process.execPath, cliPath, interface: "any", rotateSize: "100M", rotateKeep: 10 };
-  const isRoot = process.geteuid?.() === 0;
+  const skipRootTests = shouldSkipRootTests("install-service with another user's directory (chown)");
 
   it("writes the unit 0644 and sets an existing log directory of ours to 0700", () => {
     const root = makeTempDir("imds-unit-");
@@ -114,7 +115,7 @@ describe("install-service writes through the same safe-path rules as every outpu
     expect(() => installService({ ...settings, logDirectory: join(root, "log") }, { unitDirectory: root, start: false })).toThrow(/the log directory: it exists and is not a directory/);
   });
 
-  it.skipIf(!isRoot)("as root, refuses a log directory in a world-writable directory that another user owns", () => {
+  it.skipIf(skipRootTests)("as root, refuses a log directory in a world-writable directory that another user owns", () => {
     const shared = sharedTmp();
     const logDirectory = join(shared, "log");
     mkdirSync(logDirectory, { mode: 0o755 });

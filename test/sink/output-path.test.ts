@@ -18,9 +18,10 @@ import { RotatingEventFile } from "../../src/sink/rotating-event-file.js";
 import { writePcap } from "../helpers/capture-writer.js";
 import { http, TcpConversation } from "../helpers/conversation.js";
 import { makeTempDir } from "../helpers/temp-dir.js";
+import { shouldSkipRootTests } from "../helpers/netns.js";
 
 const cli = join(import.meta.dirname, "..", "..", "dist", "cli.js");
-const isRoot = process.geteuid?.() === 0;
+const skipRootTests = shouldSkipRootTests("the output-path tests with another user's files (chown)");
 const victimText = "root:*:19000:0:99999:7:::\n";
 
 /** A fresh directory laid out like /tmp (mode 1777) and a private one (0700) with a victim file. */
@@ -115,7 +116,7 @@ describe("openOutputFile: the symlink rule", () => {
     expect(readFileSync(original, "utf8")).toBe("keep\n");
   });
 
-  it.skipIf(!isRoot)("refuses a file that belongs to another user in a shared directory", () => {
+  it.skipIf(skipRootTests)("refuses a file that belongs to another user in a shared directory", () => {
     const { shared } = makeDirectories();
     const path = join(shared, "summary.json");
     writeFileSync(path, "theirs\n", { mode: 0o666 });
@@ -250,11 +251,13 @@ describe("directoryWritableWithoutOverride", () => {
     expect(directoryWritableWithoutOverride(privateDir)).toBe(true);
     expect(directoryWritableWithoutOverride(shared)).toBe(true);
     expect(directoryWritableWithoutOverride(join(privateDir, "missing"))).toBe(false);
-    if (isRoot) {
-      const theirs = join(privateDir, "theirs");
-      mkdirSync(theirs, { mode: 0o755 });
-      chownSync(theirs, 65534, 65534);
-      expect(directoryWritableWithoutOverride(theirs)).toBe(false);
-    }
+  });
+
+  it.skipIf(skipRootTests)("judges another user's directory by its other-bits (root, chown)", () => {
+    const { privateDir } = makeDirectories();
+    const theirs = join(privateDir, "theirs");
+    mkdirSync(theirs, { mode: 0o755 });
+    chownSync(theirs, 65534, 65534);
+    expect(directoryWritableWithoutOverride(theirs)).toBe(false);
   });
 });

@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import { fileSpaceReserver } from "../../src/live/pcap-addon.js";
 import { parseSizeBytes, RotatingEventFile } from "../../src/sink/rotating-event-file.js";
 import type { FileSpaceReserver } from "../../src/sink/rotating-event-file.js";
+import { shouldSkipRootTests } from "../helpers/netns.js";
 import { makeTempDir } from "../helpers/temp-dir.js";
 
 function lines(path: string): Record<string, unknown>[] {
@@ -75,7 +76,7 @@ function nativeReserver(): FileSpaceReserver | null {
   return reserver;
 }
 
-const isRoot = process.geteuid?.() === 0;
+const skipRootTests = shouldSkipRootTests("the full-file-system tests (they mount a tmpfs)");
 /** ~1 KB per line: 8 fit in the two 4 KiB pages the filler leaves free. */
 const event = (index: number): object => ({ index, padding: "x".repeat(980) });
 
@@ -124,10 +125,13 @@ function fillTheDisk(reserveSpace: FileSpaceReserver | null): FullDiskRun {
   return run;
 }
 
-describe.skipIf(!isRoot)("RotatingEventFile on a full file system (root: a 64 KiB tmpfs)", () => {
-  it("with the native reserver, refuses a line that does not fit whole: the file is not touched, the loss counted and said once, writing resumes when space is back", () => {
+describe.skipIf(skipRootTests)("RotatingEventFile on a full file system (root: a 64 KiB tmpfs)", () => {
+  it("with the native reserver, refuses a line that does not fit whole: the file is not touched, the loss counted and said once, writing resumes when space is back", (context) => {
     const reserver = nativeReserver();
-    if (reserver === null) return;
+    if (reserver === null) {
+      context.skip("the native pcap addon is not built");
+      return;
+    }
     const run = fillTheDisk(reserver);
     expect(run.untouchedByRefusedWrite).toBe(true);
     // 8 lines fit; the 9th and the 3 written while full are lost; the 2 after the filler went are in.
@@ -146,9 +150,12 @@ describe.skipIf(!isRoot)("RotatingEventFile on a full file system (root: a 64 Ki
     expect(run.file.eventsNotWritten).toBe(4);
   });
 
-  it("on a file system that cannot reserve (ramfs: no fallocate), writes as before", () => {
+  it("on a file system that cannot reserve (ramfs: no fallocate), writes as before", (context) => {
     const reserver = nativeReserver();
-    if (reserver === null) return;
+    if (reserver === null) {
+      context.skip("the native pcap addon is not built");
+      return;
+    }
     withMount("ramfs", "mode=0700", (directory) => {
       const path = join(directory, "events.ndjson");
       const file = new RotatingEventFile(path, { maxFileBytes: null, keepFiles: 0 }, () => undefined, { reserveSpace: reserver });
