@@ -7,11 +7,13 @@
 import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { gunzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { analyzeCaptures } from "../src/analyze.js";
 import { CaptureFormatError } from "../src/errors.js";
 import type { ImdsEvent } from "../src/events.js";
 import { openCaptureFile, readCapture } from "../src/source/read-capture.js";
+import { makeTempDir } from "./helpers/temp-dir.js";
 
 const hostileDirectory = join(import.meta.dirname, "..", "captures", "hostile");
 const cli = join(import.meta.dirname, "..", "dist", "cli.js");
@@ -58,6 +60,19 @@ describe("hostile captures", () => {
       list.map((name) => (typeof suffix === "string" ? name.slice(0, -suffix.length) : name.replace(suffix, ""))).sort();
     expect(bases(captureNames, captureSuffix)).toEqual(bases(expectedNames, expectedSuffix));
     for (const name of captureNames) expect(loadExpected(name).capture).toBe(name);
+  });
+
+  it("is exactly what scripts/make-hostile-captures.mjs makes now (no stale file, no hand edit)", async () => {
+    const { writeHostileCaptures } = await import("../scripts/make-hostile-captures.mjs");
+    const fresh = makeTempDir("imds-hostile-");
+    writeHostileCaptures(fresh);
+    const committed = readdirSync(hostileDirectory).sort();
+    expect(readdirSync(fresh).sort()).toEqual(committed);
+    // gzip's bytes may differ between zlib versions; what they hold may not.
+    const contents = (path: string): Buffer => (path.endsWith(".gz") ? gunzipSync(readFileSync(path)) : readFileSync(path));
+    for (const name of committed) {
+      expect(contents(join(fresh, name)).equals(contents(join(hostileDirectory, name))), `${name} differs from what the script makes`).toBe(true);
+    }
   });
 
   it("keeps every file under 1 MB", () => {
