@@ -18,7 +18,7 @@ import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import type { ImdsEvent } from "../src/events.js";
-import { keepAliveClientScript } from "./helpers/live-capture.js";
+import { credentialsOf, keepAliveClientScript, keptCapabilityMask } from "./helpers/live-capture.js";
 import { shouldSkipLiveTests, TestNetwork, waitForLine } from "./helpers/netns.js";
 import { makeTempDir } from "./helpers/temp-dir.js";
 
@@ -225,24 +225,7 @@ describe("secret-leak test: captures through every command and output format", (
   );
 });
 
-/** Capability numbers (linux/capability.h) the live capture keeps on "any" with outputs in a root-owned directory. */
-const keptCapabilities = { CAP_DAC_READ_SEARCH: 2, CAP_SYS_PTRACE: 19 } as const;
-const keptMask = (1n << BigInt(keptCapabilities.CAP_DAC_READ_SEARCH)) | (1n << BigInt(keptCapabilities.CAP_SYS_PTRACE));
 const roleName = "imds-analyzer-test-role";
-
-/** The capability sets and no_new_privs of one thread, from /proc/PID[/task/TID]/status. */
-function credentialsOf(statusPath: string): Record<"CapInh" | "CapPrm" | "CapEff" | "CapBnd" | "CapAmb" | "NoNewPrivs", bigint> {
-  const status = readFileSync(statusPath, "utf8");
-  const field = (name: string, radix: 16 | 10): bigint => {
-    const match = new RegExp(`^${name}:\\s*(\\S+)$`, "m").exec(status);
-    if (!match) throw new Error(`${statusPath}: no ${name}`);
-    return radix === 16 ? BigInt(`0x${match[1]!}`) : BigInt(match[1]!);
-  };
-  return {
-    CapInh: field("CapInh", 16), CapPrm: field("CapPrm", 16), CapEff: field("CapEff", 16),
-    CapBnd: field("CapBnd", 16), CapAmb: field("CapAmb", 16), NoNewPrivs: field("NoNewPrivs", 10),
-  };
-}
 
 describe.skipIf(shouldSkipLiveTests())("live capture (root, test namespace): secrets only in --write-pcap; only the kept capabilities", () => {
   it("keeps CAP_SYS_PTRACE + CAP_DAC_READ_SEARCH on every thread, still attributes curl, and writes no secret but to the pcap", async () => {
@@ -257,7 +240,7 @@ describe.skipIf(shouldSkipLiveTests())("live capture (root, test namespace): sec
       await waitForLine(capture, "events go to", 20_000);
 
       // What the capture process holds now, on its main thread and on every other one.
-      const expected = { CapInh: 0n, CapPrm: keptMask, CapEff: keptMask, CapBnd: keptMask, CapAmb: 0n, NoNewPrivs: 1n };
+      const expected = { CapInh: 0n, CapPrm: keptCapabilityMask, CapEff: keptCapabilityMask, CapBnd: keptCapabilityMask, CapAmb: 0n, NoNewPrivs: 1n };
       expect(credentialsOf(`/proc/${capture.pid}/status`)).toEqual(expected);
       const threads = readdirSync(`/proc/${capture.pid}/task`);
       expect(threads.length).toBeGreaterThan(4);
@@ -325,7 +308,7 @@ describe.skipIf(shouldSkipLiveTests())("live capture (root, test namespace): sec
       const eventsPath = join(network.directory, "events.ndjson");
       const capture = network.spawn("instance", [process.execPath, cli, "capture", "-i", "any", "--attribution", "proc", "--events", eventsPath, "--duration", "120s"]);
       await waitForLine(capture, "events go to", 20_000);
-      expect(credentialsOf(`/proc/${capture.pid}/status`).CapEff).toBe(keptMask);
+      expect(credentialsOf(`/proc/${capture.pid}/status`).CapEff).toBe(keptCapabilityMask);
       // One keep-alive connection, requests 300 ms apart: long enough for the /proc socket lookup,
       // which must list the fd directory (mode 0500, owned by nobody) of a process of uid 65534.
       const python = await network.run("instance", ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", "/usr/bin/python3", "-c", keepAliveClientScript], 30_000);

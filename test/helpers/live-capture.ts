@@ -31,6 +31,25 @@ export const keepAliveClientScript = [
   "    c.request('GET', p); c.getresponse().read(); time.sleep(0.3)",
 ].join("\n");
 
+/** Capability numbers (linux/capability.h) the live capture keeps on "any" with outputs in a root-owned directory. */
+const keptCapabilities = { CAP_DAC_READ_SEARCH: 2, CAP_SYS_PTRACE: 19 } as const;
+/** Those two as a CapEff mask. */
+export const keptCapabilityMask = (1n << BigInt(keptCapabilities.CAP_DAC_READ_SEARCH)) | (1n << BigInt(keptCapabilities.CAP_SYS_PTRACE));
+
+/** The capability sets and no_new_privs of one thread, from /proc/PID[/task/TID]/status. */
+export function credentialsOf(statusPath: string): Record<"CapInh" | "CapPrm" | "CapEff" | "CapBnd" | "CapAmb" | "NoNewPrivs", bigint> {
+  const status = readFileSync(statusPath, "utf8");
+  const field = (name: string, radix: 16 | 10): bigint => {
+    const match = new RegExp(`^${name}:\\s*(\\S+)$`, "m").exec(status);
+    if (!match) throw new Error(`${statusPath}: no ${name}`);
+    return radix === 16 ? BigInt(`0x${match[1]!}`) : BigInt(match[1]!);
+  };
+  return {
+    CapInh: field("CapInh", 16), CapPrm: field("CapPrm", 16), CapEff: field("CapEff", 16),
+    CapBnd: field("CapBnd", 16), CapAmb: field("CapAmb", 16), NoNewPrivs: field("NoNewPrivs", 10),
+  };
+}
+
 export interface Capture {
   readonly spawned: Spawned;
   readonly eventsPath: string;

@@ -15,15 +15,11 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { ImdsEvent } from "../../src/events.js";
 import type { AnalysisSummary } from "../../src/summary.js";
-import { cliPath, eventLines, inTestNetwork, keepAliveClientPaths, keepAliveClientScript } from "../helpers/live-capture.js";
+import { cliPath, credentialsOf, eventLines, inTestNetwork, keepAliveClientPaths, keepAliveClientScript, keptCapabilityMask } from "../helpers/live-capture.js";
 import { shouldSkipLiveTests, waitForLine } from "../helpers/netns.js";
 import type { Spawned, TestNetwork } from "../helpers/netns.js";
 
 const skip = shouldSkipLiveTests();
-
-/** Capability numbers (linux/capability.h) of the ones the capture keeps. */
-const capabilityBits = { CAP_DAC_READ_SEARCH: 2, CAP_SYS_PTRACE: 19 } as const;
-const documentedKeptMask = (1n << BigInt(capabilityBits.CAP_DAC_READ_SEARCH)) | (1n << BigInt(capabilityBits.CAP_SYS_PTRACE));
 
 const asNobody = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups"];
 
@@ -35,12 +31,6 @@ function withTracefs(command: readonly string[]): string[] {
 /** The CLI as root without `dropped` (setpriv names, e.g. "net_raw"). */
 function captureCommand(dropped: readonly string[], args: readonly string[]): string[] {
   return ["setpriv", `--bounding-set=${dropped.map((name) => `-${name}`).join(",")}`, "--", process.execPath, cliPath, "capture", ...args];
-}
-
-function capEffOf(pid: number): bigint {
-  const hex = /^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
-  if (hex === undefined) throw new Error(`/proc/${pid}/status: no CapEff`);
-  return BigInt(`0x${hex}`);
 }
 
 interface Finished {
@@ -115,7 +105,7 @@ describe.skipIf(skip)("live capture start-up without one capability (root under 
       const command = captureCommand(["bpf", "perfmon", "sys_admin"], outputArgs(network));
       let clientPid = 0;
       const { stderr, summary, events } = await captureWhile(network, mountTracefs ? withTracefs(command) : command, async (capture) => {
-        expect(capEffOf(capture.pid)).toBe(documentedKeptMask);
+        expect(credentialsOf(`/proc/${capture.pid}/status`).CapEff).toBe(keptCapabilityMask);
         clientPid = await runClient(network, ["/usr/bin/python3", "-c", keepAliveClientScript]);
       });
 
@@ -154,7 +144,7 @@ describe.skipIf(skip)("live capture start-up without one capability (root under 
       let nobodyPid = 0;
       let curlPid = 0;
       const { stderr, summary, events } = await captureWhile(network, captureCommand(["sys_ptrace", "dac_read_search"], outputArgs(network)), async (capture) => {
-        expect(capEffOf(capture.pid)).toBe(0n);
+        expect(credentialsOf(`/proc/${capture.pid}/status`).CapEff).toBe(0n);
         nobodyPid = await runClient(network, [...asNobody, "/usr/bin/python3", "-c", keepAliveClientScript]);
         curlPid = await runClient(network, ["curl", "-sS", "-o", "/dev/null", "-m", "5", "http://169.254.169.254/latest/meta-data/hostname"]);
       });
