@@ -9,6 +9,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { expect, it } from "vitest";
 import type { ImdsEvent } from "../src/events.js";
+import { eventLines } from "../test/helpers/live-capture.js";
 import { liveTestPrerequisites, TestNetwork, waitForLine } from "../test/helpers/netns.js";
 
 const cli = join(import.meta.dirname, "..", "dist", "cli.js");
@@ -79,7 +80,7 @@ async function measure(method: "ebpf" | "proc"): Promise<MethodResult> {
     capture.child.kill("SIGINT");
     await capture.done;
 
-    const events = readFileSync(eventsPath, "utf8").split("\n").filter(Boolean).map((line) => JSON.parse(line) as ImdsEvent);
+    const events = eventLines(eventsPath);
     const summary = JSON.parse(readFileSync(summaryPath, "utf8")) as { live: { packetsDroppedByKernel: number } };
     const byPid = new Map<number, ImdsEvent[]>();
     for (const event of events) {

@@ -29,6 +29,7 @@ import { join } from "node:path";
 import { expect, it } from "vitest";
 import type { CallKind, ImdsEvent } from "../src/events.js";
 import type { AnalysisSummary } from "../src/summary.js";
+import { eventLines } from "../test/helpers/live-capture.js";
 import { instanceIpv4, liveTestPrerequisites, TestNetwork, waitForLine } from "../test/helpers/netns.js";
 import type { Role, Spawned } from "../test/helpers/netns.js";
 
@@ -371,7 +372,7 @@ async function stopCapture(capture: RunningCapture): Promise<{ summary: Analysis
   const result = await finishWithin(capture.spawned, 180_000);
   if (result.code !== 0) throw new Error(`capture exited with ${String(result.code)}: ${result.stderr}`);
   const summary = JSON.parse(readFileSync(capture.summaryPath, "utf8")) as AnalysisSummary;
-  const events = readFileSync(capture.eventsPath, "utf8").split("\n").filter(Boolean).map((line) => JSON.parse(line) as ImdsEvent);
+  const events = eventLines(capture.eventsPath);
   return { summary, events };
 }
 

@@ -18,7 +18,7 @@ import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import type { ImdsEvent } from "../src/events.js";
-import { credentialsOf, keepAliveClientScript, keptCapabilityMask } from "./helpers/live-capture.js";
+import { credentialsOf, eventLines, keepAliveClientScript, keptCapabilityMask } from "./helpers/live-capture.js";
 import { shouldSkipLiveTests, TestNetwork, waitForLine } from "./helpers/netns.js";
 import { makeTempDir } from "./helpers/temp-dir.js";
 
@@ -316,7 +316,7 @@ describe.skipIf(shouldSkipLiveTests())("live capture (root, test namespace): sec
       capture.child.kill("SIGINT");
       const result = await capture.done;
       expect(result.code, result.stderr).toBe(0);
-      const events = readFileSync(eventsPath, "utf8").split("\n").filter(Boolean).map((line) => JSON.parse(line) as ImdsEvent);
+      const events = eventLines(eventsPath);
       const fromPython = events.filter((event) => event.process?.pid === python.pid);
       expect(fromPython).toHaveLength(3);
       expect(fromPython[0]!.attribution).toEqual({ method: "proc", status: "ok", reason: null });
