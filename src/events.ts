@@ -12,7 +12,7 @@ const instanceIdPattern = /^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$/;
 
 /** True for a string that is exactly an EC2 instance id (the only form `instanceId` takes). */
 export function isInstanceId(text: unknown): text is string {
-  return typeof text === "string" && text.length <= 19 && instanceIdPattern.test(text);
+  return typeof text === "string" && instanceIdPattern.test(text);
 }
 
 /** One ancestor of the calling process. */

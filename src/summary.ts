@@ -174,7 +174,7 @@ export class SummaryBuilder {
 
   addSource(source: SourceSummary): void {
     this.sources.push(source);
-    if (source.instanceId !== undefined && source.instanceId !== null) this.noteInstanceId(source.instanceId);
+    this.noteInstanceId(source.instanceId ?? null);
   }
 
   /** An instance id learned by a pipeline (live capture has no sources to carry it). */

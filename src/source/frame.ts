@@ -40,12 +40,6 @@ export class Frame {
     return this.data.subarray(this.start, this.end);
   }
 
-  set bytes(value: Uint8Array) {
-    this.data = value;
-    this.start = 0;
-    this.end = value.length;
-  }
-
   /** Bytes captured (caplen). */
   get capturedLength(): number {
     return this.end - this.start;

@@ -567,7 +567,7 @@ export function testFrame(bytes: Uint8Array, linkType: number, options: TestFram
   const captured = options.snaplen === undefined ? bytes.slice() : bytes.slice(0, options.snaplen);
   frame.number = options.number ?? 1;
   frame.linkType = linkType;
-  frame.bytes = captured;
+  frame.setData(captured, 0, captured.length);
   frame.originalLength = options.originalLength ?? bytes.length;
   frame.timestampSeconds = options.timestampSeconds ?? 1_700_000_000;
   frame.timestampNanos = options.timestampNanos ?? 0;

@@ -17,7 +17,8 @@ describe("PcapWriter", () => {
     for (let index = 0; index < 3000; index++) {
       frame.timestampSeconds = 1_700_000_000 + index;
       frame.timestampNanos = index * 333_333;
-      frame.bytes = Uint8Array.from({ length: 60 + (index % 50) }, (_, i) => (i + index) & 0xff);
+      const bytes = Uint8Array.from({ length: 60 + (index % 50) }, (_, i) => (i + index) & 0xff);
+      frame.setData(bytes, 0, bytes.length);
       frame.originalLength = frame.bytes.length + (index % 2);
       writer.write(frame);
       written.push([frame.timestampSeconds, frame.timestampNanos, [...frame.bytes], frame.originalLength]);

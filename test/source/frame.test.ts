@@ -29,12 +29,12 @@ describe("formatCaptureTime", () => {
 });
 
 describe("Frame", () => {
-  it("exposes data[start, end) as bytes, and bytes = x points it at all of x", () => {
+  it("exposes data[start, end) as bytes, and setData points it at another range", () => {
     const frame = new Frame();
     const data = Uint8Array.from([1, 2, 3, 4, 5]);
     frame.setData(data, 1, 4);
     expect([Array.from(frame.bytes), frame.capturedLength]).toEqual([[2, 3, 4], 3]);
-    frame.bytes = Uint8Array.from([9, 8]);
+    frame.setData(Uint8Array.from([9, 8]), 0, 2);
     expect([frame.start, frame.end, Array.from(frame.data)]).toEqual([0, 2, [9, 8]]);
   });
 });
