@@ -337,8 +337,8 @@ abstract class ChunkSource {
 class InputChunkSource extends ChunkSource {
   inputBytes = 0;
   private iteratorOrNull: AsyncIterator<Uint8Array> | null = null;
-  /** Set once chunks are parsed as they come (see `reuseChunks`). */
-  private reusedChunk: Uint8Array | null = null;
+  /** Set once chunks are parsed as they come (see `reuseChunks`): the file and its one buffer. */
+  private reuse: { readonly file: CaptureFile; readonly buffer: Uint8Array } | null = null;
   private sinceYieldBytes = 0;
 
   constructor(
@@ -353,7 +353,7 @@ class InputChunkSource extends ChunkSource {
    * read into one reused buffer (not while sniffing, which pushes chunks back, nor for gzip).
    */
   reuseChunks(): void {
-    if (this.input instanceof CaptureFile) this.reusedChunk = allocateReadBuffer(readChunkBytes);
+    if (this.input instanceof CaptureFile) this.reuse = { file: this.input, buffer: allocateReadBuffer(readChunkBytes) };
   }
 
   private get iterator(): AsyncIterator<Uint8Array> {
@@ -362,7 +362,13 @@ class InputChunkSource extends ChunkSource {
   }
 
   protected async pull(): Promise<Uint8Array | null> {
-    if (this.reusedChunk !== null && this.input instanceof CaptureFile) return this.pullInto(this.input, this.reusedChunk);
+    if (this.reuse !== null) {
+      if (this.sinceYieldBytes >= yieldEveryBytes) {
+        this.sinceYieldBytes = 0;
+        await yieldToEventLoop();
+      }
+      return this.readNow(this.reuse);
+    }
     let result: IteratorResult<Uint8Array>;
     try {
       result = await this.iterator.next();
@@ -374,22 +380,14 @@ class InputChunkSource extends ChunkSource {
     return result.value;
   }
 
-  private async pullInto(file: CaptureFile, buffer: Uint8Array): Promise<Uint8Array | null> {
-    if (this.sinceYieldBytes >= yieldEveryBytes) {
-      this.sinceYieldBytes = 0;
-      await yieldToEventLoop();
-    }
-    return this.readNow(file, buffer);
-  }
-
   /** A reused-buffer read, unless it is time to let the event loop run (then: ask `next`). */
   protected override pullNow(): Uint8Array | null | undefined {
-    if (this.reusedChunk === null || !(this.input instanceof CaptureFile) || this.sinceYieldBytes >= yieldEveryBytes) return undefined;
-    return this.readNow(this.input, this.reusedChunk);
+    if (this.reuse === null || this.sinceYieldBytes >= yieldEveryBytes) return undefined;
+    return this.readNow(this.reuse);
   }
 
-  private readNow(file: CaptureFile, buffer: Uint8Array): Uint8Array | null {
-    const chunk = file.readInto(buffer);
+  private readNow(reuse: { readonly file: CaptureFile; readonly buffer: Uint8Array }): Uint8Array | null {
+    const chunk = reuse.file.readInto(reuse.buffer);
     if (chunk === null) return null;
     this.inputBytes += chunk.length;
     this.sinceYieldBytes += chunk.length;
