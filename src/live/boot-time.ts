@@ -1,12 +1,4 @@
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { bootWindowToleranceSeconds } from "../summary.js";
-
-/** The host's boot time from the `btime` line of /proc/stat (seconds since the epoch), or null. */
-export function parseBootTimeSeconds(procStat: string): number | null {
-  const match = /^btime\s+(\d{1,12})\s*$/m.exec(procStat);
-  return match === null ? null : Number(match[1]);
-}
 
 /** What a live summary says about the boot: when it was, and whether the capture watched it. */
 export interface BootObservation {
@@ -15,16 +7,11 @@ export interface BootObservation {
 }
 
 /**
- * Reads `<procRoot>/stat` once; never throws (an unreadable file gives nulls). A capture that
- * started at most `bootWindowToleranceSeconds` after the boot watched the boot-time callers.
+ * `bootSeconds` is /proc/stat's btime (readBootTimeSeconds in attribution/process-identity.ts,
+ * null when unreadable). A capture that started at most `bootWindowToleranceSeconds` after the
+ * boot watched the boot-time callers.
  */
-export function observeBoot(captureStartMs: number, procRoot = "/proc"): BootObservation {
-  let bootSeconds: number | null = null;
-  try {
-    bootSeconds = parseBootTimeSeconds(readFileSync(join(procRoot, "stat"), "latin1"));
-  } catch {
-    bootSeconds = null;
-  }
+export function observeBoot(captureStartMs: number, bootSeconds: number | null): BootObservation {
   if (bootSeconds === null) return { bootTime: null, windowIncludesBoot: null };
   const bootMs = bootSeconds * 1000;
   return {

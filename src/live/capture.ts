@@ -18,6 +18,7 @@ import type { Frame } from "../source/frame.js";
 import { SummaryBuilder } from "../summary.js";
 import type { AnalysisSummary } from "../summary.js";
 import { observeBoot } from "./boot-time.js";
+import { readBootTimeSeconds } from "../attribution/process-identity.js";
 import { loadPcapAddon } from "./pcap-addon.js";
 import { LivePcapSource } from "./pcap-source.js";
 import { ReopeningPcapSource } from "./reopening-pcap-source.js";
@@ -117,7 +118,7 @@ export async function runLiveCapture(options: LiveCaptureOptions): Promise<Analy
   const startedAt = new Date();
   const hostName = hostname();
   // Whether this window includes the boot: boot-time callers are seen only then.
-  const boot = observeBoot(startedAt.getTime(), options.procRoot);
+  const boot = observeBoot(startedAt.getTime(), await readBootTimeSeconds(options.procRoot ?? "/proc"));
   // Everything privileged is open now (pcap handle, eBPF program and ring buffer, output files).
   const capabilities = keepOnlyNeededCapabilities(device, options.laterOutputPaths ?? [], options.log);
 
