@@ -17,7 +17,7 @@ import type { ReportBuilder } from "./report/index.js";
 import type { AnalysisSummary } from "./summary.js";
 import { ImdsAnalyzerError, UsageError } from "./errors.js";
 import { NdjsonWriter } from "./sink/ndjson-writer.js";
-import { writeOutputFile as writeSafeOutputFile } from "./sink/output-path.js";
+import { writeOutputFile } from "./sink/output-path.js";
 import { parseSizeBytes, RotatingEventFile } from "./sink/rotating-event-file.js";
 import type { FileSpaceReserver } from "./sink/rotating-event-file.js";
 import { ProgressLine } from "./sink/progress.js";
@@ -203,10 +203,6 @@ async function writeReportFile(reporting: ReportModule, path: string, report: Re
   await writeOutputFile(path, reporting.renderReport(report.build(), reportFormatOf(path)), "the report");
 }
 
-/** Writes a whole output file, mode 0600 (outputs name hosts and processes), refusing symlink traps. */
-async function writeOutputFile(path: string, text: string, what: string): Promise<void> {
-  await writeSafeOutputFile(path, text, what);
-}
 
 /** A multi-file analysis reports each file as its own host (its name, or "local"). */
 function addSourceSummaries(reporting: ReportModule, report: ReportBuilder, summary: AnalysisSummary): void {
