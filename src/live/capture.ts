@@ -230,15 +230,14 @@ function keepOnlyNeededCapabilities(
     keep.push("CAP_DAC_OVERRIDE");
     why.push(`${needsOverride.join(", ")} is written later in a directory root does not own`);
   }
-  // Root in a container or under a systemd CapabilityBoundingSet may not hold them all; the
-  // native drop names what it was asked to keep, so the ones never held are taken out here.
-  const notHeld = missingCapabilities(keep);
   const loaded = loadPcapAddon();
   let problem: string | null;
   if (loaded.ok) {
     try {
       const dropped = loaded.addon.dropCapabilities(keep);
-      const kept = dropped.kept.filter((name) => !notHeld.includes(name));
+      // Root in a container or under a systemd CapabilityBoundingSet may not hold them all.
+      const kept = dropped.kept;
+      const notHeld = keep.filter((name) => !kept.includes(name));
       const lacking = notHeld.length === 0 ? null : `${notHeld.join(", ")} not held at start (removed by a capability bounding set?): ${notHeldConsequence(notHeld)}`;
       problem = [dropped.problem ?? (dropped.threadsNotDropped > 0 ? `${dropped.threadsNotDropped} of ${dropped.threads} threads kept more` : null), lacking].filter((text) => text !== null).join("; ") || null;
       const keptText = kept.length === 0 ? "none" : `only ${kept.join(", ")}${lacking === null ? ` (${why.join("; ")})` : ""}`;
@@ -254,12 +253,9 @@ function keepOnlyNeededCapabilities(
   return { kept: null, threadsNotDropped: 0, problem };
 }
 
-/** Capability numbers (linux/capability.h) of the capabilities live capture names. */
+/** Capability numbers (linux/capability.h) of those start-up needs, to explain a failure. */
 const capabilityNumbers = {
-  CAP_DAC_OVERRIDE: 1,
-  CAP_DAC_READ_SEARCH: 2,
   CAP_NET_RAW: 13,
-  CAP_SYS_PTRACE: 19,
   CAP_SYS_ADMIN: 21,
   CAP_PERFMON: 38,
   CAP_BPF: 39,

@@ -66,7 +66,10 @@ export interface NativePcapHandle {
 
 /** What `dropCapabilities` did (native/pcap/src/capabilities.c). */
 export interface NativeCapabilityDrop {
-  /** The capabilities kept, by name ("CAP_SYS_PTRACE"), in capability-number order. */
+  /**
+   * The capabilities kept, by name ("CAP_SYS_PTRACE"), in capability-number order: those asked
+   * for that the calling thread really holds after the drop (root under a bounding set may lack some).
+   */
   readonly kept: readonly string[];
   /** Threads in the process afterwards. */
   readonly threads: number;

@@ -141,6 +141,14 @@ static int drop_on_this_thread(uint64_t keep, int last) {
   return result;
 }
 
+uint64_t capabilities_permitted(void) {
+  struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
+  struct __user_cap_data_struct data[2];
+  memset(data, 0, sizeof data);
+  if (syscall(SYS_capget, &header, data) != 0) return 0;
+  return (uint64_t)data[0].permitted | ((uint64_t)data[1].permitted << 32);
+}
+
 static void on_broadcast_signal(int signal_number, siginfo_t *info, void *context) {
   int saved_errno = errno;
   if (info != NULL && info->si_code == SI_QUEUE && info->si_value.sival_int == BROADCAST_MAGIC && info->si_pid == getpid()) {

@@ -25,5 +25,7 @@ const char *capability_name_of(int number);
  * calling thread itself could not drop (then `problem` says why).
  */
 int drop_capabilities_everywhere(uint64_t keep_mask, capability_drop_result *result, char *problem, size_t problem_bytes);
+/* The calling thread's permitted set as a mask (what it really holds); 0 when capget fails. */
+uint64_t capabilities_permitted(void);
 
 #endif

@@ -15,7 +15,8 @@
  *   properties: device, linkType, linkTypeName, timePrecisionDigits, warning, snaplenBytes,
  *               bufferSizeBytes, maxBatchPackets
  *   dropCapabilities(keep: string[]) -> { kept, threads, threadsNotDropped, problem }
- *               keep only the named capabilities (CAP_SYS_PTRACE, ...) on every thread, with
+ *               keep only the named capabilities (CAP_SYS_PTRACE, ...) on every thread (`kept`:
+ *               those of them the calling thread really holds afterwards), with
  *               no_new_privs: called once capture is set up (capabilities.c)
  *   reserveFileSpace(fd, offset, length) -> 0 or errno: fallocate(FALLOC_FL_KEEP_SIZE) for the
  *               events file, so a full disk refuses whole lines
@@ -1109,9 +1110,12 @@ static napi_value export_drop_capabilities(napi_env env, napi_callback_info info
   napi_value object, kept, value;
   NAPI_CALL(env, napi_create_object(env, &object));
   NAPI_CALL(env, napi_create_array(env, &kept));
+  /* What the thread really holds now: root under a capability bounding set may never have held
+   * some of what it was asked to keep. */
+  uint64_t held = keep & capabilities_permitted();
   uint32_t index = 0;
   for (int number = 0; number < 64; number++) {
-    if (!((keep >> number) & 1u)) continue;
+    if (!((held >> number) & 1u)) continue;
     const char *name = capability_name_of(number);
     if (name == NULL) continue;
     NAPI_CALL(env, napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &value));
