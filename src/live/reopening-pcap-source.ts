@@ -122,14 +122,11 @@ export class ReopeningPcapSource {
     this.retryTimer = null;
     await this.closingFailed;
     const current = this.current;
-    if (current === null) {
-      this.endDowntime();
-      if (this.fatal !== null) throw this.fatal;
-      return;
+    if (current !== null) {
+      await current.stop();
+      this.addClosedStats(current);
+      this.current = null;
     }
-    await current.stop();
-    this.addClosedStats(current);
-    this.current = null;
     this.endDowntime();
     if (this.fatal !== null) throw this.fatal;
   }
