@@ -109,7 +109,7 @@ export class UnsafeOutputPathError extends OutputError {
  * Live capture could not open or read a device: no permission, no such device, a bad filter, a
  * read error, or the native addon is not built. `reason` is the native layer's code when there
  * is one (`E_PCAP_PERMISSION`, `E_PCAP_NO_SUCH_DEVICE`, `E_PCAP_FILTER`, `E_PCAP_READ`, ...;
- * `E_ADDON_UNAVAILABLE` when the addon cannot be loaded), for callers that want to give a hint.
+ * `E_PCAP_ADDON_UNAVAILABLE` when the addon cannot be loaded), for callers that want to give a hint.
  */
 export class CaptureDeviceError extends ImdsAnalyzerError {
   readonly device: string;
@@ -124,9 +124,9 @@ export class CaptureDeviceError extends ImdsAnalyzerError {
 /**
  * Kernel-side process attribution (the eBPF connect tracer) cannot run here: not root, no
  * CAP_BPF, tracefs missing, the verifier rejected the program, a kernel too old for BPF ring
- * buffers, or the addon is not built. `reason` is the native layer's code (`EBPF_PERMISSION`,
- * `EBPF_TRACEFS`, `EBPF_TRACEPOINT`, `EBPF_VERIFIER`, `EBPF_RINGBUF_UNSUPPORTED`, `EBPF_ATTACH`,
- * `EBPF_SYSTEM`; `EBPF_ADDON_UNAVAILABLE` when the addon cannot be loaded). Callers fall back
+ * buffers, or the addon is not built. `reason` is the native layer's code (`E_EBPF_PERMISSION`,
+ * `E_EBPF_TRACEFS`, `E_EBPF_TRACEPOINT`, `E_EBPF_VERIFIER`, `E_EBPF_RINGBUF_UNSUPPORTED`,
+ * `E_EBPF_ATTACH`, `E_EBPF_SYSTEM`; `E_EBPF_ADDON_UNAVAILABLE` when the addon cannot be loaded). Callers fall back
  * to /proc attribution.
  */
 export class AttributionUnavailableError extends ImdsAnalyzerError {

@@ -14,6 +14,7 @@
         "src/tracepoint_format.c",
         "src/error.c"
       ],
+      "include_dirs": ["../common"],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-pthread"],
       "ldflags": ["-pthread"],
       "defines": ["_GNU_SOURCE"],

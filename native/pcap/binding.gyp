@@ -1,10 +1,24 @@
 {
-  # Node-API binding to libpcap for live capture (src/live/pcap-source.ts loads
-  # build/Release/imds_pcap.node). Built by native/build.mjs at install time; needs libpcap-dev.
+  # Node-API addon for live capture (src/live/pcap-addon.ts loads build/Release/imds_pcap.node):
+  # libpcap capture, capability dropping, file space reservation. Built by native/build.mjs at
+  # install time; needs libpcap-dev. One file a job: see src/addon.c.
   "targets": [
     {
       "target_name": "imds_pcap",
-      "sources": ["src/pcap_binding.c", "src/capabilities.c"],
+      "sources": [
+        "src/addon.c",
+        "src/js_capture.c",
+        "src/js_capabilities.c",
+        "src/js_file_space.c",
+        "src/capture_open.c",
+        "src/capture_read.c",
+        "src/capture_watch.c",
+        "src/interface_index.c",
+        "src/capabilities.c",
+        "src/arguments.c",
+        "src/error.c"
+      ],
+      "include_dirs": ["../common"],
       "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],
       "cflags_c": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-O2"],
       "libraries": ["-lpcap"]

@@ -72,7 +72,7 @@ export type NativeProbeResult = { readonly ok: true } | { readonly ok: false; re
 export interface NativeEbpfAddon {
   /** Reads the tracepoint, creates a ring buffer, loads a trivial program; attaches nothing. */
   probe(): NativeProbeResult;
-  /** Throws an Error whose `code` is one of the EBPF_* codes (error.h). */
+  /** Throws an Error whose `code` is one of the E_EBPF_* codes (native/ebpf/src/error.h). */
   open(onRecords: NativeRecordsListener, captureArgv: boolean, captureIdentity: boolean): NativeTracerHandle;
   stats(handle: NativeTracerHandle): NativeTracerStats;
   /** Detaches the program, closes fds, unmaps the ring; idempotent. */

@@ -88,7 +88,7 @@ export interface ProcessIdentityCapture {
 
 export type EbpfAvailability = { readonly ok: true } | { readonly ok: false; readonly reason: string };
 
-const addonUnavailable = "EBPF_ADDON_UNAVAILABLE";
+const addonUnavailable = "E_EBPF_ADDON_UNAVAILABLE";
 
 export class EbpfConnectTracer {
   /** Whether records carry argv read in the kernel. */
@@ -200,5 +200,5 @@ export class EbpfConnectTracer {
 
 function nativeErrorCode(error: unknown): string {
   if (typeof error === "object" && error !== null && "code" in error && typeof error.code === "string") return error.code;
-  return "EBPF_SYSTEM";
+  return "E_EBPF_SYSTEM";
 }

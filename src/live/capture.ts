@@ -311,7 +311,7 @@ function explainOpenFailure(device: string, error: unknown): unknown {
  * "run as root" even to root, and a failed tracefs mount does not say it needs CAP_SYS_ADMIN.
  */
 function explainEbpfFailure(error: AttributionUnavailableError): string {
-  if (error.reason !== "EBPF_PERMISSION" && error.reason !== "EBPF_TRACEFS") return error.message;
+  if (error.reason !== "E_EBPF_PERMISSION" && error.reason !== "E_EBPF_TRACEFS") return error.message;
   const missing = missingCapabilities(["CAP_BPF", "CAP_PERFMON", "CAP_SYS_ADMIN"]);
   if (missing.length === 0) return error.message;
   return `${error.message}; this process runs as root without ${missing.join(", ")} (CAP_BPF and CAP_PERFMON load the program, CAP_SYS_ADMIN stands in for both and mounts tracefs)`;

@@ -86,7 +86,7 @@ export interface NativePcapAddon {
   /**
    * Keeps only the named capabilities ("CAP_SYS_PTRACE", ...) in the permitted, effective and
    * bounding sets of every thread, clears the ambient and inheritable sets and sets
-   * no_new_privs. Irreversible. Throws (code E_CAPABILITIES) when the calling thread could not
+   * no_new_privs. Irreversible. Throws (code E_PCAP_CAPABILITIES) when the calling thread could not
    * drop; a TypeError (E_INVALID_ARG_VALUE) for an unknown name.
    */
   dropCapabilities(keep: readonly string[]): NativeCapabilityDrop;

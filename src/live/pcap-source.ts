@@ -107,7 +107,7 @@ export class LivePcapSource {
   static open(options: LiveCaptureOptions): LivePcapSource {
     const nativeOptions = validateOptions(options);
     const loaded = loadPcapAddon();
-    if (!loaded.ok) throw new CaptureDeviceError(options.device, `live capture unavailable: ${loaded.reason}`, { reason: "E_ADDON_UNAVAILABLE" });
+    if (!loaded.ok) throw new CaptureDeviceError(options.device, `live capture unavailable: ${loaded.reason}`, { reason: "E_PCAP_ADDON_UNAVAILABLE" });
     try {
       return new LivePcapSource(loaded.addon.open(options.device, nativeOptions));
     } catch (error) {

@@ -541,10 +541,10 @@ describe.skipIf(!check.ok && !underCi)("EbpfConnectTracer on the real kernel", (
 
 describe("EbpfConnectTracer errors", () => {
   it("are AttributionUnavailableErrors with a code and a reason", () => {
-    const error = new AttributionUnavailableError("EBPF_PERMISSION", "eBPF connect tracer: not permitted");
+    const error = new AttributionUnavailableError("E_EBPF_PERMISSION", "eBPF connect tracer: not permitted");
     expect(error.code).toBe(ErrorCode.attributionUnavailable);
     expect(error.code).toBe("E_ATTRIBUTION_UNAVAILABLE");
-    expect(error.reason).toBe("EBPF_PERMISSION");
+    expect(error.reason).toBe("E_EBPF_PERMISSION");
     expect(error.name).toBe("AttributionUnavailableError");
   });
 });

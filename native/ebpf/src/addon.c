@@ -7,7 +7,7 @@
  *                                       identityCapture: { parentPid, parentComm, startTime, exeName },
  *                                       identityUnavailableReasons: { same keys: string | null },
  *                                       clockTicksPerSecond }
- *                              throws Error { code: "EBPF_*", message }
+ *                              throws Error { code: "E_EBPF_*" (error.h), message }
  *   stats(handle)           -> counters (a snapshot taken at close once closed)
  *   close(handle)           -> idempotent; detaches, closes fds, unmaps
  *   layout                  -> the record layout numbers (record.h) for the decoder to check
@@ -31,6 +31,7 @@
 #include <uv.h>
 
 #include "consumer_thread.h"
+#include "error.h"
 #include "proc_snapshot.h"
 #include "record.h"
 #include "tracer.h"
@@ -57,18 +58,19 @@ struct addon_tracer {
   int have_final;
 };
 
-#define CHECK(call)                                                                    \
-  do {                                                                                 \
-    if ((call) != napi_ok) {                                                           \
-      const napi_extended_error_info *info = NULL;                                     \
-      napi_get_last_error_info(env, &info);                                            \
-      bool pending = false;                                                            \
-      napi_is_exception_pending(env, &pending);                                        \
-      if (!pending) napi_throw_error(env, "EBPF_NAPI", info && info->error_message     \
-                                                          ? info->error_message        \
-                                                          : "Node-API call failed");   \
-      return NULL;                                                                     \
-    }                                                                                  \
+#define CHECK(call)                                                                          \
+  do {                                                                                       \
+    if ((call) != napi_ok) {                                                                 \
+      const napi_extended_error_info *info = NULL;                                           \
+      napi_get_last_error_info(env, &info);                                                  \
+      bool pending = false;                                                                  \
+      napi_is_exception_pending(env, &pending);                                              \
+      if (!pending) {                                                                        \
+        napi_throw_error(env, EBPF_ERR_INTERNAL,                                             \
+                         info && info->error_message ? info->error_message : "Node-API call failed"); \
+      }                                                                                      \
+      return NULL;                                                                           \
+    }                                                                                        \
   } while (0)
 
 static void maybe_free(struct addon_tracer *at) {
@@ -227,7 +229,7 @@ static napi_value set_identity_capture(napi_env env, napi_value handle, const st
 static struct addon_tracer *unwrap(napi_env env, napi_value handle) {
   void *data = NULL;
   if (napi_unwrap(env, handle, &data) != napi_ok || data == NULL) {
-    napi_throw_type_error(env, "EBPF_BAD_HANDLE", "not a tracer handle");
+    napi_throw_type_error(env, ERR_INVALID_THIS, "not a tracer handle");
     return NULL;
   }
   return data;
@@ -239,17 +241,17 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   CHECK(napi_get_cb_info(env, info, &argc, args, NULL, NULL));
   napi_valuetype type = napi_undefined;
   if (argc < 1 || napi_typeof(env, args[0], &type) != napi_ok || type != napi_function) {
-    napi_throw_type_error(env, "EBPF_BAD_ARGUMENT", "open(onRecords, captureArgv, captureIdentity): onRecords must be a function");
+    napi_throw_type_error(env, ERR_INVALID_ARG_TYPE, "open(onRecords, captureArgv, captureIdentity): onRecords must be a function");
     return NULL;
   }
   bool want_argv = true;
   if (argc >= 2 && napi_get_value_bool(env, args[1], &want_argv) != napi_ok) {
-    napi_throw_type_error(env, "EBPF_BAD_ARGUMENT", "open(onRecords, captureArgv, captureIdentity): captureArgv must be a boolean");
+    napi_throw_type_error(env, ERR_INVALID_ARG_TYPE, "open(onRecords, captureArgv, captureIdentity): captureArgv must be a boolean");
     return NULL;
   }
   bool want_identity = true;
   if (argc >= 3 && napi_get_value_bool(env, args[2], &want_identity) != napi_ok) {
-    napi_throw_type_error(env, "EBPF_BAD_ARGUMENT", "open(onRecords, captureArgv, captureIdentity): captureIdentity must be a boolean");
+    napi_throw_type_error(env, ERR_INVALID_ARG_TYPE, "open(onRecords, captureArgv, captureIdentity): captureIdentity must be a boolean");
     return NULL;
   }
 
@@ -326,7 +328,7 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   napi_value args[1];
   CHECK(napi_get_cb_info(env, info, &argc, args, NULL, NULL));
   if (argc < 1) {
-    napi_throw_type_error(env, "EBPF_BAD_ARGUMENT", "close(handle)");
+    napi_throw_type_error(env, ERR_INVALID_ARG_TYPE, "close(handle)");
     return NULL;
   }
   struct addon_tracer *at = unwrap(env, args[0]);
@@ -340,7 +342,7 @@ static napi_value js_stats(napi_env env, napi_callback_info info) {
   napi_value args[1];
   CHECK(napi_get_cb_info(env, info, &argc, args, NULL, NULL));
   if (argc < 1) {
-    napi_throw_type_error(env, "EBPF_BAD_ARGUMENT", "stats(handle)");
+    napi_throw_type_error(env, ERR_INVALID_ARG_TYPE, "stats(handle)");
     return NULL;
   }
   struct addon_tracer *at = unwrap(env, args[0]);
@@ -404,7 +406,7 @@ static napi_value js_fill_proc_snapshot(napi_env env, napi_callback_info info) {
       napi_get_buffer_info(env, args[0], &data, &length) != napi_ok || length < DELIVERED_RECORD_SIZE ||
       napi_get_value_string_utf8(env, args[1], root, sizeof root, &root_length) != napi_ok ||
       root_length + 1 >= sizeof root) {
-    napi_throw_type_error(env, "EBPF_BAD_ARGUMENT",
+    napi_throw_type_error(env, ERR_INVALID_ARG_TYPE,
                           "fillProcSnapshot(record, procRoot): a Buffer of layout.recordSize bytes and a path");
     return NULL;
   }
