@@ -23,24 +23,54 @@ export interface ParentProcess {
   readonly cmdline: readonly string[];
 }
 
-/** The process that made an IMDS call (live capture only). */
-export interface ProcessInfo {
-  readonly pid: number;
-  /** When the process started (ISO-8601), so a reused pid is never confused with this one. */
-  readonly startTime: string | null;
-  readonly comm: string;
-  readonly exe: string | null;
-  /** Redacted command line; from the kernel at connect time when eBPF argv capture works. */
-  readonly cmdline: readonly string[];
-  readonly uid: number;
-  readonly user: string | null;
-  /** Parent chain, nearest first, up to pid 1. */
-  readonly parents: readonly ParentProcess[];
-  /** cgroup v2 path. */
+export type ContainerRuntime = "docker" | "containerd" | "cri-o" | "podman" | "lxc" | "unknown";
+
+/** The container a process runs in. */
+export interface ContainerInfo {
+  readonly runtime: ContainerRuntime;
+  /** 64-hex container id (docker, containerd, cri-o, podman) or the container name (lxc). */
+  readonly id: string;
+}
+
+/**
+ * Where a process runs: its cgroup and what that names. Filled by attribution's enrichers
+ * (src/attribution/enrichment.ts), one source of names each.
+ */
+export interface ProcessPlacement {
+  /** cgroup v2 path (the "0::" line, " (deleted)" removed); null on a pure cgroup v1 host. */
   readonly cgroup: string | null;
-  readonly container: { readonly runtime: string; readonly id: string } | null;
+  readonly container: ContainerInfo | null;
   readonly kubernetesPodUid: string | null;
+  /** Last `*.service` / `*.scope` component of the cgroup path, e.g. "amazon-ssm-agent.service". */
   readonly systemdUnit: string | null;
+}
+
+/**
+ * The process that made an IMDS call (live capture only). The one process shape: attribution
+ * builds it, events carry it, the report reads it.
+ */
+export interface ProcessInfo extends ProcessPlacement {
+  readonly pid: number;
+  /**
+   * When the process started (ISO-8601, from boot time + stat's start ticks), so a reused pid is
+   * never confused with this one; null when boot time is unreadable.
+   */
+  readonly startTime: string | null;
+  /** Kernel task name (at most 15 bytes; may contain spaces and parentheses). */
+  readonly comm: string;
+  /** Target of /proc/PID/exe; null for kernel threads, zombies, or when it cannot be read. */
+  readonly exe: string | null;
+  /**
+   * Redacted command line, total length bounded; from the kernel at connect time when eBPF argv
+   * capture works; empty for kernel threads and zombies.
+   */
+  readonly cmdline: readonly string[];
+  /** Effective uid (the one `ps -o user` shows). */
+  readonly uid: number;
+  /** Name for `uid` in the capturing host's passwd file; null when it has none. */
+  readonly user: string | null;
+  /** Parent chain, nearest first, up to pid 1 (inclusive), at most 32 entries. */
+  readonly parents: readonly ParentProcess[];
 }
 
 /** How the process was found, or why it was not. */

@@ -1,9 +1,10 @@
-import type { AttributionInfo, ImdsEvent, ProcessInfo } from "../events.js";
+import type { AttributionInfo, ImdsEvent, ProcessInfo, ProcessPlacement } from "../events.js";
 import { RecencyMap } from "./recency-map.js";
 import type { FlowEndpoints } from "../reassembly/types.js";
 import type { ConnectRecord } from "./ebpf-tracer.js";
 import type { AttributionFailure, ParentProcess, ProcessIdentity } from "./process-identity.js";
-import { parseCgroup, readBootTimeSeconds, readProcessIdentity, readUptimeTicks, redactArgv } from "./process-identity.js";
+import { readBootTimeSeconds, readProcessIdentity, readUptimeTicks, redactArgv } from "./process-identity.js";
+import { defaultEnrichers, enrichProcess, type ProcessEnricher } from "./enrichment.js";
 import { startTimeIso } from "./procfs-process-files.js";
 import { lookupUserName } from "./user-names.js";
 import { confirmSocketOwner, SocketOwnerFinder } from "./socket-owner.js";
@@ -23,6 +24,8 @@ export interface AttributorOptions {
   readonly waitForKernelMs?: number;
   /** Connections remembered (one entry per connection, not per request). */
   readonly maxConnections?: number;
+  /** What names where a process runs, in order; default `defaultEnrichers()`. */
+  readonly enrichers?: readonly ProcessEnricher[];
 }
 
 export interface Attribution {
@@ -44,6 +47,12 @@ interface KernelWaiter {
   readonly resolve: (record: ConnectRecord | null) => void;
   readonly timer: NodeJS.Timeout;
 }
+
+/**
+ * What was read of a process (from /proc, or from the kernel's record when it exited first),
+ * before the enrichers place it: the event's fields except the placement, and the cgroup file.
+ */
+type ProcessRead = Omit<ProcessInfo, keyof ProcessPlacement> & Pick<ProcessIdentity, "cgroupFile">;
 
 /** A connection's endpoints, as the socket tables know them. */
 type ConnectionTuple = Pick<FlowEndpoints, "clientAddress" | "clientPort" | "serverAddress" | "serverPort">;
@@ -73,6 +82,9 @@ export class Attributor {
   private readonly maxConnections: number;
   /** `lateKernelRecords`: records that came after the wait for them ran out (the /proc fallback answered). */
   readonly stats = { connections: 0, attributed: 0, partial: 0, failed: 0, kernelRecords: 0, lateKernelRecords: 0 };
+  /** Enrichers that threw, by name, with how often (their part of the placement is left out). */
+  readonly enricherFailures = new Map<string, number>();
+  private readonly enrichers: readonly ProcessEnricher[];
 
   constructor(private readonly options: AttributorOptions) {
     this.socketOwners = new SocketOwnerFinder(options.procRoot === undefined ? {} : { procRoot: options.procRoot });
@@ -80,6 +92,7 @@ export class Attributor {
     this.maxConnections = options.maxConnections ?? 20_000;
     this.connections = new RecencyMap(this.maxConnections);
     this.kernelRecords = new RecencyMap(this.maxConnections);
+    this.enrichers = options.enrichers ?? defaultEnrichers();
   }
 
   get method(): AttributionMethod {
@@ -172,18 +185,17 @@ export class Attributor {
       // The addon read exe when the record arrived, with the same rights; it may still have it.
       const exe = identity.exe ?? record.exePath;
       return {
-        process: toProcessInfo({ ...identity, exe, cmdline: kernelCmdline ?? identity.cmdline }),
+        process: await this.processInfo({ ...identity, exe, cmdline: kernelCmdline ?? identity.cmdline }),
         attribution: exe === null && identity.exeDenied ? deniedExe("ebpf") : { method: "ebpf", status: "ok", reason: null },
       };
     }
     // The process is gone (a one-shot client usually is by now): what the kernel recorded at
     // connect time, and what the addon read from /proc the moment the record arrived, still hold.
     const procRoot = this.options.procRoot ?? "/proc";
-    const cgroup = record.cgroupPath === null ? null : parseCgroup(`0::${record.cgroupPath}\n`);
     const startTime = record.startTimeTicks === null ? null : startTimeIso(await readBootTimeSeconds(procRoot), record.startTimeTicks);
     const complete = kernelCmdline !== null && record.exePath !== null && record.cgroupPath !== null && startTime !== null;
     return {
-      process: {
+      process: await this.processInfo({
         pid: record.pid,
         startTime,
         comm: record.comm,
@@ -192,11 +204,8 @@ export class Attributor {
         uid: record.uid,
         user: await lookupUserName(record.uid, this.options.etcRoot ?? "/etc"),
         parents: await this.parentsOf(record),
-        cgroup: cgroup?.cgroup ?? null,
-        container: cgroup?.container ?? null,
-        kubernetesPodUid: cgroup?.kubernetesPodUid ?? null,
-        systemdUnit: cgroup?.systemdUnit ?? null,
-      },
+        cgroupFile: record.cgroupPath === null ? null : `0::${record.cgroupPath}\n`,
+      }),
       attribution: { method: "ebpf", status: complete ? "ok" : "partial", reason: complete ? null : identity.reason },
     };
   }
@@ -240,7 +249,23 @@ export class Attributor {
     if ("status" in confirmed) return { process: null, attribution: { method: "proc", status: "failed", reason: confirmed.reason } };
     const identity = await readProcessIdentity(owner.pid, { ...this.identityOptions(), expectedStartTimeTicks: confirmed.startTimeTicks });
     if (!isIdentity(identity)) return { process: null, attribution: { method: "proc", status: "failed", reason: identity.reason } };
-    return { process: toProcessInfo(identity), attribution: identity.exeDenied ? deniedExe("proc") : { method: "proc", status: "ok", reason: null } };
+    return { process: await this.processInfo(identity), attribution: identity.exeDenied ? deniedExe("proc") : { method: "proc", status: "ok", reason: null } };
+  }
+
+  /** The event's process: what was read of it, placed by the enrichers. */
+  private async processInfo(read: ProcessRead): Promise<ProcessInfo> {
+    const placement = await enrichProcess(this.enrichers, { pid: read.pid, cgroupFile: read.cgroupFile, parents: read.parents }, this.enricherFailures);
+    return {
+      pid: read.pid,
+      startTime: read.startTime,
+      comm: read.comm,
+      exe: read.exe,
+      cmdline: read.cmdline,
+      uid: read.uid,
+      user: read.user,
+      parents: read.parents,
+      ...placement,
+    };
   }
 
   private waitForKernel(key: string): Promise<ConnectRecord | null> {
@@ -282,21 +307,4 @@ function deniedExe(method: AttributionMethod): AttributionInfo {
 
 function isIdentity(value: ProcessIdentity | AttributionFailure): value is ProcessIdentity {
   return !("status" in value);
-}
-
-function toProcessInfo(identity: ProcessIdentity): ProcessInfo {
-  return {
-    pid: identity.pid,
-    startTime: identity.startTime,
-    comm: identity.comm,
-    exe: identity.exe,
-    cmdline: identity.cmdline,
-    uid: identity.uid,
-    user: identity.user,
-    parents: identity.parents,
-    cgroup: identity.cgroup,
-    container: identity.container,
-    kubernetesPodUid: identity.kubernetesPodUid,
-    systemdUnit: identity.systemdUnit,
-  };
 }

@@ -1,17 +1,19 @@
 /**
- * /proc/PID/cgroup -> cgroup v2 path, container (runtime + id), Kubernetes pod uid and systemd
- * unit. Container runtimes name cgroups by convention only, so this is a table of the forms seen
- * in the wild; anything else yields null rather than a guess.
+ * The cgroup enricher: /proc/PID/cgroup -> cgroup v2 path, container (runtime + id), Kubernetes
+ * pod uid and systemd unit. Container runtimes name cgroups by convention only, so this is a
+ * table of the forms seen in the wild; anything else yields null rather than a guess.
  */
-import type { ContainerInfo } from "./types.js";
+import type { ContainerInfo, ProcessPlacement } from "../events.js";
+import type { ProcessEnricher } from "./enrichment.js";
 
-export interface CgroupInfo {
-  /** The cgroup v2 path ("0::PATH"), " (deleted)" removed; null on a pure cgroup v1 host. */
-  readonly cgroup: string | null;
-  readonly container: ContainerInfo | null;
-  readonly kubernetesPodUid: string | null;
-  readonly systemdUnit: string | null;
-}
+/** What the cgroup file says: the whole placement, as far as path conventions tell. */
+export type CgroupInfo = ProcessPlacement;
+
+/** The first enricher: everything else keys on the container id found here. */
+export const cgroupEnricher: ProcessEnricher = {
+  name: "cgroup",
+  enrich: (input, placement) => (input.cgroupFile === null ? placement : { ...placement, ...parseCgroup(input.cgroupFile) }),
+};
 
 /** The kernel appends this to the path of a cgroup that was removed while the process was in it. */
 const deletedSuffix = " (deleted)";

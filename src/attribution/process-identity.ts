@@ -1,6 +1,6 @@
 /**
  * Who a pid is, read from /proc while the process is alive: start time, comm, exe, argv
- * (redacted), uid and user, parent chain, cgroup -> container / pod / systemd unit.
+ * (redacted), uid and user, parent chain, and the cgroup file the enrichers read (enrichment.ts).
  *
  * A pid names a process only together with its start time: pids are reused. So the first read
  * is /proc/PID/stat (start time), every other file is read after it, and stat is read again at
@@ -10,7 +10,6 @@
  */
 import { join } from "node:path";
 import { readlink } from "node:fs/promises";
-import { parseCgroup } from "./cgroup.js";
 import {
   clockTicksPerSecond,
   parseBootTimeSeconds,
@@ -25,10 +24,9 @@ import { redactArgv } from "./redact.js";
 import { attributionFailure, type AttributionFailure, type ParentProcess, type ProcessIdentity } from "./types.js";
 import { lookupUserName } from "./user-names.js";
 
-export type { AttributionFailure, ContainerInfo, ParentProcess, ProcessIdentity } from "./types.js";
+export type { AttributionFailure, ParentProcess, ProcessIdentity } from "./types.js";
 // One import site for the attributor: identity and the redaction it also applies to kernel argv.
 export { redactArgv } from "./redact.js";
-export { parseCgroup } from "./cgroup.js";
 
 export interface ReadProcessIdentityOptions {
   /** Where procfs is mounted; tests point this at a fake tree. Default "/proc". */
@@ -84,7 +82,6 @@ export async function readProcessIdentity(
     return attributionFailure("pid-reused", `pid ${pid} was reused while it was being read`);
   }
 
-  const cgroupInfo = cgroupText === null ? null : parseCgroup(cgroupText);
   return {
     pid,
     startTimeTicks: first.startTimeTicks,
@@ -96,10 +93,7 @@ export async function readProcessIdentity(
     uid,
     user,
     parents,
-    cgroup: cgroupInfo?.cgroup ?? null,
-    container: cgroupInfo?.container ?? null,
-    kubernetesPodUid: cgroupInfo?.kubernetesPodUid ?? null,
-    systemdUnit: cgroupInfo?.systemdUnit ?? null,
+    cgroupFile: cgroupText,
   };
 }
 

@@ -8,38 +8,19 @@
 import { stat } from "node:fs";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Attributor } from "../../src/attribution/attributor.js";
-import type { ConnectRecord } from "../../src/attribution/ebpf-record.js";
+import { connectRecordOf as recordOf } from "../helpers/connect-record.js";
 import { FakeProcfs } from "../helpers/fake-procfs.js";
 import { event } from "../report/event-factory.js";
 
 let fake: FakeProcfs;
 
 beforeEach(async () => {
-  fake = await FakeProcfs.create();
-  await fake.addProcess({ pid: 1, ppid: 0, comm: "systemd", startTimeTicks: 2 });
-  await fake.setSelf(1);
+  fake = await FakeProcfs.withInit();
 });
 
 afterEach(async () => {
   await fake.cleanup();
 });
-
-/**
- * A record of a process that has exited (nothing of pid 4242 is in the fake /proc), connected
- * now (CLOCK_MONOTONIC, as the kernel stamps it) unless told otherwise.
- */
-function recordOf(clientPort: number, overrides: Partial<ConnectRecord> = {}): ConnectRecord {
-  const connectTimeNs = overrides.connectTimeNs ?? process.hrtime.bigint();
-  return {
-    pid: 4242, tid: 4242, uid: 0, gid: 0, comm: "curl", cgroupId: 1n, ipVersion: 4,
-    clientAddress: "10.0.0.10", clientPort, serverAddress: "169.254.169.254", serverPort: 80,
-    connectTimeNs, endTimeNs: connectTimeNs + 1000n, outcome: "established",
-    argv: ["curl", "http://169.254.169.254/latest/meta-data/"], argvTruncated: false,
-    parentPid: 1, parentComm: "systemd", startTimeTicks: 5000, exeName: "curl",
-    exePath: "/usr/bin/curl", cgroupPath: "/system.slice/test.service", procSnapshot: "confirmed",
-    ...overrides,
-  };
-}
 
 /** As the live test sees it: the addon found the pid reused when it read /proc (exe and cgroup dropped). */
 const pidReused = { exePath: null, cgroupPath: null, procSnapshot: "pid-reused" } as const;

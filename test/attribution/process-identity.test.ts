@@ -60,16 +60,13 @@ describe("readProcessIdentity against a fake procfs", () => {
         { pid: 700, comm: "containerd-shim", cmdline: ["/usr/bin/containerd-shim-runc-v2", "-namespace", "moby"] },
         { pid: 1, comm: "systemd", cmdline: ["/sbin/init", "splash"] },
       ],
-      cgroup: `/system.slice/docker-${dockerId}.scope`,
-      container: { runtime: "docker", id: dockerId },
-      kubernetesPodUid: null,
-      systemdUnit: `docker-${dockerId}.scope`,
+      cgroupFile: `0::/system.slice/docker-${dockerId}.scope\n`,
     });
   });
 
   it("reads pid 1 itself: no parents", async () => {
     const identity = await identityOf(1);
-    expect(identity).toMatchObject({ pid: 1, comm: "systemd", uid: 0, user: "root", parents: [], systemdUnit: "init.scope" });
+    expect(identity).toMatchObject({ pid: 1, comm: "systemd", uid: 0, user: "root", parents: [], cgroupFile: "0::/init.scope\n" });
     expect(identity.startTime).toBe("2023-11-14T22:13:20.020Z");
   });
 
@@ -135,12 +132,6 @@ describe("readProcessIdentity against a fake procfs", () => {
     } finally {
       await other.cleanup();
     }
-  });
-
-  it("finds container and pod on a cgroup v1 host (cgroup path null)", async () => {
-    const podUid = "6f4bd5f7-2c8c-4d3b-9d2b-7d3b1c1e0a11";
-    await fake.addProcess({ pid: 94, cgroup: `11:memory:/kubepods/burstable/pod${podUid}/${dockerId}\n1:name=systemd:/kubepods/burstable/pod${podUid}/${dockerId}\n` });
-    expect(await identityOf(94)).toMatchObject({ cgroup: null, container: { runtime: "unknown", id: dockerId }, kubernetesPodUid: podUid, systemdUnit: null });
   });
 });
 

@@ -131,7 +131,7 @@ describe.skipIf(!onLinux)("against the real /proc (loopback 127.0.0.1)", () => {
     expect(identity.parents[0]?.pid).toBe(process.ppid);
     expect(identity.parents.map((parent) => parent.pid)).toEqual(ancestorsFromStatus(process.pid));
     expect(identity.parents[0]?.comm).toBe(readFileSync(`/proc/${process.ppid}/comm`, "utf8").replace(/\n$/, ""));
-    expect(identity.cgroup).toBe(/^0::(.*)$/m.exec(readFileSync("/proc/self/cgroup", "utf8"))?.[1] ?? null);
+    expect(identity.cgroupFile).toBe(readFileSync("/proc/self/cgroup", "utf8"));
 
     expect(await readProcessIdentity(process.pid, { expectedStartTimeTicks: ownStat.startTimeTicks + 1 })).toMatchObject({ status: "failed", reason: "pid-reused" });
   });

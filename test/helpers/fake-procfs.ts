@@ -132,6 +132,14 @@ export class FakeProcfs {
   }
 
   /** Makes <root>/self point at a pid and <root>/net at self/net, as in the real procfs. */
+  /** A tree holding pid 1 ("systemd", start tick 2) with /proc/self pointing at it, as Attributor tests start. */
+  static async withInit(options: { bootTimeSeconds?: number; passwd?: string } = {}): Promise<FakeProcfs> {
+    const fake = await FakeProcfs.create(options);
+    await fake.addProcess({ pid: 1, ppid: 0, comm: "systemd", startTimeTicks: 2 });
+    await fake.setSelf(1);
+    return fake;
+  }
+
   async setSelf(pid: number): Promise<void> {
     await rm(join(this.procRoot, "self"), { force: true });
     await rm(join(this.procRoot, "net"), { force: true });
