@@ -11,7 +11,7 @@ import { analyzeCaptures } from "./analyze.js";
 import type { AttributionChoice } from "./live/capture.js";
 import { parseDurationMs } from "./live/duration.js";
 import type { ReportFormat } from "./report/formats.js";
-import { reportFormats } from "./report/formats.js";
+import { defaultReportFormat, renderReport, reportFormatOfPath, reportFormats, reportFormatsHelp } from "./report/formats.js";
 import type * as ReportModuleExports from "./report/index.js";
 import type { ReportBuilder } from "./report/index.js";
 import type { AnalysisSummary } from "./summary.js";
@@ -69,7 +69,7 @@ async function runAnalyze(files: readonly string[], options: AnalyzeCommandOptio
   if (options.summaryJson !== undefined) await writeSummaryJson(options.summaryJson, result.summary);
   if (reporting !== null && report !== null && options.report !== undefined) {
     addSourceSummaries(reporting, report, result.summary);
-    await writeReportFile(reporting, options.report, report);
+    await writeReportFile(options.report, report);
   }
   if (!options.quiet) process.stderr.write(formatSummaryText(result.summary));
   else for (const source of result.summary.sources) {
@@ -155,7 +155,7 @@ async function runCapture(options: CaptureCommandOptions): Promise<ExitCode> {
   if (options.summaryJson !== undefined) await writeSummaryJson(options.summaryJson, summary);
   if (reporting !== null && report !== null && options.report !== undefined) {
     report.addSummary(summary, hostname());
-    await writeReportFile(reporting, options.report, report);
+    await writeReportFile(options.report, report);
   }
   if (!options.quiet) process.stderr.write(formatSummaryText(summary));
   if (options.failOnV1 && summary.requests.v1 > 0) return ExitCode.v1Seen;
@@ -192,15 +192,8 @@ async function runInstallService(options: InstallServiceOptions): Promise<ExitCo
   return ExitCode.ok;
 }
 
-/** The report format a file name asks for: .json, .html/.htm, else Markdown. */
-function reportFormatOf(path: string): ReportFormat {
-  if (/\.json$/i.test(path)) return "json";
-  if (/\.html?$/i.test(path)) return "html";
-  return "markdown";
-}
-
-async function writeReportFile(reporting: ReportModule, path: string, report: ReportBuilder): Promise<void> {
-  await writeOutputFile(path, reporting.renderReport(report.build(), reportFormatOf(path)), "the report");
+async function writeReportFile(path: string, report: ReportBuilder): Promise<void> {
+  await writeOutputFile(path, await renderReport(report.build(), reportFormatOfPath(path)), "the report");
 }
 
 
@@ -223,7 +216,7 @@ interface ReportCommandOptions {
 
 async function runReport(files: readonly string[], options: ReportCommandOptions): Promise<ExitCode> {
   if (files.filter((file) => file === "-").length > 1) throw new UsageError("standard input (-) can be given only once");
-  const { ReportBuilder, readReportSource, renderReport } = await loadReport();
+  const { ReportBuilder, readReportSource } = await loadReport();
   const builder = new ReportBuilder({ minimumWindowSeconds: Math.round(parseDurationMs(options.minWindow) / 1000) });
   let failed = false;
   const maxMalformedShown = 20;
@@ -242,7 +235,7 @@ async function runReport(files: readonly string[], options: ReportCommandOptions
     if (read.malformed > maxMalformedShown) process.stderr.write(`imds-analyzer: ${file}: ${read.malformed} malformed lines skipped in all\n`);
   }
   const report = builder.build();
-  const text = renderReport(report, options.format);
+  const text = await renderReport(report, options.format);
   if (options.output === undefined) process.stdout.write(text);
   else await writeOutputFile(options.output, text, "the report");
   if (failed) return ExitCode.error;
@@ -253,6 +246,9 @@ async function runReport(files: readonly string[], options: ReportCommandOptions
 async function writeSummaryJson(path: string, summary: unknown): Promise<void> {
   await writeOutputFile(path, JSON.stringify(summary, null, 2) + "\n", "the summary");
 }
+
+/** How `--report FILE` picks its format, from the format table. */
+const reportFileFormatHelp = `(format by extension: ${reportFormatsHelp()}; else ${defaultReportFormat})`;
 
 export function buildProgram(setExitCode: (code: ExitCode) => void): Command {
   const program = new Command()
@@ -267,7 +263,7 @@ export function buildProgram(setExitCode: (code: ExitCode) => void): Command {
     .argument("<files...>", "capture files (.pcap, .pcapng, optionally gzip-compressed); - reads standard input")
     .option("--events <file>", "write the NDJSON events to FILE instead of standard output")
     .option("--summary-json <file>", "also write the summary as JSON to FILE")
-    .option("--report <file>", "also write the readiness report to FILE (.md, .json or .html by its name)")
+    .option("--report <file>", `also write the readiness report to FILE ${reportFileFormatHelp}`)
     .option("-q, --quiet", "no progress, warnings or summary on stderr (errors still)")
     .addOption(new Option("--fail-on-v1", "exit with code 3 when an IMDSv1 call was seen"))
     .action(async (files: string[], options: AnalyzeCommandOptions) => {
@@ -288,7 +284,7 @@ export function buildProgram(setExitCode: (code: ExitCode) => void): Command {
     )
     .option("--rotate-size <size>", "with --events: rotate the file when it reaches SIZE (100M, 1G); SIGHUP reopens it")
     .option("--rotate-keep <n>", "rotated files to keep (FILE.1 .. FILE.N)", "10")
-    .option("--report <file>", "write the readiness report to FILE when the capture stops (.md, .json or .html)")
+    .option("--report <file>", `write the readiness report to FILE when the capture stops ${reportFileFormatHelp}`)
     .option("-q, --quiet", "no status lines or summary on stderr (errors still)")
     .addOption(new Option("--fail-on-v1", "exit with code 3 when an IMDSv1 call was seen"))
     .action(async (options: CaptureCommandOptions) => {
@@ -298,7 +294,7 @@ export function buildProgram(setExitCode: (code: ExitCode) => void): Command {
     .command("report")
     .description("Turn NDJSON events (and summaries) from one host or many into a migration-readiness report.")
     .argument("<files...>", "events files (.ndjson, optionally gzip-compressed) and --summary-json files; - reads standard input")
-    .addOption(new Option("--format <format>", "report format").choices([...reportFormats]).default("markdown"))
+    .addOption(new Option("--format <format>", "report format").choices([...reportFormats]).default(defaultReportFormat))
     .option("-o, --output <file>", "write the report to FILE (mode 0600) instead of standard output")
     .option("--min-window <time>", "shortest observation window that can be called READY", "1d")
     .addOption(new Option("--fail-on-v1", "exit with code 3 when any IMDSv1 call was seen"))

@@ -21,23 +21,5 @@ export { defaultMinimumWindowSeconds } from "./verdict.js";
 export { reportSchema } from "./types.js";
 export type * from "./types.js";
 
-import type { ImdsReport } from "./types.js";
-import { renderHtml } from "./render-html.js";
-import { renderJson } from "./render-json.js";
-import { renderMarkdown } from "./render-markdown.js";
-
-import type { ReportFormat } from "./formats.js";
-export type { ReportFormat } from "./formats.js";
-export { reportFormats } from "./formats.js";
-
-/** Renders the report in one of the formats `--format` accepts. */
-export function renderReport(report: ImdsReport, format: ReportFormat): string {
-  switch (format) {
-    case "markdown":
-      return renderMarkdown(report);
-    case "json":
-      return renderJson(report);
-    case "html":
-      return renderHtml(report);
-  }
-}
+export type { ReportFormat, ReportFormatSpec, ReportRenderer } from "./formats.js";
+export { reportFormats, reportFormatTable, reportFormatOfPath, reportFormatsHelp, defaultReportFormat, renderReport } from "./formats.js";

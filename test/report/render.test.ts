@@ -125,10 +125,10 @@ describe("JSON report", () => {
     expect(JSON.parse(json)).toMatchObject({ schema: "imds-analyzer/report@1", verdict: "NOT_READY" });
   });
 
-  it("renders every format through renderReport", () => {
+  it("renders every format through renderReport", async () => {
     const report = hostileReport();
-    expect(renderReport(report, "json")).toBe(renderJson(report));
-    expect(renderReport(report, "markdown")).toBe(renderMarkdown(report));
-    expect(renderReport(report, "html")).toBe(renderHtml(report));
+    expect(await renderReport(report, "json")).toBe(renderJson(report));
+    expect(await renderReport(report, "markdown")).toBe(renderMarkdown(report));
+    expect(await renderReport(report, "html")).toBe(renderHtml(report));
   });
 });
