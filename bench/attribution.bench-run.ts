@@ -11,8 +11,8 @@ import { expect, it } from "vitest";
 import type { ImdsEvent } from "../src/events.js";
 import { eventLines } from "../test/helpers/live-capture.js";
 import { liveTestPrerequisites, TestNetwork, waitForLine } from "../test/helpers/netns.js";
+import { cliPath as cli } from "../test/helpers/cli.js";
 
-const cli = join(import.meta.dirname, "..", "dist", "cli.js");
 const sequentialCurls = Number(process.env["BENCH_SEQUENTIAL"] ?? 200);
 const concurrentRounds = Number(process.env["BENCH_CONCURRENT_ROUNDS"] ?? 10);
 const concurrency = 20;

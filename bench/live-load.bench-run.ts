@@ -32,8 +32,8 @@ import type { AnalysisSummary } from "../src/summary.js";
 import { eventLines } from "../test/helpers/live-capture.js";
 import { instanceIpv4, liveTestPrerequisites, TestNetwork, waitForLine } from "../test/helpers/netns.js";
 import type { Role, Spawned } from "../test/helpers/netns.js";
+import { cliPath as cli } from "../test/helpers/cli.js";
 
-const cli = join(import.meta.dirname, "..", "dist", "cli.js");
 const outDirectory = join(import.meta.dirname, "out");
 const profileDirectory = join(outDirectory, "profiles");
 

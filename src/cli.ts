@@ -1,6 +1,6 @@
-#!/usr/bin/env node
 /**
- * The command line: commander -> library -> exit code. No analysis logic lives here.
+ * The command line: commander -> library -> exit code. No analysis logic lives here. Importing
+ * it runs nothing: src/bin.ts is the executable entry that calls main().
  * Exit codes: 0 done, 1 error, 2 usage error, 3 a v1 call was seen and --fail-on-v1 was given.
  */
 import { hostname } from "node:os";
@@ -339,11 +339,3 @@ export async function main(argv: readonly string[]): Promise<ExitCode> {
     throw error;
   }
 }
-
-main(process.argv.slice(2)).then(
-  (code) => { process.exitCode = code; },
-  (error: unknown) => {
-    process.stderr.write(`imds-analyzer: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-    process.exitCode = ExitCode.error;
-  },
-);

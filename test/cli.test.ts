@@ -9,8 +9,8 @@ import { describe, expect, it } from "vitest";
 import { writePcap } from "./helpers/capture-writer.js";
 import { http, TcpConversation } from "./helpers/conversation.js";
 import { makeTempDir } from "./helpers/temp-dir.js";
+import { cliPath as cli } from "./helpers/cli.js";
 
-const cli = join(import.meta.dirname, "..", "dist", "cli.js");
 const directory = makeTempDir("imds-cli-");
 
 function run(args: string[], input?: Uint8Array) {

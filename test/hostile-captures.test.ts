@@ -14,9 +14,9 @@ import { CaptureFormatError } from "../src/errors.js";
 import type { ImdsEvent } from "../src/events.js";
 import { openCaptureFile, readCapture } from "../src/source/read-capture.js";
 import { makeTempDir } from "./helpers/temp-dir.js";
+import { cliPath as cli } from "./helpers/cli.js";
 
 const hostileDirectory = join(import.meta.dirname, "..", "captures", "hostile");
-const cli = join(import.meta.dirname, "..", "dist", "cli.js");
 
 interface ExpectedOutcome {
   readonly capture: string;

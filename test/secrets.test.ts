@@ -21,9 +21,9 @@ import type { ImdsEvent } from "../src/events.js";
 import { credentialsOf, eventLines, keepAliveClientScript, keptCapabilityMask } from "./helpers/live-capture.js";
 import { shouldSkipLiveTests, TestNetwork, waitForLine } from "./helpers/netns.js";
 import { makeTempDir } from "./helpers/temp-dir.js";
+import { cliPath as cli } from "./helpers/cli.js";
 
 const root = join(import.meta.dirname, "..");
-const cli = join(root, "dist", "cli.js");
 const capturesDirectory = join(root, "captures");
 const hostileDirectory = join(capturesDirectory, "hostile");
 

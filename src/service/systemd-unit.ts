@@ -7,7 +7,7 @@ import { openOutputFile, prepareOutputDirectory } from "../sink/output-path.js";
 export const serviceName = "imds-analyzer.service";
 
 export interface ServiceSettings {
-  /** Absolute path of the node binary and of the built CLI (dist/cli.js). */
+  /** Absolute path of the node binary and of the CLI entry point (dist/bin.js). */
   readonly nodePath: string;
   readonly cliPath: string;
   readonly logDirectory: string;

@@ -12,9 +12,9 @@ import type { ImdsEvent } from "../../src/events.js";
 import type { AnalysisSummary } from "../../src/summary.js";
 import { TestNetwork, waitForLine } from "./netns.js";
 import type { Spawned } from "./netns.js";
+import { cliPath } from "./cli.js";
 
-/** The built CLI (`npm run build` first). */
-export const cliPath = join(import.meta.dirname, "..", "..", "dist", "cli.js");
+export { cliPath };
 /** Where the tests' bounded clients send their GETs. */
 export const imdsPathPrefix = "/latest/meta-data/";
 

@@ -12,8 +12,8 @@ import type { ImdsEvent } from "../../src/events.js";
 import { keepAliveClientScript } from "../helpers/live-capture.js";
 import { shouldSkipLiveTests, TestNetwork, waitForLine } from "../helpers/netns.js";
 import type { Role, Spawned } from "../helpers/netns.js";
+import { cliPath as cli } from "../helpers/cli.js";
 
-const cli = join(import.meta.dirname, "..", "..", "dist", "cli.js");
 const jsSdkClient = join(import.meta.dirname, "..", "fake-imds", "clients", "js-sdk-credentials.mjs");
 const skip = shouldSkipLiveTests();
 

@@ -1,5 +1,5 @@
 /**
- * Faults during a live capture, end to end, as root: the built CLI (dist/cli.js, `npm run build`
+ * Faults during a live capture, end to end, as root: the built CLI (test/helpers/cli.ts, `npm run build`
  * first) captures inside a test network namespace (each test makes and deletes its own) while
  * real clients call the fake IMDS there, and the test breaks something under it: the events disk
  * fills up, the events file is removed or moved away, the captured interface goes down, SIGTERM

@@ -1,6 +1,6 @@
 /**
  * A live capture on a named interface that is deleted and created again under the same name, as
- * when a container is recreated, end to end as root: the built CLI (dist/cli.js, `npm run build`
+ * when a container is recreated, end to end as root: the built CLI (test/helpers/cli.ts, `npm run build`
  * first) captures `-i veth-ctr0` in a test namespace while the "container" calls the fake IMDS
  * through that veth, and the test deletes the veth pair and makes it again (new ifindexes). The
  * kernel tells a packet socket bound to an interface that is going away (ENETDOWN, a poll error);

@@ -1,5 +1,5 @@
 /**
- * Attribution under real pid reuse, end to end, as root: the built CLI (dist/cli.js, `npm run
+ * Attribution under real pid reuse, end to end, as root: the built CLI (test/helpers/cli.ts, `npm run
  * build` first) captures in a test network namespace and is frozen with SIGSTOP (every thread,
  * the eBPF addon's ring-buffer consumer included, so nothing looks at /proc). Meanwhile client A
  * makes one IMDSv1 call and exits, and client B, a long-running `sleep`, is made to take A's pid

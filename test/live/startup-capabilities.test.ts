@@ -1,5 +1,5 @@
 /**
- * Live capture start-up when root lacks a capability, end to end: the built CLI (dist/cli.js,
+ * Live capture start-up when root lacks a capability, end to end: the built CLI (test/helpers/cli.ts,
  * `npm run build` first) runs inside a test network namespace under `setpriv --bounding-set=-CAP`,
  * as root in a container or in a systemd unit with a restricted CapabilityBoundingSet would. For
  * root, exec gives permitted = effective = bounding set, so the bounding set alone removes a

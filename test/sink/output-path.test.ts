@@ -2,7 +2,7 @@
  * The symlink rule for output files (src/sink/output-path.ts) on real files: links and foreign
  * files in a sticky world-writable directory (like /tmp) are refused with a one-line error,
  * links in private directories are followed, and every file written is mode 0600. The CLI part
- * runs the built dist/cli.js.
+ * runs the built CLI (test/helpers/cli.ts).
  */
 import { spawnSync } from "node:child_process";
 import {
@@ -19,8 +19,8 @@ import { writePcap } from "../helpers/capture-writer.js";
 import { http, TcpConversation } from "../helpers/conversation.js";
 import { makeTempDir } from "../helpers/temp-dir.js";
 import { shouldSkipRootTests } from "../helpers/netns.js";
+import { cliPath as cli } from "../helpers/cli.js";
 
-const cli = join(import.meta.dirname, "..", "..", "dist", "cli.js");
 const skipRootTests = shouldSkipRootTests("the output-path tests with another user's files (chown)");
 const victimText = "root:*:19000:0:99999:7:::\n";
 
