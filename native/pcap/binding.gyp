@@ -1,7 +1,8 @@
 {
   # Node-API addon for live capture (src/live/pcap-addon.ts loads build/Release/imds_pcap.node):
-  # libpcap capture, capability dropping, file space reservation. Built by native/build.mjs at
-  # install time; needs libpcap-dev. One file a job: see src/addon.c.
+  # libpcap capture, capability dropping, file space reservation; one file a job, see
+  # src/addon.c. Built by native/build.mjs at install time: needs pcap.h (libpcap-dev) to build,
+  # the libpcap runtime library only to capture.
   "targets": [
     {
       "target_name": "imds_pcap",
@@ -10,6 +11,8 @@
         "src/js_capture.c",
         "src/js_capabilities.c",
         "src/js_file_space.c",
+        "src/js_libpcap.c",
+        "src/libpcap.c",
         "src/capture_open.c",
         "src/capture_read.c",
         "src/capture_watch.c",
@@ -21,7 +24,9 @@
       "include_dirs": ["../common"],
       "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],
       "cflags_c": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-O2"],
-      "libraries": ["-lpcap"]
+      # No -lpcap: libpcap is opened at run time by its soname (src/libpcap.h); only pcap.h is
+      # needed to build.
+      "libraries": []
     }
   ]
 }

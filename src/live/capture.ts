@@ -78,13 +78,10 @@ const housekeepingIntervalMs = 1000;
  */
 export async function runLiveCapture(options: LiveCaptureOptions): Promise<AnalysisSummary> {
   checkPrivileges();
+  // First: without the addon or libpcap the user gets one line saying what to install, before
+  // anything is started.
   const loaded = LivePcapSource.load();
-  if (!loaded.ok) {
-    throw new CaptureDeviceError(
-      options.device ?? "any",
-      `live capture needs libpcap and the native addon: install libpcap-dev (apt-get install libpcap-dev) and run "npm rebuild" (${loaded.reason})`,
-    );
-  }
+  if (!loaded.ok) throw new CaptureDeviceError(options.device ?? "any", loaded.reason, { reason: loaded.code });
   const device = options.device ?? "any";
   const diagnostics = new Diagnostics();
   if (options.onWarning) diagnostics.onWarning(options.onWarning);

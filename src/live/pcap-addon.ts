@@ -80,8 +80,13 @@ export interface NativeCapabilityDrop {
 }
 
 export interface NativePcapAddon {
-  /** pcap_lib_version(), e.g. "libpcap version 1.10.3 (with TPACKET_V3)". */
-  readonly libraryVersion: string;
+  /**
+   * pcap_lib_version(), e.g. "libpcap version 1.10.3 (with TPACKET_V3)". libpcap is opened at
+   * run time, not linked (native/pcap/src/libpcap.h): this loads it, once per process, and
+   * throws (code E_PCAP_LIBRARY) the one line for the user when it is not installed or cannot
+   * be used. `open` throws the same error; the other functions never need libpcap.
+   */
+  libpcapVersion(): string;
   open(device: string, options: NativeOpenOptions): NativePcapHandle;
   /**
    * Keeps only the named capabilities ("CAP_SYS_PTRACE", ...) in the permitted, effective and
@@ -102,7 +107,7 @@ export type PcapAddonLoadResult = AddonLoadResult<NativePcapAddon>;
 function isPcapAddon(value: unknown): value is NativePcapAddon {
   if (typeof value !== "object" || value === null) return false;
   return (
-    "open" in value && typeof value.open === "function" && "libraryVersion" in value && typeof value.libraryVersion === "string" &&
+    "open" in value && typeof value.open === "function" && "libpcapVersion" in value && typeof value.libpcapVersion === "function" &&
     "dropCapabilities" in value && typeof value.dropCapabilities === "function" &&
     "reserveFileSpace" in value && typeof value.reserveFileSpace === "function"
   );

@@ -56,6 +56,8 @@ export const liveCaptureLimits = {
 } as const;
 
 const maxDeviceNameBytes = 255;
+/** CaptureDeviceError.reason when the addon itself cannot be loaded. */
+const addonUnavailable = "E_PCAP_ADDON_UNAVAILABLE";
 
 export class LivePcapSource {
   readonly device: string;
@@ -93,10 +95,19 @@ export class LivePcapSource {
     frame.interfaceId = 0;
   }
 
-  /** Whether the addon is built and loadable here, and if not, why (for the CLI's message). */
-  static load(): { ok: true; libraryVersion: string } | { ok: false; reason: string } {
+  /**
+   * Whether live capture can open devices here: the addon loads and libpcap is installed. If
+   * not, `reason` is the one line for the user and `code` says which is missing
+   * (E_PCAP_ADDON_UNAVAILABLE: the addon; E_PCAP_LIBRARY: libpcap, not installed or unusable).
+   */
+  static load(): { ok: true; libraryVersion: string } | { ok: false; code: string; reason: string } {
     const loaded = loadPcapAddon();
-    return loaded.ok ? { ok: true, libraryVersion: loaded.addon.libraryVersion } : { ok: false, reason: loaded.reason };
+    if (!loaded.ok) return { ok: false, code: addonUnavailable, reason: `live capture is unavailable: ${loaded.reason}` };
+    try {
+      return { ok: true, libraryVersion: loaded.addon.libpcapVersion() };
+    } catch (error) {
+      return { ok: false, code: nativeErrorCode(error), reason: error instanceof Error ? error.message : String(error) };
+    }
   }
 
   /**
@@ -107,7 +118,7 @@ export class LivePcapSource {
   static open(options: LiveCaptureOptions): LivePcapSource {
     const nativeOptions = validateOptions(options);
     const loaded = loadPcapAddon();
-    if (!loaded.ok) throw new CaptureDeviceError(options.device, `live capture unavailable: ${loaded.reason}`, { reason: "E_PCAP_ADDON_UNAVAILABLE" });
+    if (!loaded.ok) throw new CaptureDeviceError(options.device, `live capture is unavailable: ${loaded.reason}`, { reason: addonUnavailable });
     try {
       return new LivePcapSource(loaded.addon.open(options.device, nativeOptions));
     } catch (error) {
@@ -251,8 +262,12 @@ function toLiveStats(stats: NativePcapStats): LiveCaptureStats {
 function toCaptureDeviceError(device: string, error: unknown): CaptureDeviceError {
   if (error instanceof CaptureDeviceError) return error;
   const message = error instanceof Error ? error.message : String(error);
-  const reason = error instanceof Error && "code" in error && typeof error.code === "string" ? error.code : "E_PCAP";
-  return new CaptureDeviceError(device, message, { cause: error, reason });
+  return new CaptureDeviceError(device, message, { cause: error, reason: nativeErrorCode(error) });
+}
+
+/** The native error's code (native/pcap/src/error.h), or E_PCAP for something without one. */
+function nativeErrorCode(error: unknown): string {
+  return error instanceof Error && "code" in error && typeof error.code === "string" ? error.code : "E_PCAP";
 }
 
 function checkInteger(name: keyof typeof liveCaptureLimits, value: number | undefined): void {

@@ -1,10 +1,13 @@
 /*
  * imds_pcap: the Node-API addon live capture needs (src/live/pcap-addon.ts loads it and
- * describes its shape). Three unrelated exports, each in its own file:
+ * describes its shape). Unrelated exports, each in its own file:
  *   open(device, options) -> PcapHandle   libpcap capture read in batches   js_capture.c
+ *   libpcapVersion()                      loads libpcap, or says why not    js_libpcap.c
  *   dropCapabilities(keep)                keep only these, on every thread  js_capabilities.c
  *   reserveFileSpace(fd, offset, length)  fallocate for the events file      js_file_space.c
- *   libraryVersion                        pcap_lib_version()
+ *
+ * libpcap is opened at run time, not linked (libpcap.h): the addon loads where libpcap is not
+ * installed, and only open() and libpcapVersion() need it.
  *
  * Why our own binding: the `cap` package gives neither packet timestamps nor pcap_stats, and the
  * readiness verdict needs both (capture time for the event order, drop counts to know whether
@@ -14,22 +17,18 @@
  * native/common/error_codes.h); wrong argument types are TypeErrors, out-of-range numbers
  * RangeErrors. Nothing a caller passes can crash the process.
  */
-#include <pcap/pcap.h>
-
 #include "error.h"
 #include "exports.h"
 
 NAPI_MODULE_INIT() {
   napi_value constructor = js_capture_class(env);
   if (constructor == NULL) return NULL;
-  napi_value version;
-  NAPI_CALL(env, napi_create_string_utf8(env, pcap_lib_version(), NAPI_AUTO_LENGTH, &version));
   napi_property_descriptor properties[] = {
       {"open", NULL, js_open, NULL, NULL, NULL, napi_default_jsproperty, NULL},
+      {"libpcapVersion", NULL, js_libpcap_version, NULL, NULL, NULL, napi_default_jsproperty, NULL},
       {"dropCapabilities", NULL, js_drop_capabilities, NULL, NULL, NULL, napi_default_jsproperty, NULL},
       {"reserveFileSpace", NULL, js_reserve_file_space, NULL, NULL, NULL, napi_default_jsproperty, NULL},
       {"PcapHandle", NULL, NULL, NULL, NULL, constructor, napi_default_jsproperty, NULL},
-      {"libraryVersion", NULL, NULL, NULL, NULL, version, napi_default_jsproperty, NULL},
   };
   NAPI_CALL(env, napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties));
   return exports;

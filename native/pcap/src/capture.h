@@ -18,8 +18,9 @@
 #include <stdint.h>
 
 #include <node_api.h>
-#include <pcap/pcap.h>
 #include <uv.h>
+
+#include "libpcap.h"
 
 /* ------------------------------------------------------------------------------------------ */
 /* Limits                                                                                       */
@@ -102,8 +103,8 @@ typedef struct capture_options {
 } capture_options;
 
 /* capture_open.c */
-/* Opens, activates and filters the device; NULL with a JS error thrown. `warning` gets
- * activation warnings and the microsecond fallback (empty when none). */
+/* Loads libpcap (libpcap.h), opens, activates and filters the device; NULL with a JS error
+ * thrown. `warning` gets activation warnings and the microsecond fallback (empty when none). */
 capture *capture_open(napi_env env, const capture_options *options, char *warning, size_t warning_size);
 /* Frees what capture_open allocated (close it first). */
 void capture_free(capture *c);

@@ -16,8 +16,8 @@
 
 /* Activation failure -> code and message; libpcap's own text (pcap_geterr) is the detail. */
 static void throw_activate_error(napi_env env, pcap_t *pcap, int status, const char *device) {
-  const char *detail = pcap_geterr(pcap);
-  if (detail == NULL || detail[0] == '\0') detail = pcap_statustostr(status);
+  const char *detail = libpcap.geterr(pcap);
+  if (detail == NULL || detail[0] == '\0') detail = libpcap.statustostr(status);
   switch (status) {
     case PCAP_ERROR_NO_SUCH_DEVICE:
       throw_formatted(env, ERROR_PLAIN, PCAP_ERR_NO_SUCH_DEVICE, "no such capture device %s: %s", device, detail);
@@ -33,7 +33,7 @@ static void throw_activate_error(napi_env env, pcap_t *pcap, int status, const c
       break;
     default:
       throw_formatted(env, ERROR_PLAIN, PCAP_ERR_ACTIVATE, "cannot open capture device %s: %s (%s)", device, detail,
-                      pcap_statustostr(status));
+                      libpcap.statustostr(status));
       break;
   }
 }
@@ -73,21 +73,21 @@ static pcap_t *create_and_activate(napi_env env, const capture_options *options,
   }
 
   char errbuf[PCAP_ERRBUF_SIZE] = "";
-  pcap_t *pcap = pcap_create(options->device, errbuf);
+  pcap_t *pcap = libpcap.create(options->device, errbuf);
   int activated = PCAP_ERROR;
   bool precision_set = false;
   if (pcap != NULL) {
-    pcap_set_snaplen(pcap, (int)options->snaplen);
-    pcap_set_promisc(pcap, 0);
+    libpcap.set_snaplen(pcap, (int)options->snaplen);
+    libpcap.set_promisc(pcap, 0);
     /* Not immediate mode. In immediate mode libpcap uses TPACKET_V2, one fixed snaplen-sized slot
      * per packet, so 32 MiB held only ~2,000 packets of 16 KiB snaplen (tens of ms of IMDS load).
      * TPACKET_V3 packs packets into blocks by their real size and hands a block over when it
      * is full or RING_BLOCK_TIMEOUT_MS after its first packet: the same memory holds ~100x more. */
-    pcap_set_immediate_mode(pcap, 0);
-    pcap_set_timeout(pcap, RING_BLOCK_TIMEOUT_MS);
-    pcap_set_buffer_size(pcap, (int)options->buffer_size);
-    precision_set = pcap_set_tstamp_precision(pcap, PCAP_TSTAMP_PRECISION_NANO) == 0;
-    activated = pcap_activate(pcap);
+    libpcap.set_immediate_mode(pcap, 0);
+    libpcap.set_timeout(pcap, RING_BLOCK_TIMEOUT_MS);
+    libpcap.set_buffer_size(pcap, (int)options->buffer_size);
+    precision_set = libpcap.set_tstamp_precision(pcap, PCAP_TSTAMP_PRECISION_NANO) == 0;
+    activated = libpcap.activate(pcap);
   }
 
   if (original_ns >= 0) {
@@ -104,13 +104,13 @@ static pcap_t *create_and_activate(napi_env env, const capture_options *options,
   }
   if (activated < 0) {
     throw_activate_error(env, pcap, activated, options->device);
-    pcap_close(pcap);
+    libpcap.close(pcap);
     return NULL;
   }
-  *nano = pcap_get_tstamp_precision(pcap) == PCAP_TSTAMP_PRECISION_NANO;
+  *nano = libpcap.get_tstamp_precision(pcap) == PCAP_TSTAMP_PRECISION_NANO;
   size_t used = 0;
   if (activated > 0) {
-    const char *detail = activated == PCAP_WARNING ? pcap_geterr(pcap) : pcap_statustostr(activated);
+    const char *detail = activated == PCAP_WARNING ? libpcap.geterr(pcap) : libpcap.statustostr(activated);
     used += (size_t)snprintf(warning, warning_size, "%s: %s", options->device, detail);
   }
   if (!*nano && used < warning_size) {
@@ -122,41 +122,46 @@ static pcap_t *create_and_activate(napi_env env, const capture_options *options,
 
 static bool install_filter(napi_env env, pcap_t *pcap, const capture_options *options) {
   struct bpf_program program;
-  if (pcap_compile(pcap, &program, options->filter, 1, PCAP_NETMASK_UNKNOWN) != 0) {
+  if (libpcap.compile(pcap, &program, options->filter, 1, PCAP_NETMASK_UNKNOWN) != 0) {
     throw_formatted(env, ERROR_PLAIN, PCAP_ERR_FILTER, "invalid capture filter \"%s\": %s", options->filter,
-                    pcap_geterr(pcap));
+                    libpcap.geterr(pcap));
     return false;
   }
-  int status = pcap_setfilter(pcap, &program);
-  pcap_freecode(&program);
+  int status = libpcap.setfilter(pcap, &program);
+  libpcap.freecode(&program);
   if (status != 0) {
     throw_formatted(env, ERROR_PLAIN, PCAP_ERR_FILTER, "cannot install capture filter \"%s\" on %s: %s", options->filter,
-                    options->device, pcap_geterr(pcap));
+                    options->device, libpcap.geterr(pcap));
     return false;
   }
   return true;
 }
 
 capture *capture_open(napi_env env, const capture_options *options, char *warning, size_t warning_size) {
+  char problem[ERROR_MESSAGE_BYTES];
+  if (!libpcap_load(problem, sizeof problem)) {
+    throw_formatted(env, ERROR_PLAIN, PCAP_ERR_LIBRARY, "%s", problem);
+    return NULL;
+  }
   bool nano = false;
   pcap_t *pcap = create_and_activate(env, options, warning, warning_size, &nano);
   if (pcap == NULL) return NULL;
   if (!install_filter(env, pcap, options)) {
-    pcap_close(pcap);
+    libpcap.close(pcap);
     return NULL;
   }
   char errbuf[PCAP_ERRBUF_SIZE] = "";
-  if (pcap_setnonblock(pcap, 1, errbuf) != 0) {
+  if (libpcap.setnonblock(pcap, 1, errbuf) != 0) {
     throw_formatted(env, ERROR_PLAIN, PCAP_ERR_SETUP, "cannot make capture on %s non-blocking: %s", options->device,
                     errbuf);
-    pcap_close(pcap);
+    libpcap.close(pcap);
     return NULL;
   }
-  int fd = pcap_get_selectable_fd(pcap);
+  int fd = libpcap.get_selectable_fd(pcap);
   if (fd < 0) {
     throw_formatted(env, ERROR_PLAIN, PCAP_ERR_SETUP, "capture on %s has no selectable file descriptor",
                     options->device);
-    pcap_close(pcap);
+    libpcap.close(pcap);
     return NULL;
   }
 
@@ -174,7 +179,7 @@ capture *capture_open(napi_env env, const capture_options *options, char *warnin
     free(c);
     free(device);
     free(batch);
-    pcap_close(pcap);
+    libpcap.close(pcap);
     throw_formatted(env, ERROR_PLAIN, PCAP_ERR_INTERNAL, "out of memory");
     return NULL;
   }

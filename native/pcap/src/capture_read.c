@@ -42,12 +42,12 @@ static void on_packet(u_char *user, const struct pcap_pkthdr *header, const u_ch
 int capture_read_batch(capture *c) {
   c->batch_used = 0;
   c->batch_count = 0;
-  return pcap_dispatch(c->pcap, (int)c->batch_packets, on_packet, (u_char *)c);
+  return libpcap.dispatch(c->pcap, (int)c->batch_packets, on_packet, (u_char *)c);
 }
 
 void capture_read_error_message(capture *c, int status, char *out, size_t size) {
   snprintf(out, size, "reading packets from %s failed: %s", c->device,
-           status == PCAP_ERROR ? pcap_geterr(c->pcap) : pcap_statustostr(status));
+           status == PCAP_ERROR ? libpcap.geterr(c->pcap) : libpcap.statustostr(status));
 }
 
 bool capture_deliver_batch(capture *c, bool from_event_loop) {
@@ -112,11 +112,11 @@ void capture_close_native(capture *c) {
   }
   if (c->pcap != NULL) {
     struct pcap_stat stats;
-    if (pcap_stats(c->pcap, &stats) == 0) {
+    if (libpcap.stats(c->pcap, &stats) == 0) {
       c->final_stats = stats;
       c->have_final_stats = true;
     }
-    pcap_close(c->pcap);
+    libpcap.close(c->pcap);
     c->pcap = NULL;
   }
 }

@@ -11,6 +11,7 @@
 #include "error_codes.h"
 
 /* Codes of system and libpcap failures, from opening to reading. */
+#define PCAP_ERR_LIBRARY "E_PCAP_LIBRARY"               /* libpcap is not installed or unusable */
 #define PCAP_ERR_NETNS "E_PCAP_NETNS"                   /* the network namespace cannot be entered */
 #define PCAP_ERR_CREATE "E_PCAP_CREATE"                 /* pcap_create refused the device */
 #define PCAP_ERR_NO_SUCH_DEVICE "E_PCAP_NO_SUCH_DEVICE" /* activation: no interface of that name */

@@ -7,6 +7,8 @@
 /* js_capture.c: the PcapHandle class (NULL with an error thrown), and open(device, options). */
 napi_value js_capture_class(napi_env env);
 napi_value js_open(napi_env env, napi_callback_info info);
+/* js_libpcap.c: libpcapVersion(). */
+napi_value js_libpcap_version(napi_env env, napi_callback_info info);
 /* js_capabilities.c: dropCapabilities(keep). */
 napi_value js_drop_capabilities(napi_env env, napi_callback_info info);
 /* js_file_space.c: reserveFileSpace(fd, offset, length). */

@@ -127,9 +127,9 @@ static napi_value method_stats(napi_env env, napi_callback_info info) {
   capture *c = unwrap_this(env, info, &argc, NULL);
   if (c == NULL || !check_open(env, c, "stats")) return NULL;
   struct pcap_stat stats;
-  if (pcap_stats(c->pcap, &stats) != 0) {
+  if (libpcap.stats(c->pcap, &stats) != 0) {
     throw_formatted(env, ERROR_PLAIN, PCAP_ERR_STATS, "cannot read capture statistics of %s: %s", c->device,
-                    pcap_geterr(c->pcap));
+                    libpcap.geterr(c->pcap));
     return NULL;
   }
   return make_stats(env, &stats, c->dropped_by_addon);
@@ -296,9 +296,9 @@ static napi_value construct_handle(napi_env env, napi_callback_info info) {
   }
   /* From here the finalizer owns c. */
   capture_add_cleanup_hook(c);
-  int link_type = pcap_datalink(c->pcap);
+  int link_type = libpcap.datalink(c->pcap);
   if (!define_string(env, self, "device", c->device) || !define_uint32(env, self, "linkType", (uint32_t)link_type) ||
-      !define_string(env, self, "linkTypeName", pcap_datalink_val_to_name(link_type)) ||
+      !define_string(env, self, "linkTypeName", libpcap.datalink_val_to_name(link_type)) ||
       !define_uint32(env, self, "timePrecisionDigits", c->nano ? 9 : 6) ||
       !define_string(env, self, "warning", warning[0] != '\0' ? warning : NULL) ||
       !define_uint32(env, self, "snaplenBytes", c->snaplen) ||
