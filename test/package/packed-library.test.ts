@@ -34,7 +34,7 @@ builder.addSummary(result.summary, hostFromPath(path));
 const report = builder.build();
 process.stdout.write(JSON.stringify({
   version, eventSchema, events, requests: result.summary.requests,
-  verdict: report.verdict, markdownTitle: renderReport(report, "markdown").split("\\n")[0],
+  verdict: report.verdict, markdownTitle: (await renderReport(report, "markdown")).split("\\n")[0],
   liveCapture: typeof runLiveCapture,
 }));
 `;
@@ -48,9 +48,9 @@ const result = await analyzeCaptures(["capture.pcap"], { onEvent: (event) => { k
 const summary: AnalysisSummary = result.summary;
 const report: ImdsReport = new ReportBuilder({ minimumWindowSeconds: 3600 }).build();
 const format: ReportFormat = "html";
-const text: string = renderReport(report, format);
+const text: string = await renderReport(report, format);
 // @ts-expect-error: no such format
-renderReport(report, "pdf");
+await renderReport(report, "pdf");
 // @ts-expect-error: an event's kind is a string union, not a number
 const wrong: number = kinds[0];
 const live: LiveCaptureOptions = { onEvent: (event) => { kinds.push(event.kind); }, log: () => {}, durationMs: 1000 };

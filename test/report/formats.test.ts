@@ -12,10 +12,10 @@ import { defaultReportFormat, renderReport, reportFormatOfPath, reportFormatTabl
 import { ReportBuilder } from "../../src/report/aggregate.js";
 import { writePcap } from "../helpers/capture-writer.js";
 import { http, TcpConversation } from "../helpers/conversation.js";
+import { cliPath as cli } from "../helpers/cli.js";
 import { makeTempDir } from "../helpers/temp-dir.js";
 import { event } from "./event-factory.js";
 
-const cli = join(import.meta.dirname, "..", "..", "dist", "cli.js");
 const directory = makeTempDir("imds-formats-");
 
 function run(args: string[]): { code: number | null; stdout: string; stderr: string } {
