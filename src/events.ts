@@ -25,11 +25,48 @@ export interface ParentProcess {
 
 export type ContainerRuntime = "docker" | "containerd" | "cri-o" | "podman" | "lxc" | "unknown";
 
-/** The container a process runs in. */
+/** The Kubernetes pod and container a process runs in; each field null when it could not be read. */
+export interface KubernetesNames {
+  readonly namespace: string | null;
+  readonly pod: string | null;
+  readonly podUid: string | null;
+  /** The container's name in the pod spec. */
+  readonly container: string | null;
+}
+
+/** The ECS task and container a process runs in; each field null when it could not be read. */
+export interface EcsNames {
+  readonly cluster: string | null;
+  readonly taskArn: string | null;
+  /** The last part of the task ARN (also in the task's cgroup path). */
+  readonly taskId: string | null;
+  /** Task definition family and revision: "family:revision" names what to fix. */
+  readonly family: string | null;
+  readonly revision: string | null;
+  /** The container's name in the task definition. */
+  readonly container: string | null;
+}
+
+/**
+ * The container a process runs in, named from what the runtimes write to disk (no socket, no
+ * API). Fields that could not be read are null, never guessed.
+ */
 export interface ContainerInfo {
   readonly runtime: ContainerRuntime;
   /** 64-hex container id (docker, containerd, cri-o, podman) or the container name (lxc). */
   readonly id: string;
+  /** The runtime's name for the container (docker and podman `--name`, the pod spec's container name under Kubernetes). */
+  readonly name: string | null;
+  /** The image as the operator named it (e.g. "registry/app:1.2"); null when only an id is known. */
+  readonly image: string | null;
+  readonly kubernetes: KubernetesNames | null;
+  readonly ecs: EcsNames | null;
+  /**
+   * What named it: "containerd-bundle", "docker-config", "cri-o-config", "podman-storage",
+   * "kubelet-log-link", "cgroup" (the path alone: id, pod uid, ECS task id); a value ending in
+   * "-heuristic" marks a guess from weaker evidence. Null in events of older versions.
+   */
+  readonly source: string | null;
 }
 
 /**

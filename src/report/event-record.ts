@@ -1,4 +1,4 @@
-import type { ImdsEvent } from "../events.js";
+import type { ContainerInfo, ImdsEvent } from "../events.js";
 import { eventSchema } from "../events.js";
 import type { AnalysisSummary } from "../summary.js";
 import { summarySchema } from "../summary.js";
@@ -6,7 +6,8 @@ import { summarySchema } from "../summary.js";
 /**
  * Checks that a parsed NDJSON value is an `imds-analyzer/event@1` event, field by field (event
  * files may come from other hosts and be damaged or hostile). Returns the value itself, typed,
- * or the problem as text. Fields added later under the same version are allowed and ignored.
+ * or the problem as text. Fields added later under the same version are allowed and ignored;
+ * the container names added under this version are null in events written before them.
  */
 export function parseEventRecord(value: unknown): ImdsEvent | string {
   if (!isObject(value)) return "not a JSON object";
@@ -37,7 +38,7 @@ export function parseEventRecord(value: unknown): ImdsEvent | string {
     // Absent in events written before the field existed; a string that is not an instance id
     // is ignored by the report (see instanceIdOfEvent), not an error.
     check(value.instanceId === undefined || isStringOrNull(value.instanceId), "instanceId");
-  return problem ?? (value as unknown as ImdsEvent);
+  return problem ?? fillContainerNames(value as unknown as ImdsEvent);
 }
 
 /**
@@ -82,10 +83,58 @@ function checkProcess(process: unknown): string | null {
     Array.isArray(process.parents) &&
     process.parents.every((parent) => isObject(parent) && isInteger(parent.pid) && typeof parent.comm === "string" && isStringArray(parent.cmdline)) &&
     isStringOrNull(process.cgroup) &&
-    (process.container === null || (isObject(process.container) && typeof process.container.runtime === "string" && typeof process.container.id === "string")) &&
+    (process.container === null || isContainer(process.container)) &&
     isStringOrNull(process.kubernetesPodUid) &&
     isStringOrNull(process.systemdUnit);
   return check(ok, "process");
+}
+
+/**
+ * `process.container`: runtime and id, then the names added under the same schema version
+ * (absent in older events: `fillContainerNames` makes them null).
+ */
+function isContainer(value: unknown): boolean {
+  return (
+    isObject(value) &&
+    typeof value.runtime === "string" &&
+    typeof value.id === "string" &&
+    isAbsentOrStringOrNull(value.name) &&
+    isAbsentOrStringOrNull(value.image) &&
+    isAbsentOrStringOrNull(value.source) &&
+    (value.kubernetes === undefined || value.kubernetes === null || hasStringOrNullFields(value.kubernetes, kubernetesFields)) &&
+    (value.ecs === undefined || value.ecs === null || hasStringOrNullFields(value.ecs, ecsFields))
+  );
+}
+
+const kubernetesFields = ["namespace", "pod", "podUid", "container"] as const;
+const ecsFields = ["cluster", "taskArn", "taskId", "family", "revision", "container"] as const;
+
+function hasStringOrNullFields(value: unknown, fields: readonly string[]): boolean {
+  return isObject(value) && Object.values(withNulls(fields, value)).every(isStringOrNull);
+}
+
+function isAbsentOrStringOrNull(value: unknown): boolean {
+  return value === undefined || isStringOrNull(value);
+}
+
+/** Older events carry only runtime and id: the names they lack are null (unknown), as the type says. */
+function fillContainerNames(event: ImdsEvent): ImdsEvent {
+  const process = event.process;
+  if (process?.container == null) return event;
+  const container: Fields = process.container;
+  const filled = {
+    ...container,
+    ...withNulls(["name", "image", "source"], container),
+    kubernetes: isObject(container.kubernetes) ? withNulls(kubernetesFields, container.kubernetes) : null,
+    ecs: isObject(container.ecs) ? withNulls(ecsFields, container.ecs) : null,
+  };
+  return { ...event, process: { ...process, container: filled as unknown as ContainerInfo } };
+}
+
+/** FIELDS of an object, each its value or null when absent. */
+function withNulls(fields: readonly string[], from: object): Record<string, unknown> {
+  const values = from as Readonly<Record<string, unknown>>;
+  return Object.fromEntries(fields.map((field) => [field, values[field] ?? null]));
 }
 
 function isAttribution(value: unknown): boolean {
@@ -128,7 +177,8 @@ type FieldName =
   | "user" | "parents" | "cgroup" | "container" | "runtime" | "id" | "kubernetesPodUid" | "systemdUnit" | "reason"
   | "framesRead" | "requests" | "v1" | "v2" | "tokenRequests" | "sources" | "diagnostics" | "counters" | "live"
   | "error" | "message" | "startedAt" | "stoppedAt" | "packetsDroppedByKernel" | "packetsDroppedByInterface"
-  | "connections" | "attributed" | "instanceId" | "bootTime" | "windowIncludesBoot";
+  | "connections" | "attributed" | "instanceId" | "bootTime" | "windowIncludesBoot" | "name" | "image" | "kubernetes"
+  | "ecs";
 type Fields = Readonly<Partial<Record<FieldName, unknown>>>;
 
 function isObject(value: unknown): value is Fields {

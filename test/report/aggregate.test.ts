@@ -3,7 +3,7 @@ import type { ImdsEvent } from "../../src/events.js";
 import { ReportBuilder } from "../../src/report/aggregate.js";
 import type { ReportOptions } from "../../src/report/aggregate.js";
 import type { CallerReport, ImdsReport } from "../../src/report/types.js";
-import { attributedOk, attributionFailed, event, liveSummary, offlineSummary, processInfo, timeAt } from "./event-factory.js";
+import { attributedOk, attributionFailed, containerInfo, event, liveSummary, offlineSummary, processInfo, timeAt } from "./event-factory.js";
 
 function build(events: readonly ImdsEvent[], options: ReportOptions & { summary?: Parameters<ReportBuilder["addSummary"]>[0] } = {}): ImdsReport {
   const builder = new ReportBuilder(options);
@@ -169,7 +169,7 @@ describe("why a caller uses IMDSv1", () => {
   });
 
   it("fallback from an unanswered PUT in a container names the hop limit, on the instance it does not", () => {
-    const inContainer = processInfo({ container: { runtime: "docker", id: "0123456789abcdef0123456789abcdef" }, systemdUnit: null });
+    const inContainer = processInfo({ container: containerInfo("docker", "0123456789abcdef0123456789abcdef"), systemdUnit: null });
     const calls = (process: ReturnType<typeof processInfo>): ImdsEvent[] => [
       event({ kind: "token-request", status: null, userAgent: null, process, attribution: attributedOk, time: timeAt(0) }),
       event({ kind: "v1", userAgent: null, process, attribution: attributedOk, time: timeAt(1) }),
@@ -194,7 +194,7 @@ describe("why a caller uses IMDSv1", () => {
   });
 
   it("asks for the hop limit when a script in a container got no answer to its token PUT", () => {
-    const script = processInfo({ container: { runtime: "containerd", id: "ab".repeat(32) }, cmdline: ["/usr/bin/ec2-metadata", "-i"] });
+    const script = processInfo({ container: containerInfo("containerd", "ab".repeat(32)), cmdline: ["/usr/bin/ec2-metadata", "-i"] });
     const report = build([
       event({ kind: "token-request", status: null, process: script, attribution: attributedOk, time: timeAt(0) }),
       event({ kind: "v1", process: script, attribution: attributedOk, time: timeAt(2) }),

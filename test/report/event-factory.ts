@@ -1,5 +1,5 @@
 /** Builds events and summaries for report tests: real shapes (the schema's), chosen values. */
-import type { AttributionInfo, ImdsEvent, ProcessInfo } from "../../src/events.js";
+import type { AttributionInfo, ContainerInfo, ImdsEvent, ProcessInfo } from "../../src/events.js";
 import { eventSchema } from "../../src/events.js";
 import type { AnalysisSummary, LiveCaptureSummary } from "../../src/summary.js";
 import { summarySchema } from "../../src/summary.js";
@@ -54,6 +54,11 @@ export function processInfo(overrides: Partial<ProcessInfo> = {}): ProcessInfo {
     systemdUnit: "app-sync.service",
     ...overrides,
   };
+}
+
+/** A container as its cgroup path alone names it (runtime and id), with OVERRIDES. */
+export function containerInfo(runtime: ContainerInfo["runtime"], id: string, overrides: Partial<ContainerInfo> = {}): ContainerInfo {
+  return { runtime, id, name: null, image: null, kubernetes: null, ecs: null, source: "cgroup", ...overrides };
 }
 
 export const attributedOk: AttributionInfo = { method: "ebpf", status: "ok", reason: null };
