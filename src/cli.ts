@@ -158,6 +158,10 @@ async function runCapture(options: CaptureCommandOptions): Promise<ExitCode> {
     await writeReportFile(options.report, report);
   }
   if (!options.quiet) process.stderr.write(formatSummaryText(summary));
+  // Printed even with --quiet, each on one line: a service that stopped must say why.
+  const errors = summary.live?.errors ?? [];
+  for (const error of errors) process.stderr.write(`imds-analyzer: ${error}\n`);
+  if (errors.length > 0) return ExitCode.error;
   if (options.failOnV1 && summary.requests.v1 > 0) return ExitCode.v1Seen;
   return ExitCode.ok;
 }

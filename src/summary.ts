@@ -75,6 +75,12 @@ export interface LiveCaptureSummary {
     readonly partial: number;
     readonly failed: number;
   };
+  /**
+   * Errors that ended the capture early (an internal error: a bug, said in one line) or that
+   * happened while stopping it (a file that could not be closed); empty when it ran and stopped
+   * cleanly. The CLI prints each and exits 1. Absent in older summaries.
+   */
+  readonly errors?: readonly string[];
 }
 
 export interface AnalysisSummary {

@@ -22,6 +22,7 @@ import { readBootTimeSeconds } from "../attribution/process-identity.js";
 import { loadPcapAddon } from "./pcap-addon.js";
 import { LivePcapSource } from "./pcap-source.js";
 import { ReopeningPcapSource } from "./reopening-pcap-source.js";
+import { describeError, runEveryStep } from "./stop-steps.js";
 
 export type AttributionChoice = "auto" | AttributionMethod;
 
@@ -90,6 +91,17 @@ export async function runLiveCapture(options: LiveCaptureOptions): Promise<Analy
   // Opened first: a refused or unwritable path must fail before anything is started.
   const pcapDescriptor = options.writePcapPath ? PcapWriter.openFile(options.writePcapPath) : null;
   const { attributor, tracer, fallbackReason } = startAttribution(options);
+  // An error in the capture's own code (the pipeline, the event sink) is a bug: it stops the
+  // capture, which still flushes what it has, and is said in one line (summary live.errors;
+  // the CLI prints it and exits 1, so systemd's Restart=on-failure brings the service back).
+  const errors: string[] = [];
+  const stopOnError = new AbortController();
+  const failInternally = (where: string, error: unknown): void => {
+    errors.push(`internal error in ${where}: ${describeError(error)}; the capture stopped`);
+    // Stopped from a later turn of the loop: the error may surface inside libpcap's batch
+    // callback (or a microtask of it), where the native layer refuses to close the capture.
+    setImmediate(() => { stopOnError.abort(); });
+  };
   // An interface that goes down (or away) interrupts the capture, it does not end it: the
   // device is reopened when it is back, and the gap is warned about and counted.
   let source: ReopeningPcapSource;
@@ -103,6 +115,7 @@ export async function runLiveCapture(options: LiveCaptureOptions): Promise<Analy
         onResumed: (downMs) => {
           options.log(`capture on ${device} resumed after ${(downMs / 1000).toFixed(1)} s`);
         },
+        onFailed: (error) => { failInternally("packet processing", error); },
       },
     );
   } catch (error) {
@@ -134,13 +147,26 @@ export async function runLiveCapture(options: LiveCaptureOptions): Promise<Analy
   // Events leave the pipeline in capture order; attribution is asynchronous, so a promise chain
   // keeps that order on the way out.
   let outputChain: Promise<void> = Promise.resolve();
+  // After the sink threw, later events are not handed to it (counted with its own losses).
+  let sinkFailed = false;
+  let eventsNotHandedOver = 0;
   const onPipelineEvent = (event: ImdsEvent): void => {
     const attribution = attributor.attribute(event);
     outputChain = outputChain.then(async () => {
       const found = await attribution;
       const attributed: ImdsEvent = { ...event, process: found.process, attribution: found.attribution, host: hostName };
       summary.addEvent(attributed);
-      options.onEvent(attributed);
+      if (sinkFailed) {
+        eventsNotHandedOver++;
+        return;
+      }
+      try {
+        options.onEvent(attributed);
+      } catch (error) {
+        sinkFailed = true;
+        eventsNotHandedOver++;
+        failInternally("event output", error);
+      }
     });
   };
   const pipeline = new CapturePipeline(`live:${device}`, onPipelineEvent, diagnostics, options.limits ?? defaultPipelineLimits, {
@@ -161,15 +187,19 @@ export async function runLiveCapture(options: LiveCaptureOptions): Promise<Analy
   }, housekeepingIntervalMs);
 
   try {
-    await waitForStop(options.durationMs ?? null, options.signal);
+    await waitForStop(options.durationMs ?? null, [options.signal, stopOnError.signal]);
   } finally {
     clearInterval(housekeeping);
-    await source.stop();
-    pipeline.finish();
-    await outputChain;
-    tracer?.close();
-    attributor.close();
-    await pcapWriter?.close();
+    // Each step runs even when an earlier one failed: what is held is flushed, and the tracer,
+    // which keeps the process alive, is always closed.
+    errors.push(...(await runEveryStep([
+      { name: "stopping the capture", run: () => source.stop() },
+      { name: "ending the connections", run: () => { pipeline.finish(); } },
+      { name: "writing the last events", run: () => outputChain },
+      { name: "closing the eBPF tracer", run: () => { tracer?.close(); } },
+      { name: "closing attribution", run: () => { attributor.close(); } },
+      { name: "closing --write-pcap", run: () => pcapWriter?.close() },
+    ])));
   }
   const stoppedAt = new Date();
   const stats = source.stats();
@@ -189,7 +219,7 @@ export async function runLiveCapture(options: LiveCaptureOptions): Promise<Analy
     framesNotSaved: pcapWriter?.framesDropped ?? 0,
     bootTime: boot.bootTime,
     windowIncludesBoot: boot.windowIncludesBoot,
-    eventsNotWritten: options.countEventsNotWritten?.() ?? 0,
+    eventsNotWritten: (options.countEventsNotWritten?.() ?? 0) + eventsNotHandedOver,
     interruptions: { count: interruptions.count, secondsDown: interruptions.downMs / 1000, lastError: interruptions.lastError },
     capabilities,
     attribution: {
@@ -200,6 +230,7 @@ export async function runLiveCapture(options: LiveCaptureOptions): Promise<Analy
       partial: attributor.stats.partial,
       failed: attributor.stats.failed,
     },
+    errors,
   });
 }
 
@@ -344,18 +375,20 @@ function startAttribution(options: LiveCaptureOptions): {
   }
 }
 
-function waitForStop(durationMs: number | null, signal: AbortSignal | undefined): Promise<void> {
+/** Resolves when the duration is over or any of the signals aborts. */
+function waitForStop(durationMs: number | null, signals: readonly (AbortSignal | undefined)[]): Promise<void> {
+  const present = signals.filter((signal) => signal !== undefined);
   return new Promise((resolve) => {
-    if (signal?.aborted) {
+    if (present.some((signal) => signal.aborted)) {
       resolve();
       return;
     }
     const timer = durationMs === null ? null : setTimeout(finish, durationMs);
     function finish(): void {
       if (timer) clearTimeout(timer);
-      signal?.removeEventListener("abort", finish);
+      for (const signal of present) signal.removeEventListener("abort", finish);
       resolve();
     }
-    signal?.addEventListener("abort", finish, { once: true });
+    for (const signal of present) signal.addEventListener("abort", finish, { once: true });
   });
 }

@@ -29,6 +29,11 @@ export interface CaptureInterruptionListener {
   readonly onInterrupted: (error: Error) => void;
   /** The device could be opened again after `downMs`; frames flow again. */
   readonly onResumed: (downMs: number) => void;
+  /**
+   * The capture stopped for good because the consumer threw (a bug downstream, not the
+   * device): reopening would only repeat it. Called once; the owner must stop the capture.
+   */
+  readonly onFailed: (error: Error) => void;
 }
 
 export interface CaptureInterruptions {
@@ -59,7 +64,7 @@ export class ReopeningPcapSource {
   private downSinceMs: number | null = null;
   private downMsBefore = 0;
   private lastError: string | null = null;
-  /** Not a device problem (the consumer threw): not retried; stop() rejects with it. */
+  /** Not a device problem (the consumer threw): not retried; told to the listener's onFailed. */
   private fatal: Error | null = null;
 
   private constructor(
@@ -115,7 +120,10 @@ export class ReopeningPcapSource {
     };
   }
 
-  /** Stops retrying, drains and closes the current capture (if one is open). */
+  /**
+   * Stops retrying, drains and closes the current capture (if one is open). A consumer failure
+   * went to the listener's onFailed, not here; this rejects only when closing fails.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.retryTimer !== null) clearTimeout(this.retryTimer);
@@ -128,7 +136,6 @@ export class ReopeningPcapSource {
       this.current = null;
     }
     this.endDowntime();
-    if (this.fatal !== null) throw this.fatal;
   }
 
   private startCurrent(): void {
@@ -143,8 +150,11 @@ export class ReopeningPcapSource {
   private onCaptureFailed(source: LivePcapSource, error: Error): void {
     if (this.stopped || source !== this.current) return;
     if (!(error instanceof CaptureDeviceError)) {
-      // A bug downstream, not the device: reopening would only repeat it.
-      this.fatal ??= error;
+      // A bug downstream, not the device: reopening would only repeat it. Only recording it
+      // would stop the events with no word until shutdown: the owner is told, and stops.
+      if (this.fatal !== null) return;
+      this.fatal = error;
+      this.listener.onFailed(error);
       return;
     }
     this.interruptionCount++;

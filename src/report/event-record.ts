@@ -165,7 +165,8 @@ function isLiveSummary(value: unknown): boolean {
     isCount(value.attribution.connections) &&
     isCount(value.attribution.attributed) &&
     (value.bootTime === undefined || isStringOrNull(value.bootTime)) &&
-    (value.windowIncludesBoot === undefined || value.windowIncludesBoot === null || typeof value.windowIncludesBoot === "boolean")
+    (value.windowIncludesBoot === undefined || value.windowIncludesBoot === null || typeof value.windowIncludesBoot === "boolean") &&
+    (value.errors === undefined || isStringArray(value.errors))
   );
 }
 
@@ -178,7 +179,7 @@ type FieldName =
   | "framesRead" | "requests" | "v1" | "v2" | "tokenRequests" | "sources" | "diagnostics" | "counters" | "live"
   | "error" | "message" | "startedAt" | "stoppedAt" | "packetsDroppedByKernel" | "packetsDroppedByInterface"
   | "connections" | "attributed" | "instanceId" | "bootTime" | "windowIncludesBoot" | "name" | "image" | "kubernetes"
-  | "ecs";
+  | "ecs" | "errors";
 type Fields = Readonly<Partial<Record<FieldName, unknown>>>;
 
 function isObject(value: unknown): value is Fields {

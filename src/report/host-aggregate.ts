@@ -166,6 +166,8 @@ export class HostAggregate {
       if (live.windowIncludesBoot === true) this.bootsWatched++;
       else if (live.windowIncludesBoot === false) this.bootsMissed++;
       this.framesDropped += live.packetsDroppedByKernel + live.packetsDroppedByInterface;
+      // A capture that ended on an error did not watch the whole window it names.
+      for (const error of live.errors ?? []) this.addSourceError(`live capture on ${live.device}: ${error}`);
       this.summaryConnections += live.attribution.connections;
       this.summaryAttributed += live.attribution.attributed;
       const startMs = Date.parse(live.startedAt);

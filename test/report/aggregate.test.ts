@@ -103,6 +103,17 @@ describe("verdict", () => {
     expect(report.malformedLines).toEqual([{ path: "web-1.ndjson", line: 7, problem: "not JSON" }]);
   });
 
+  it("is UNKNOWN when a live capture ended on an error, and names it", () => {
+    const report = build([event({ kind: "v2", time: timeAt(5) })], {
+      summary: liveSummary({ errors: ["internal error in packet processing: TypeError: x is not a function; the capture stopped"] }),
+      minimumWindowSeconds: 1,
+    });
+    expect(report.verdict).toBe("UNKNOWN");
+    expect(report.verdictReasons).toContain(
+      "1 source could not be read to the end: live capture on any: internal error in packet processing: TypeError: x is not a function; the capture stopped.",
+    );
+  });
+
   it("is NOT_READY as soon as one IMDSv1 call is known, even with dropped packets", () => {
     const report = build([event({ kind: "v1" })], { summary: liveSummary({ packetsDroppedByKernel: 100 }) });
     expect(report.verdict).toBe("NOT_READY");
