@@ -12,7 +12,7 @@ import type { ImdsEvent } from "../events.js";
 import { imdsCaptureFilter } from "../imds/endpoints.js";
 import { CapturePipeline, defaultPipelineLimits } from "../pipeline/capture-pipeline.js";
 import type { PipelineLimits } from "../pipeline/capture-pipeline.js";
-import { directoryWritableWithoutOverride } from "../sink/output-path.js";
+import { directoryWritableWithoutOverride, reserveOutputFile } from "../sink/output-path.js";
 import { PcapWriter } from "../sink/pcap-writer.js";
 import type { Frame } from "../source/frame.js";
 import { SummaryBuilder } from "../summary.js";
@@ -88,9 +88,18 @@ export async function runLiveCapture(options: LiveCaptureOptions): Promise<Analy
   if (options.onWarning) diagnostics.onWarning(options.onWarning);
   const summary = new SummaryBuilder();
 
-  // Opened first: a refused or unwritable path must fail before anything is started.
-  const pcapDescriptor = options.writePcapPath ? PcapWriter.openFile(options.writePcapPath) : null;
-  const { attributor, tracer, fallbackReason } = startAttribution(options);
+  // Opened first: a refused or unwritable path must fail before anything is started. Its
+  // contents are only replaced once the capture runs; a later start step that fails closes it
+  // and removes the file if this made it.
+  const pcapFile = options.writePcapPath ? reserveOutputFile(options.writePcapPath, { what: "the capture file" }) : null;
+  let started: { attributor: Attributor; tracer: EbpfConnectTracer | null; fallbackReason: string | null };
+  try {
+    started = startAttribution(options);
+  } catch (error) {
+    pcapFile?.abandon();
+    throw error;
+  }
+  const { attributor, tracer, fallbackReason } = started;
   // An error in the capture's own code (the pipeline, the event sink) is a bug: it stops the
   // capture, which still flushes what it has, and is said in one line (summary live.errors;
   // the CLI prints it and exits 1, so systemd's Restart=on-failure brings the service back).
@@ -122,9 +131,10 @@ export async function runLiveCapture(options: LiveCaptureOptions): Promise<Analy
     // The tracer keeps the event loop alive: left open, the process would hang after the error.
     tracer?.close();
     attributor.close();
+    pcapFile?.abandon();
     throw explainOpenFailure(device, error);
   }
-  const pcapWriter = options.writePcapPath && pcapDescriptor !== null ? new PcapWriter(options.writePcapPath, source.linkType, liveSnaplenBytes, pcapDescriptor) : null;
+  const pcapWriter = options.writePcapPath && pcapFile !== null ? new PcapWriter(options.writePcapPath, source.linkType, liveSnaplenBytes, pcapFile.commit()) : null;
   const startedAt = new Date();
   const hostName = hostname();
   // Whether this window includes the boot: boot-time callers are seen only then.

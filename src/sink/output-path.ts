@@ -19,7 +19,7 @@
  * - Files are created with mode 0600, and an existing regular file of ours is set to 0600 too:
  *   outputs name hosts and processes, and --write-pcap files hold credentials.
  */
-import { closeSync, constants, fchmodSync, fstatSync, lstatSync, mkdirSync, openSync, readlinkSync, statSync, writeFile } from "node:fs";
+import { closeSync, constants, fchmodSync, fstatSync, ftruncateSync, lstatSync, mkdirSync, openSync, readlinkSync, rmSync, statSync, writeFile } from "node:fs";
 import type { Stats } from "node:fs";
 import { dirname, isAbsolute, join } from "node:path";
 import { promisify } from "node:util";
@@ -140,6 +140,50 @@ function splitComponents(path: string): string[] {
  * UnsafeOutputPathError for a refused path, OutputError when the open fails.
  */
 export function openOutputFile(path: string, options: OutputOpenOptions): number {
+  return openCheckedOutputFile(path, options, false).descriptor;
+}
+
+/** An output file opened ahead of the run that writes it (see reserveOutputFile). */
+export interface ReservedOutputFile {
+  /** The file is wanted after all: empties it (if it held anything) and hands over its descriptor. */
+  commit(): number;
+  /** The run will not happen: closes the descriptor, and removes the file if this opened it into being. */
+  abandon(): void;
+}
+
+/**
+ * Opens PATH by the same rules as openOutputFile, but leaves its contents alone until `commit`:
+ * a run that checks its output path first and fails at a later start step (a live capture whose
+ * device will not open) then neither leaks the descriptor nor leaves an empty file, nor empties
+ * a file that was there before.
+ */
+export function reserveOutputFile(path: string, options: Omit<OutputOpenOptions, "append">): ReservedOutputFile {
+  const { descriptor, created } = openCheckedOutputFile(path, options, true);
+  let open = true;
+  return {
+    commit(): number {
+      if (!open) throw new OutputError(path, `${options.what} was already handed over or abandoned`);
+      open = false;
+      try {
+        // Only a regular file has contents to drop (not /dev/stdout, a FIFO).
+        if (fstatSync(descriptor).isFile()) ftruncateSync(descriptor, 0);
+      } catch (error) {
+        closeSync(descriptor);
+        throw new OutputError(path, `cannot empty ${options.what}: ${errnoCode(error)}`, { cause: error });
+      }
+      return descriptor;
+    },
+    abandon(): void {
+      if (!open) return;
+      open = false;
+      closeSync(descriptor);
+      // Removed by name only when this open created it: nobody else had a file there.
+      if (created) rmSync(path, { force: true });
+    },
+  };
+}
+
+function openCheckedOutputFile(path: string, options: OutputOpenOptions, keepContents: boolean): { descriptor: number; created: boolean } {
   const mode = options.mode ?? outputFileMode;
   const found = inspectOutputPath(path);
   const userId = process.geteuid?.() ?? -1;
@@ -151,9 +195,10 @@ export function openOutputFile(path: string, options: OutputOpenOptions): number
       throw new UnsafeOutputPathError(path, `refusing to write ${options.what}: the file has ${found.file.nlink - 1} other hard link(s) and is in the world-writable directory ${found.directory}`);
     }
   }
-  let flags = constants.O_WRONLY | constants.O_CREAT | (options.append ? constants.O_APPEND : constants.O_TRUNC);
+  let flags = constants.O_WRONLY | constants.O_CREAT | (options.append ? constants.O_APPEND : keepContents ? 0 : constants.O_TRUNC);
   if (!found.lastComponentIsLink) flags |= constants.O_NOFOLLOW;
-  if (found.file === null && found.sharedDirectory) flags |= constants.O_EXCL;
+  // Exclusive where it matters for safety, and where the caller must know it created the file.
+  if (found.file === null && (found.sharedDirectory || keepContents)) flags |= constants.O_EXCL;
   let descriptor: number;
   try {
     descriptor = openSync(path, flags, mode);
@@ -175,7 +220,7 @@ export function openOutputFile(path: string, options: OutputOpenOptions): number
     closeSync(descriptor);
     throw new OutputError(path, `cannot set mode ${mode.toString(8).padStart(4, "0")} on ${options.what}: ${errnoCode(error)}`, { cause: error });
   }
-  return descriptor;
+  return { descriptor, created: found.file === null };
 }
 
 /**

@@ -6,13 +6,13 @@
  */
 import { spawnSync } from "node:child_process";
 import {
-  chmodSync, chownSync, closeSync, linkSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync, symlinkSync, writeFileSync, writeSync,
+  chmodSync, chownSync, closeSync, existsSync, linkSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync, symlinkSync, writeFileSync, writeSync,
 } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ErrorCode, OutputError, UnsafeOutputPathError } from "../../src/errors.js";
 import { NdjsonWriter } from "../../src/sink/ndjson-writer.js";
-import { directoryWritableWithoutOverride, inspectOutputPath, isSharedDirectoryMode, openOutputFile } from "../../src/sink/output-path.js";
+import { directoryWritableWithoutOverride, inspectOutputPath, isSharedDirectoryMode, openOutputFile, reserveOutputFile } from "../../src/sink/output-path.js";
 import { PcapWriter } from "../../src/sink/pcap-writer.js";
 import { RotatingEventFile } from "../../src/sink/rotating-event-file.js";
 import { writePcap } from "../helpers/capture-writer.js";
@@ -259,5 +259,35 @@ describe("directoryWritableWithoutOverride", () => {
     mkdirSync(theirs, { mode: 0o755 });
     chownSync(theirs, 65534, 65534);
     expect(directoryWritableWithoutOverride(theirs)).toBe(false);
+  });
+});
+
+describe("reserveOutputFile (opened before a run that may still fail to start)", () => {
+  it("abandoned: removes a file it created, keeps one that was there, and closes the descriptor either way", () => {
+    const directory = makeTempDir("imds-reserve-");
+    const fresh = join(directory, "new.pcap");
+    reserveOutputFile(fresh, { what: "the capture file" }).abandon();
+    expect(existsSync(fresh)).toBe(false);
+    const earlier = join(directory, "earlier.pcap");
+    writeFileSync(earlier, "kept\n", { mode: 0o644 });
+    const reserved = reserveOutputFile(earlier, { what: "the capture file" });
+    expect(readFileSync(earlier, "utf8")).toBe("kept\n");
+    reserved.abandon();
+    reserved.abandon(); // idempotent
+    expect(readFileSync(earlier, "utf8")).toBe("kept\n");
+    expect(statSync(earlier).mode & 0o777).toBe(0o600);
+  });
+
+  it("committed: the contents are replaced from the start, through the descriptor handed over", () => {
+    const path = join(makeTempDir("imds-reserve-"), "saved.pcap");
+    writeFileSync(path, "an older and longer capture\n");
+    const reserved = reserveOutputFile(path, { what: "the capture file" });
+    const descriptor = reserved.commit();
+    writeSync(descriptor, "new\n");
+    closeSync(descriptor);
+    expect(readFileSync(path, "utf8")).toBe("new\n");
+    expect(() => reserved.commit()).toThrow(OutputError);
+    reserved.abandon(); // after commit: nothing to do, the file stays
+    expect(existsSync(path)).toBe(true);
   });
 });
