@@ -9,7 +9,7 @@ export default defineConfig(
   {
     languageOptions: {
       parserOptions: {
-        projectService: { allowDefaultProject: ["eslint.config.js", "vitest.config.ts", "native/build.mjs"] },
+        projectService: { allowDefaultProject: ["eslint.config.js", "vitest.config.ts", "native/build.mjs", "native/install.mjs"] },
         tsconfigRootDir: import.meta.dirname,
       },
     },
