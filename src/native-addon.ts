@@ -1,19 +1,30 @@
 /**
- * Loading the project's Node-API addons (native/<name>, built at install time by
- * native/build.mjs). Resolved from the package root, so it works from src/ (tests) and from
- * dist/ (the built CLI) alike. A missing or broken addon is a reason to report, never a crash:
- * offline analysis needs no native code.
+ * Loading the project's Node-API addons. A missing or broken addon is a reason to report, never a
+ * crash: offline analysis needs no native code. Where an addon comes from, first that loads:
+ * 1. inside a single executable (scripts/package.mjs), the asset of its name: written into a
+ *    private directory (mkdtemp, 0700; the file O_EXCL), loaded with process.dlopen and removed
+ *    at once; a directory on a noexec file system cannot map it, so the next place is tried:
+ *    $TMPDIR (or /tmp), $XDG_RUNTIME_DIR, /dev/shm, the executable's own directory;
+ * 2. prebuilds/linux-<arch>/<file> in the package: shipped prebuilt in the npm tarball;
+ * 3. native/<name>/build/Release/<file>: built from source at install (native/build.mjs).
+ * Paths are resolved from the package root, so this works from src/ (tests), dist/ and the
+ * bundle alike. When none loads, the reason says what was tried and why each failed.
  */
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
+import { constants, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-export type AddonLoadResult<Addon> = { readonly ok: true; readonly addon: Addon } | { readonly ok: false; readonly reason: string };
+export type AddonLoadResult<Addon> =
+  | { readonly ok: true; readonly addon: Addon; readonly origin: string }
+  | { readonly ok: false; readonly reason: string };
 
 export interface AddonDescription<Addon> {
-  /** Path of the .node file relative to the package root. */
-  readonly relativePath: string;
+  /** The addon's file name, the same in every place: "imds_pcap.node". */
+  readonly fileName: string;
+  /** Its source directory relative to the package root: "native/pcap". */
+  readonly sourceDirectory: string;
   /** What it is, for messages: "libpcap addon", "eBPF addon". */
   readonly title: string;
   /** What building it needs, for the hint in the message. */
@@ -33,22 +44,106 @@ export function findPackageRoot(startDirectory: string): string | null {
   }
 }
 
-export function loadNativeAddon<Addon>(description: AddonDescription<Addon>): AddonLoadResult<Addon> {
-  const root = findPackageRoot(dirname(fileURLToPath(import.meta.url)));
-  if (root === null) return { ok: false, reason: "cannot find the imds-analyzer package directory (no package.json above the module)" };
-  const path = join(root, description.relativePath);
-  if (!existsSync(path)) {
-    return {
-      ok: false,
-      reason: `the ${description.title} is not built (${path} is missing): run "node native/build.mjs" in ${root} (needs ${description.buildNeeds})`,
-    };
+/** Where the prebuilt addons of this platform are, relative to the package root. */
+export function prebuildDirectory(platform: string = process.platform, arch: string = process.arch): string {
+  return join("prebuilds", `${platform}-${arch}`);
+}
+
+type Attempt<Addon> = { readonly ok: true; readonly addon: Addon } | { readonly ok: false; readonly problem: string };
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function checked<Addon>(value: unknown, description: AddonDescription<Addon>): Attempt<Addon> {
+  return description.isAddon(value) ? { ok: true, addon: value } : { ok: false, problem: `not the imds-analyzer ${description.title}` };
+}
+
+interface SeaAssets {
+  getRawAsset(key: string): ArrayBuffer;
+}
+
+/** The running single executable's assets, or null when this is not one. */
+function singleExecutableAssets(): SeaAssets | null {
+  try {
+    const sea = createRequire(import.meta.url)("node:sea") as { isSea(): boolean } & SeaAssets;
+    return sea.isSea() ? sea : null;
+  } catch {
+    return null; // node:sea came with Node 20.12: older nodes are never a single executable
+  }
+}
+
+/** Directories to write an embedded addon into, in order; the first on an exec-mountable file system wins. */
+function privateDirectoryBases(): string[] {
+  const candidates = [tmpdir(), process.env["XDG_RUNTIME_DIR"], "/dev/shm", dirname(process.execPath)];
+  return [...new Set(candidates.filter((candidate): candidate is string => candidate !== undefined && candidate !== ""))];
+}
+
+/** One try: the asset written into a fresh private directory under `base`, loaded, removed. */
+function loadAssetIn<Addon>(base: string, bytes: Uint8Array, description: AddonDescription<Addon>): Attempt<Addon> {
+  let directory: string;
+  try {
+    directory = mkdtempSync(join(base, "imds-analyzer-"));
+  } catch (error) {
+    return { ok: false, problem: `cannot make a private directory in ${base}: ${(error as NodeJS.ErrnoException).code ?? errorText(error)}` };
   }
   try {
-    const addon: unknown = createRequire(import.meta.url)(path);
-    if (!description.isAddon(addon)) return { ok: false, reason: `${path} is not the imds-analyzer ${description.title}` };
-    return { ok: true, addon };
+    const path = join(directory, description.fileName);
+    writeFileSync(path, bytes, { flag: "wx", mode: 0o700 });
+    const module = { exports: {} as unknown };
+    process.dlopen(module, path, constants.dlopen.RTLD_NOW);
+    return checked(module.exports, description);
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    return { ok: false, reason: `cannot load ${path}: ${message}` };
+    return { ok: false, problem: `${base}: ${errorText(error)}` };
+  } finally {
+    // Mapped into the process already: the file is not needed any more, and nothing is left behind.
+    rmSync(directory, { recursive: true, force: true });
   }
+}
+
+function loadEmbedded<Addon>(assets: SeaAssets, description: AddonDescription<Addon>): AddonLoadResult<Addon> {
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(assets.getRawAsset(description.fileName));
+  } catch (error) {
+    return { ok: false, reason: `the ${description.title} is not in this executable (${errorText(error)})` };
+  }
+  const problems: string[] = [];
+  for (const base of privateDirectoryBases()) {
+    const attempt = loadAssetIn(base, bytes, description);
+    if (attempt.ok) return { ok: true, addon: attempt.addon, origin: `embedded (${description.fileName})` };
+    problems.push(attempt.problem);
+  }
+  return { ok: false, reason: `cannot load the ${description.title} embedded in this executable: ${problems.join("; ")}` };
+}
+
+function loadFile<Addon>(path: string, description: AddonDescription<Addon>): Attempt<Addon> {
+  if (!existsSync(path)) return { ok: false, problem: `${path} is missing` };
+  try {
+    return checked(createRequire(import.meta.url)(path), description);
+  } catch (error) {
+    return { ok: false, problem: `cannot load ${path}: ${errorText(error)}` };
+  }
+}
+
+/**
+ * Loads the addon from the first place that has one that loads (see the top of this file).
+ * `packageRoot` is for tests; by default the package this module belongs to.
+ */
+export function loadNativeAddon<Addon>(description: AddonDescription<Addon>, packageRoot?: string): AddonLoadResult<Addon> {
+  const assets = packageRoot === undefined ? singleExecutableAssets() : null;
+  if (assets !== null) return loadEmbedded(assets, description);
+  const root = packageRoot ?? findPackageRoot(dirname(fileURLToPath(import.meta.url)));
+  if (root === null) return { ok: false, reason: "cannot find the imds-analyzer package directory (no package.json above the module)" };
+  const prebuilt = join(root, prebuildDirectory(), description.fileName);
+  const fromPrebuild = loadFile(prebuilt, description);
+  if (fromPrebuild.ok) return { ok: true, addon: fromPrebuild.addon, origin: `prebuilt (${prebuilt})` };
+  const built = join(root, description.sourceDirectory, "build", "Release", description.fileName);
+  const fromSource = loadFile(built, description);
+  if (fromSource.ok) return { ok: true, addon: fromSource.addon, origin: `built from source (${built})` };
+  return {
+    ok: false,
+    reason: `the ${description.title} could not be loaded: no prebuilt one for ${process.platform}-${process.arch} loads (${fromPrebuild.problem}) ` +
+      `and the one built from source does not either (${fromSource.problem}); to build it: run "node native/build.mjs" in ${root} (needs ${description.buildNeeds})`,
+  };
 }

@@ -6,8 +6,8 @@
 import type { AddonLoadResult } from "../native-addon.js";
 import { loadNativeAddon } from "../native-addon.js";
 
-/** Where the built addon lives, relative to the package root. */
-export const ebpfAddonPath = "native/ebpf/build/Release/imds_ebpf.node";
+/** The addon's file: prebuilt, built from source or embedded in the executable (native-addon.ts). */
+export const ebpfAddonFile = "imds_ebpf.node";
 
 /** The kernel program's counters plus the addon's own (all since open). */
 export interface NativeTracerStats {
@@ -107,7 +107,8 @@ export function loadEbpfAddon(): EbpfAddonLoadResult {
 function loadFromDisk(): EbpfAddonLoadResult {
   if (process.platform !== "linux") return { ok: false, reason: `eBPF attribution needs Linux (this is ${process.platform})` };
   return loadNativeAddon({
-    relativePath: ebpfAddonPath,
+    fileName: ebpfAddonFile,
+    sourceDirectory: "native/ebpf",
     title: "eBPF addon",
     buildNeeds: "a C compiler, python3 and linux-libc-dev",
     isAddon: isEbpfAddon,

@@ -7,8 +7,8 @@ import type { AddonLoadResult } from "../native-addon.js";
 import { loadNativeAddon } from "../native-addon.js";
 import type { FileSpaceReserver } from "../sink/rotating-event-file.js";
 
-/** Where the built addon lives, relative to the package root. */
-export const pcapAddonPath = "native/pcap/build/Release/imds_pcap.node";
+/** The addon's file: prebuilt, built from source or embedded in the executable (native-addon.ts). */
+export const pcapAddonFile = "imds_pcap.node";
 
 /**
  * Layout of one packet record in the Buffer the addon hands over per batch: little-endian u32
@@ -104,7 +104,7 @@ export interface NativePcapAddon {
 
 export type PcapAddonLoadResult = AddonLoadResult<NativePcapAddon>;
 
-function isPcapAddon(value: unknown): value is NativePcapAddon {
+export function isPcapAddon(value: unknown): value is NativePcapAddon {
   if (typeof value !== "object" || value === null) return false;
   return (
     "open" in value && typeof value.open === "function" && "libpcapVersion" in value && typeof value.libpcapVersion === "function" &&
@@ -137,7 +137,8 @@ export function fileSpaceReserver(): FileSpaceReserver | null {
 
 function loadFromDisk(): PcapAddonLoadResult {
   return loadNativeAddon({
-    relativePath: pcapAddonPath,
+    fileName: pcapAddonFile,
+    sourceDirectory: "native/pcap",
     title: "libpcap addon",
     buildNeeds: "libpcap-dev, a C compiler and python3",
     isAddon: isPcapAddon,
