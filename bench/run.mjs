@@ -127,7 +127,7 @@ function tcpdumpCount(file, /** @type {string} */ filter) {
 }
 
 /**
- * Classifies tshark's request lines the way the README defines the kinds.
+ * Classifies tshark's request lines the way docs/EVENTS.md defines the kinds.
  * @param {string} fields tab-separated method, request lines (comma-aggregated)
  * @returns {RequestCounts}
  */

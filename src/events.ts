@@ -1,7 +1,7 @@
 /**
  * The NDJSON event: one per HTTP request to IMDS. Versioned: fields may be added under the same
  * schema version, never removed or changed in meaning (that takes "imds-analyzer/event@2").
- * Documented in README.md ("Event schema"). Never carries a token value, credential or body.
+ * Documented in docs/EVENTS.md ("Event schema"). Never carries a token value, credential or body.
  */
 export const eventSchema = "imds-analyzer/event@1";
 

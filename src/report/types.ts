@@ -1,5 +1,5 @@
 /**
- * The migration-readiness report (`imds-analyzer/report@1`), documented in src/report/README.md.
+ * The migration-readiness report (`imds-analyzer/report@1`), documented in docs/REPORT.md.
  * Versioned like the event schema: fields may be added under the same version, never removed or
  * changed in meaning (that takes `imds-analyzer/report@2`). The JSON object is the report; the
  * Markdown and HTML renderings are views of it.
