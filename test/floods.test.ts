@@ -20,6 +20,7 @@ import { CapturePipeline } from "../src/pipeline/capture-pipeline.js";
 import { defaultReassemblyLimits, TcpReassembler } from "../src/reassembly/index.js";
 import type { ReassemblyLimits } from "../src/reassembly/index.js";
 import type { Frame } from "../src/source/frame.js";
+import { captureStream } from "../src/source/capture-input.js";
 import { readCapture } from "../src/source/read-capture.js";
 
 const million = 1_000_000;
@@ -270,7 +271,7 @@ async function watchReassembler(input: AsyncIterable<Uint8Array>, limits: Reasse
     return undefined;
   };
   await readCapture(
-    input,
+    captureStream(input),
     {
       onFrame(frame: Frame): void {
         if (decoder.decode(frame, segment)) reassembler.push(segment, frame);

@@ -12,7 +12,8 @@ import { describe, expect, it } from "vitest";
 import { analyzeCaptures } from "../src/analyze.js";
 import { CaptureFormatError } from "../src/errors.js";
 import type { ImdsEvent } from "../src/events.js";
-import { openCaptureFile, readCapture } from "../src/source/read-capture.js";
+import { openCaptureFile } from "../src/source/capture-input.js";
+import { readCapture } from "../src/source/read-capture.js";
 import { makeTempDir } from "./helpers/temp-dir.js";
 import { cliPath as cli } from "./helpers/cli.js";
 

@@ -14,6 +14,7 @@ import { analyzeCaptures } from "../../src/analyze.js";
 import type { AnalysisResult } from "../../src/analyze.js";
 import { ErrorCode } from "../../src/errors.js";
 import type { ImdsEvent } from "../../src/events.js";
+import { captureStream } from "../../src/source/capture-input.js";
 import { readCapture } from "../../src/source/read-capture.js";
 import { buildPcap, buildPcapng } from "../helpers/capture-writer.js";
 import type { BuiltCapture, RecordLayout } from "../helpers/capture-writer.js";
@@ -48,7 +49,7 @@ beforeAll(async () => {
   for (const name of captureNames) {
     const bytes = new Uint8Array(readFileSync(join(capturesDirectory, name)));
     const frameOffsets: number[] = [];
-    await readCapture(Readable.from([bytes]), { onFrame: (frame) => frameOffsets.push(frame.byteOffset) }, { path: name });
+    await readCapture(captureStream(Readable.from([bytes])), { onFrame: (frame) => frameOffsets.push(frame.byteOffset) }, { path: name });
     const starts = [0, ...frameOffsets, bytes.length];
     const records: RecordLayout[] = [];
     for (let index = 0; index + 1 < starts.length; index++) {

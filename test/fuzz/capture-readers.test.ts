@@ -13,6 +13,7 @@ import { ChunkedRecordReader } from "../../src/source/chunked-record-reader.js";
 import { captureLimits } from "../../src/source/limits.js";
 import { PcapParser } from "../../src/source/pcap.js";
 import { PcapngParser } from "../../src/source/pcapng.js";
+import { captureStream } from "../../src/source/capture-input.js";
 import { readCapture } from "../../src/source/read-capture.js";
 import type { RecordParser } from "../../src/source/record-parser.js";
 import type { FrameConsumer } from "../../src/source/types.js";
@@ -225,7 +226,7 @@ interface AsyncOutcome {
 async function readAsync(pieces: readonly Uint8Array[]): Promise<AsyncOutcome> {
   const frames: FrameCopy[] = [];
   try {
-    const result = await readCapture(streamOf(pieces), { onFrame: (frame) => frames.push(copyFrame(frame)) }, { path, warn: () => undefined });
+    const result = await readCapture(captureStream(streamOf(pieces)), { onFrame: (frame) => frames.push(copyFrame(frame)) }, { path, warn: () => undefined });
     expect(result.frames).toBe(frames.length);
     return { frames, error: null, truncated: result.truncated === null ? null : endState(result.truncated), compressed: result.compressed };
   } catch (error) {

@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import { PcapWriter } from "../../src/sink/pcap-writer.js";
 import { createFrame } from "../../src/source/frame.js";
 import type { Frame } from "../../src/source/frame.js";
+import { captureStream } from "../../src/source/capture-input.js";
 import { readCapture } from "../../src/source/read-capture.js";
 import { makeTempDir } from "../helpers/temp-dir.js";
 
@@ -27,7 +28,7 @@ describe("PcapWriter", () => {
     expect(writer.framesWritten).toBe(3000);
     expect(statSync(path).mode & 0o777).toBe(0o600);
     const read: [number, number, number[], number][] = [];
-    const result = await readCapture(Readable.from([readFileSync(path)]), {
+    const result = await readCapture(captureStream(Readable.from([readFileSync(path)])), {
       onFrame: (f: Frame) => read.push([f.timestampSeconds, f.timestampNanos, [...f.bytes], f.originalLength]),
     }, { path });
     expect(result.format).toBe("pcap");

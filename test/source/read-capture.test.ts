@@ -4,7 +4,9 @@ import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
 import { CaptureFormatError, CaptureTruncatedError, InputError } from "../../src/errors.js";
-import { CaptureFile, openCaptureFile, openCaptureInput, readCapture, readChunkBytes } from "../../src/source/read-capture.js";
+import { captureStream, openCaptureFile, openCaptureInput } from "../../src/source/capture-input.js";
+import { readChunkBytes } from "../../src/source/file-chunk-source.js";
+import { readCapture } from "../../src/source/read-capture.js";
 import type { Frame } from "../../src/source/frame.js";
 import { buildPcap, buildPcapng, buildPcapngSections, concatBytes, writePcap, writePcapng } from "../helpers/capture-writer.js";
 import type { BuiltCapture } from "../helpers/capture-writer.js";
@@ -199,7 +201,7 @@ describe("readCapture: gzip", () => {
     const delivered: number[] = [];
     let error: unknown = null;
     try {
-      await readCapture(chunked(badChecksum, 64), { onFrame: (frame) => delivered.push(frame.number) }, { path: "x.pcap.gz" });
+      await readCapture(captureStream(chunked(badChecksum, 64)), { onFrame: (frame) => delivered.push(frame.number) }, { path: "x.pcap.gz" });
     } catch (caught) {
       error = caught;
     }
@@ -238,7 +240,7 @@ describe("readCapture: backpressure and progress", () => {
     let release: () => void = () => undefined;
     let batches = 0;
     const reading = readCapture(
-      source(),
+      captureStream(source()),
       {
         onFrame: (frame: Frame) => events.push(`frame ${frame.number}`),
         afterBatch: () => {
@@ -271,10 +273,10 @@ describe("readCapture: backpressure and progress", () => {
       }
     }
     const outputFailed = new Error("output closed");
-    await expect(readCapture(source(), { onFrame: () => undefined, afterBatch: () => Promise.reject(outputFailed) }, { path: "t" })).rejects.toBe(outputFailed);
+    await expect(readCapture(captureStream(source()), { onFrame: () => undefined, afterBatch: () => Promise.reject(outputFailed) }, { path: "t" })).rejects.toBe(outputFailed);
     const consumerBug = new TypeError("consumer bug");
     await expect(
-      readCapture(source(), { onFrame: (frame) => { if (frame.number === 3) throw consumerBug; } }, { path: "t" }),
+      readCapture(captureStream(source()), { onFrame: (frame) => { if (frame.number === 3) throw consumerBug; } }, { path: "t" }),
     ).rejects.toBe(consumerBug);
     expect(closed).toBe(2);
   });
@@ -290,7 +292,7 @@ describe("readCapture: backpressure and progress", () => {
       }
     }
     const consumerBug = new TypeError("consumer bug");
-    await expect(readCapture(source(), { onFrame: (frame) => { if (frame.number === 2) throw consumerBug; } }, { path: "t.gz" })).rejects.toBe(consumerBug);
+    await expect(readCapture(captureStream(source()), { onFrame: (frame) => { if (frame.number === 2) throw consumerBug; } }, { path: "t.gz" })).rejects.toBe(consumerBug);
     await new Promise((resolve) => setTimeout(resolve, 20));
     expect(closed).toBe(true);
   });
@@ -311,11 +313,11 @@ describe("readCapture: input failures", () => {
       await Promise.resolve();
       throw Object.assign(new Error("read failed deep down"), code === null ? {} : { code });
     }
-    const eio = await readCapture(failing("EIO"), { onFrame: () => undefined }, { path: "/data/a.pcap" }).catch((error: unknown) => error);
+    const eio = await readCapture(captureStream(failing("EIO")), { onFrame: () => undefined }, { path: "/data/a.pcap" }).catch((error: unknown) => error);
     expect(eio).toBeInstanceOf(InputError);
     expect((eio as InputError).message).toBe("/data/a.pcap: I/O error");
     expect((eio as InputError).cause).toBeInstanceOf(Error);
-    const other = await readCapture(failing(null), { onFrame: () => undefined }, { path: "/data/a.pcap" }).catch((error: unknown) => error);
+    const other = await readCapture(captureStream(failing(null)), { onFrame: () => undefined }, { path: "/data/a.pcap" }).catch((error: unknown) => error);
     expect((other as InputError).message).toBe("/data/a.pcap: cannot read: read failed deep down");
     const gzipped = gzipSync(writePcap(sampleFrames()));
     async function* failingGzip(): AsyncGenerator<Uint8Array> {
@@ -323,7 +325,7 @@ describe("readCapture: input failures", () => {
       await Promise.resolve();
       throw Object.assign(new Error("gone"), { code: "EIO" });
     }
-    const gz = await readCapture(failingGzip(), { onFrame: () => undefined }, { path: "b.pcap.gz" }).catch((error: unknown) => error);
+    const gz = await readCapture(captureStream(failingGzip()), { onFrame: () => undefined }, { path: "b.pcap.gz" }).catch((error: unknown) => error);
     expect(gz).toBeInstanceOf(InputError);
     expect((gz as InputError).message).toBe("b.pcap.gz: I/O error");
   });
@@ -341,22 +343,28 @@ describe("openCaptureFile", () => {
     const path = join(tempDir, "big.pcap");
     const bytes = writePcap(frames);
     writeFileSync(path, bytes);
-    const stream = openCaptureFile(path);
-    expect(stream).toBeInstanceOf(CaptureFile);
-    const firstChunk = await (stream as CaptureFile)[Symbol.asyncIterator]().next();
-    expect((firstChunk.value as Uint8Array).length).toBe(readChunkBytes);
-    (stream as CaptureFile).close();
     const file = openCaptureFile(path);
+    expect(file.kind).toBe("file");
     let checksum = 0;
     let count = 0;
     let lengthsMatch = true;
+    const progress: number[] = [];
+    // Frames point into the buffer their chunk was read into: a reused buffer shows as one
+    // ArrayBuffer behind nearly every frame (the others: the first chunk, read while sniffing,
+    // and the carry buffer of records that straddle two chunks).
+    const buffers = new Set<ArrayBufferLike>();
     const result = await readCapture(file, {
       onFrame(frame) {
+        buffers.add(frame.data.buffer);
         const source = frames[count++]!;
         if (frame.bytes.length !== source.bytes.length || frame.timestampSeconds !== source.timestampSeconds) lengthsMatch = false;
         for (const byte of frame.bytes) checksum = (checksum * 31 + byte) >>> 0;
       },
-    }, { path });
+    }, { path, onProgress: (consumed) => progress.push(consumed) });
+    const chunks = Math.ceil(bytes.length / readChunkBytes);
+    expect(progress).toEqual(Array.from({ length: chunks }, (_, index) => Math.min((index + 1) * readChunkBytes, bytes.length)));
+    expect(chunks).toBeGreaterThan(30);
+    expect(buffers.size).toBeLessThanOrEqual(4);
     let expectedChecksum = 0;
     for (const frame of frames) for (const byte of frame.bytes) expectedChecksum = (expectedChecksum * 31 + byte) >>> 0;
     expect([result.frames, result.bytes, lengthsMatch, checksum]).toEqual([4000, bytes.length, true, expectedChecksum]);
@@ -376,7 +384,7 @@ describe("openCaptureFile", () => {
 
   it("uses the given standard input for -", async () => {
     const stdin = chunked(concatBytes([writePcap(smallFrames())]), 10);
-    expect(openCaptureInput("-", stdin)).toBe(stdin);
+    expect(openCaptureInput("-", stdin)).toEqual({ kind: "stream", chunks: stdin });
     const { result } = await collect(openCaptureInput("-", stdin));
     expect(result.frames).toBe(4);
   });

@@ -1,3 +1,5 @@
+import { captureStream } from "../../src/source/capture-input.js";
+import type { CaptureInput } from "../../src/source/capture-input.js";
 import { readCapture } from "../../src/source/read-capture.js";
 import type { CaptureReadOptions, CaptureReadResult, FrameConsumer } from "../../src/source/types.js";
 import type { Frame } from "../../src/source/frame.js";
@@ -53,9 +55,9 @@ export interface Collected {
   readonly warnings: { code: string; message: string }[];
 }
 
-/** Reads a capture and copies every frame out. */
+/** Reads a capture (bytes, a stream of chunks, or an opened input) and copies every frame out. */
 export async function collect(
-  input: AsyncIterable<Uint8Array> | Uint8Array,
+  input: CaptureInput | AsyncIterable<Uint8Array> | Uint8Array,
   options: Partial<CaptureReadOptions> = {},
 ): Promise<Collected> {
   const frames: FrameCopy[] = [];
@@ -65,7 +67,8 @@ export async function collect(
       frames.push(copyFrame(frame));
     },
   };
-  const source = input instanceof Uint8Array ? chunked(input, Math.max(1, input.length)) : input;
+  const source =
+    input instanceof Uint8Array ? captureStream(chunked(input, Math.max(1, input.length))) : "kind" in input ? input : captureStream(input);
   const result = await readCapture(source, consumer, {
     path: "test.pcap",
     warn: (code, message) => warnings.push({ code, message }),

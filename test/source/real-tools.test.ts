@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { formatCaptureTime } from "../../src/source/frame.js";
-import { openCaptureFile } from "../../src/source/read-capture.js";
+import { openCaptureFile } from "../../src/source/capture-input.js";
 import { writePcap, writePcapngSections } from "../helpers/capture-writer.js";
 import type { CaptureFrame } from "../helpers/capture-writer.js";
 import type { Collected, FrameCopy } from "./read-helpers.js";
