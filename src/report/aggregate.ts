@@ -3,7 +3,9 @@ import { isInstanceId } from "../events.js";
 import type { AnalysisSummary } from "../summary.js";
 import type { CallerAggregate } from "./caller-aggregate.js";
 import { compareText, statusRecord } from "./caller-aggregate.js";
+import { describeContainer } from "./container-names.js";
 import { diagnoseCaller } from "./diagnose.js";
+import { buildFixList } from "./fixes.js";
 import { secondsBetween } from "./format.js";
 import { HostAggregate, MutableTotals, attributionCoverage } from "./host-aggregate.js";
 import { hostLabel, hostOfEvent, instanceIdOfEvent, localHost, maxHostChars } from "./host-identity.js";
@@ -32,6 +34,7 @@ export const defaultReportLimits: ReportLimits = {
   maxCallers: 50_000,
   maxPathsPerCaller: 24,
   maxListedMalformedLines: 100,
+  maxFixes: 5_000,
 };
 
 export interface ReportOptions {
@@ -184,7 +187,7 @@ export class ReportBuilder {
   /** The report so far. Merges hosts whose instance id became known (see the class comment). */
   build(): ImdsReport {
     this.mergeAliases();
-    const hostReports: HostReport[] = [];
+    const hostReports: Omit<HostReport, "fixes">[] = [];
     const callerReports: CallerReport[] = [];
     for (const state of this.hosts.values()) {
       const host = state.key;
@@ -215,32 +218,39 @@ export class ReportBuilder {
         v1Callers: callers.filter((caller) => caller.v1 > 0).length,
         untrackedCalls: state.untrackedCalls.snapshot(),
         enforcement: judged.enforcement,
+        unknownCauses: judged.unknownCauses,
         sources: state.sourceList(),
       });
       callerReports.push(...callers);
     }
-    hostReports.sort((a, b) => verdictOrder[a.verdict] - verdictOrder[b.verdict] || compareText(a.host, b.host));
     callerReports.sort((a, b) => b.v1 - a.v1 || compareText(a.host, b.host) || compareCallers(a, b));
+    const fixList = buildFixList(callerReports, new Map(hostReports.map((host) => [host.host, hostLabel(host)])), this.limits.maxFixes);
+    const hosts: HostReport[] = hostReports
+      .map((host) => ({ ...host, fixes: fixList.fixesByHost.get(host.host) ?? [] }))
+      .sort((a, b) => verdictOrder[a.verdict] - verdictOrder[b.verdict] || compareText(a.host, b.host));
 
     const untrackedHostCalls = this.untrackedHostCalls.snapshot();
-    const single = hostReports.length === 1 && untrackedHostCalls.v1 + untrackedHostCalls.v2 + untrackedHostCalls.tokenRequests === 0
-      ? hostReports[0]!
+    const single = hosts.length === 1 && untrackedHostCalls.v1 + untrackedHostCalls.v2 + untrackedHostCalls.tokenRequests === 0
+      ? hosts[0]!
       : null;
-    const fleet = single ?? judgeFleet(hostReports.map((host) => ({ host: hostLabel(host), verdict: host.verdict })), untrackedHostCalls);
+    const fleet = single ?? judgeFleet(hosts.map((host) => ({ host: hostLabel(host), verdict: host.verdict })), untrackedHostCalls);
     const totals = new MutableTotals();
-    for (const host of hostReports) totals.add(host.totals);
+    for (const host of hosts) totals.add(host.totals);
     totals.add(untrackedHostCalls);
     return {
       schema: reportSchema,
       verdict: fleet.verdict,
       verdictReasons: fleet.verdictReasons,
       minimumWindowSeconds: this.minimumWindowSeconds,
-      enforcement: single?.enforcement ?? fleetEnforcement(hostReports),
+      enforcement: single?.enforcement ?? fleetEnforcement(hosts),
       window: this.fleetWindow(),
-      capture: this.fleetCapture(hostReports),
+      capture: this.fleetCapture(hosts),
       totals: totals.snapshot(),
-      hosts: hostReports,
+      hosts,
       callers: callerReports,
+      fixes: fixList.fixes,
+      fixesNotListed: fixList.fixesNotListed,
+      v1CallsNotInFixes: hosts.reduce((sum, host) => sum + host.untrackedCalls.v1, 0) + untrackedHostCalls.v1,
       untrackedHostCalls,
       malformedLines: [...this.malformedLines],
       limits: this.limits,
@@ -345,8 +355,8 @@ function callerLabel(caller: CallerAggregate): string {
   }
   const command = process.cmdline.length > 0 ? process.cmdline.join(" ") : (process.exe ?? process.comm);
   const context: string[] = [];
-  if (process.container !== null) context.push(`container ${process.container.runtime} ${process.container.id.slice(0, 12)}`);
-  if (process.kubernetesPodUid !== null) context.push(`pod ${process.kubernetesPodUid}`);
+  if (process.container !== null) context.push(describeContainer(process.container));
+  if (process.kubernetesPodUid !== null && (process.container?.kubernetes?.pod ?? null) === null) context.push(`pod ${process.kubernetesPodUid}`);
   if (process.systemdUnit !== null) context.push(`unit ${process.systemdUnit}`);
   return context.length === 0 ? command : `${command} [${context.join(", ")}]`;
 }

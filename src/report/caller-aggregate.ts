@@ -1,4 +1,5 @@
 import type { ImdsEvent, ProcessInfo } from "../events.js";
+import { reportContainerOf } from "./container-names.js";
 import { categorizePath, reportedPath } from "./paths.js";
 import { CallTimeline } from "./timeline.js";
 import type { CallerProcess, PathCount } from "./types.js";
@@ -51,7 +52,7 @@ function copyProcess(process: ProcessInfo): Omit<CallerProcess, "pids"> {
     uid: process.uid,
     user: process.user,
     cgroup: process.cgroup === null ? null : process.cgroup.slice(0, maxParentCommandLineChars),
-    container: process.container === null ? null : { runtime: process.container.runtime.slice(0, 64), id: process.container.id.slice(0, 128) },
+    container: reportContainerOf(process.container),
     kubernetesPodUid: process.kubernetesPodUid,
     systemdUnit: process.systemdUnit,
     parents: process.parents.slice(0, maxParents).map((parent) => ({

@@ -2,7 +2,8 @@ import type { CallerAggregate } from "./caller-aggregate.js";
 import { truncateText } from "./format.js";
 import type { SdkInfo } from "./user-agent.js";
 import { parseSdkFromUserAgent } from "./user-agent.js";
-import type { FallbackCause, V1Reason } from "./types.js";
+import { describeContainer } from "./container-names.js";
+import type { FallbackCause, ReportContainer, V1Reason } from "./types.js";
 
 export interface Diagnosis {
   readonly sdk: SdkInfo | null;
@@ -47,44 +48,98 @@ function rank(sdk: SdkInfo): number {
 export function diagnoseCaller(caller: CallerAggregate): Diagnosis {
   const sdk = sdkOfCaller(caller.userAgents);
   const process = caller.process;
-  const inContainer = process === null ? null : process.container !== null || process.kubernetesPodUid !== null;
+  const container = process?.container ?? null;
+  const inContainer = process === null ? null : container !== null || process.kubernetesPodUid !== null;
   if (caller.v1 === 0) {
     return { sdk, reason: null, fallbackCause: null, inContainer, advice: "Uses IMDSv2 only: nothing to change." };
   }
-  const where = locate(caller);
   const failedCause = failedTokenRequestCause(caller);
   let reason: V1Reason;
   let fallbackCause: FallbackCause | null = null;
-  let advice: string;
-
   if (sdk?.kind === "http-tool") {
     reason = "no-token-support";
-    const also = failedCause === null ? "" : ` (one of its token PUTs also failed: ${describeFailedTokenRequest(failedCause)})`;
-    advice = `${sdk.displayName} makes IMDSv1 calls written by hand (${where}): make the command fetch a token first (PUT /latest/api/token with X-aws-ec2-metadata-token-ttl-seconds) and send it as X-aws-ec2-metadata-token on every call${also}.`;
   } else if (failedCause !== null && caller.fellBackAfterFailedTokenRequest) {
     reason = "fallback";
     fallbackCause = failedCause;
-    advice = fallbackAdvice(failedCause, inContainer, sdk);
   } else if (sdk !== null && sdk.supportsImdsV2 === false) {
     reason = "sdk-too-old";
-    const version = sdk.version === null ? "" : ` ${sdk.version}`;
-    const judged = sdk.judgedBy === null ? "" : ` (${sdk.judgedBy.name} ${sdk.judgedBy.version})`;
-    advice = `${sdk.displayName}${version}${judged} predates IMDSv2 support (minimum ${sdk.minimumForImdsV2 ?? "unknown"}): upgrade it to ${sdk.upgradeTo ?? "a current version"} (${where}).`;
   } else if (sdk !== null && sdk.supportsImdsV2 === true && !sdk.assumed) {
     reason = "fallback";
     fallbackCause = caller.answeredTokenRequests > 0 && caller.v2 === 0 ? "put-answer-lost" : "put-not-seen";
-    advice = fallbackAdvice(fallbackCause, inContainer, sdk);
   } else if (caller.answeredTokenRequests > 0 && caller.v2 === 0) {
     reason = "fallback";
     fallbackCause = "put-answer-lost";
-    advice = fallbackAdvice(fallbackCause, inContainer, sdk);
   } else {
     reason = "unknown";
-    advice = unknownAdvice(caller, sdk, where);
   }
-  const v1Refused = caller.v1Statuses.get(401) ?? 0;
-  if (v1Refused === caller.v1) advice = `Fails today (IMDS answers its IMDSv1 calls with 401: tokens are required): ${advice}`;
+  const advice = adviceText({
+    reason,
+    fallbackCause,
+    failedCause,
+    sdk,
+    inContainer,
+    container,
+    where: locate(caller),
+    v1: caller.v1,
+    v2: caller.v2,
+    sendsTokensSometimes: caller.v2 > 0 || caller.answeredTokenRequests > 0,
+    userAgent: caller.userAgents[0],
+    allV1Refused: (caller.v1Statuses.get(401) ?? 0) === caller.v1,
+  });
   return { sdk, reason, fallbackCause, inContainer, advice };
+}
+
+/** What the advice for an IMDSv1 caller (or a fix: many callers of one program) rests on. */
+export interface AdviceInput {
+  readonly reason: V1Reason;
+  readonly fallbackCause: FallbackCause | null;
+  /** The most telling failed token PUT, also for a tool (mentioned, not the reason). */
+  readonly failedCause: FallbackCause | null;
+  readonly sdk: SdkInfo | null;
+  readonly inContainer: boolean | null;
+  /** The container, pod or task it runs in, when named: the advice names the image to rebuild. */
+  readonly container: ReportContainer | null;
+  /** Where to find it: "it runs as: COMMAND", "it calls from ADDRESS; ...", or a fix's program. */
+  readonly where: string;
+  readonly v1: number;
+  readonly v2: number;
+  /** Some calls carried a token (or a token PUT was answered): mixed IMDSv1 and IMDSv2. */
+  readonly sendsTokensSometimes: boolean;
+  /** The first User-Agent seen (null: none sent; undefined: no call). */
+  readonly userAgent: string | null | undefined;
+  /** Every IMDSv1 call got 401: tokens are already required and it fails today. */
+  readonly allV1Refused: boolean;
+}
+
+/** One paragraph: what to change, and where. */
+export function adviceText(input: AdviceInput): string {
+  const { sdk, where } = input;
+  let advice: string;
+  switch (input.reason) {
+    case "no-token-support": {
+      const also = input.failedCause === null ? "" : ` (one of its token PUTs also failed: ${describeFailedTokenRequest(input.failedCause)})`;
+      advice = `${sdk?.displayName ?? "It"} makes IMDSv1 calls written by hand (${where}): make the command fetch a token first (PUT /latest/api/token with X-aws-ec2-metadata-token-ttl-seconds) and send it as X-aws-ec2-metadata-token on every call${also}${rebuildNote(input.container)}.`;
+      break;
+    }
+    case "fallback":
+      advice = fallbackAdvice(input.fallbackCause ?? "put-not-seen", input.inContainer, sdk, input.container);
+      break;
+    case "sdk-too-old": {
+      const version = sdk?.version === null || sdk?.version === undefined ? "" : ` ${sdk.version}`;
+      const judged = sdk?.judgedBy === null || sdk?.judgedBy === undefined ? "" : ` (${sdk.judgedBy.name} ${sdk.judgedBy.version})`;
+      advice = `${sdk?.displayName ?? "Its SDK"}${version}${judged} predates IMDSv2 support (minimum ${sdk?.minimumForImdsV2 ?? "unknown"}): upgrade it to ${sdk?.upgradeTo ?? "a current version"}${rebuildNote(input.container)} (${where}).`;
+      break;
+    }
+    case "unknown":
+      advice = unknownAdvice(input);
+      break;
+  }
+  return input.allV1Refused ? `Fails today (IMDS answers its IMDSv1 calls with 401: tokens are required): ${advice}` : advice;
+}
+
+/** "; rebuild image X and redeploy": when the change is in an image. */
+function rebuildNote(container: ReportContainer | null): string {
+  return container?.image === null || container?.image === undefined ? "" : `, then rebuild image ${container.image} and redeploy`;
 }
 
 /** The most telling failed token PUT of a caller, or null when none failed. */
@@ -120,7 +175,7 @@ function describeFailedTokenRequest(cause: FallbackCause): string {
 const hopLimitFix = "set the PUT response hop limit to 2 (--http-put-response-hop-limit 2)";
 const proxyFix = "exclude the metadata address from the proxy (NO_PROXY=169.254.169.254,fd00:ec2::254)";
 
-function fallbackAdvice(cause: FallbackCause, inContainer: boolean | null, sdk: SdkInfo | null): string {
+function fallbackAdvice(cause: FallbackCause, inContainer: boolean | null, sdk: SdkInfo | null, container: ReportContainer | null): string {
   switch (cause) {
     case "put-forwarded-for":
       return `Its token PUT carried X-Forwarded-For and IMDS refused it (403), so it fell back to IMDSv1: an HTTP proxy is in the path; ${proxyFix}.`;
@@ -131,7 +186,8 @@ function fallbackAdvice(cause: FallbackCause, inContainer: boolean | null, sdk: 
       return `Its token PUT got ${cause === "put-404" ? "404 (Not Found)" : "405 (Method Not Allowed)"}, so it fell back to IMDSv1: whatever answers for IMDS here (a metadata proxy such as kube2iam or kiam, or an emulator) does not support IMDSv2 tokens; upgrade or reconfigure it to pass PUT /latest/api/token through.`;
     case "put-unanswered":
       if (inContainer === true) {
-        return `Its token PUT got no answer, so it fell back to IMDSv1: it runs in a container, where a PUT response hop limit of 1 drops the answer; ${hopLimitFix}.`;
+        const inside = container === null ? "a container" : describeContainer(container);
+        return `Its token PUT got no answer, so it fell back to IMDSv1: it runs in ${inside}, where a PUT response hop limit of 1 drops the answer; ${hopLimitFix} on its hosts: the fix is the hop limit, not the SDK.`;
       }
       if (inContainer === false) {
         return "Its token PUT got no answer, so it fell back to IMDSv1: it runs on the instance itself, so the hop limit is not the cause (unless it has its own network namespace); look for a firewall rule or proxy that drops PUT /latest/api/token.";
@@ -146,9 +202,10 @@ function fallbackAdvice(cause: FallbackCause, inContainer: boolean | null, sdk: 
   }
 }
 
-function unknownAdvice(caller: CallerAggregate, sdk: SdkInfo | null, where: string): string {
-  if (caller.v2 > 0 || caller.answeredTokenRequests > 0) {
-    return `It sends a token on some calls but not on others (${caller.v1} IMDSv1, ${caller.v2} IMDSv2; ${where}): find the code path that omits the X-aws-ec2-metadata-token header.`;
+function unknownAdvice(input: AdviceInput): string {
+  const { sdk, where } = input;
+  if (input.sendsTokensSometimes) {
+    return `It sends a token on some calls but not on others (${input.v1} IMDSv1, ${input.v2} IMDSv2; ${where}): find the code path that omits the X-aws-ec2-metadata-token header.`;
   }
   if (sdk?.assumed === true) {
     return `No User-Agent and no token request seen (${where}): the AWS SDK for JavaScript v3 sends no User-Agent (and some versions skip the PUT after one 403), but a hand-written client may send none either; find the process and make it use IMDSv2.`;
@@ -156,17 +213,17 @@ function unknownAdvice(caller: CallerAggregate, sdk: SdkInfo | null, where: stri
   if (sdk !== null && sdk.kind === "http-library") {
     return `${sdk.displayName} made IMDSv1 calls and no token request (${where}): botocore's own fetcher asks for a token first (botocore 1.13.25 or later), so this is more likely a hand-written script; find it and make it use IMDSv2.`;
   }
-  const userAgent = caller.userAgents[0];
-  const described = typeof userAgent === "string" ? `User-Agent ${truncateText(userAgent, 80)}; ` : "";
+  const described = typeof input.userAgent === "string" ? `User-Agent ${truncateText(input.userAgent, 80)}; ` : "";
   return `Unrecognised client (${described}${where}): find it and make it use IMDSv2 (an AWS SDK at or above its documented minimum, or a token PUT before its calls).`;
 }
 
-/** Where to find the caller, for advice: its command line live, its address offline. */
+/** Where to find the caller, for advice: its container and command line live, its address offline. */
 function locate(caller: CallerAggregate): string {
   const process = caller.process;
   if (process !== null) {
     const command = process.cmdline.length > 0 ? process.cmdline.join(" ") : (process.exe ?? process.comm);
-    return `it runs as: ${truncateText(command, maxQuotedCommandChars)}`;
+    const inside = process.container === null ? "" : `in ${describeContainer(process.container)}, `;
+    return `it runs ${inside}as: ${truncateText(command, maxQuotedCommandChars)}`;
   }
   const address = caller.clientIps[0] ?? "an unknown address";
   return `it calls from ${address}; a live capture would name the process`;

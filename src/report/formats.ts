@@ -22,6 +22,7 @@ const formatTable = [
   { format: "markdown", extensions: [".md", ".markdown"], load: async () => (await import("./render-markdown.js")).renderMarkdown },
   { format: "json", extensions: [".json"], load: async () => (await import("./render-json.js")).renderJson },
   { format: "html", extensions: [".html", ".htm"], load: async () => (await import("./render-html.js")).renderHtml },
+  { format: "csv", extensions: [".csv"], load: async () => (await import("./render-csv.js")).renderCsv },
 ] as const satisfies readonly ReportFormatSpec[];
 
 export type ReportFormat = (typeof formatTable)[number]["format"];

@@ -1,7 +1,10 @@
 /** Wording shared by the Markdown and HTML renderings (plain text; each renderer escapes it). */
 import { bootWindowToleranceSeconds } from "../summary.js";
-import { formatDuration, formatShare } from "./format.js";
-import type { CallerReport, PathCount, CaptureHealth, Enforcement, ImdsReport, ReportWindow, V1Reason, Verdict } from "./types.js";
+import { describeContainer } from "./container-names.js";
+import { formatDuration, formatShare, plural } from "./format.js";
+import { hostLabel } from "./host-identity.js";
+import type { CallerReport, PathCount, CaptureHealth, Enforcement, FixReport, HostReport, ImdsReport, ReportWindow, V1Reason, Verdict } from "./types.js";
+import type { UnknownCause } from "./verdict.js";
 
 export function verdictLabel(verdict: Verdict): string {
   return verdict === "NOT_READY" ? "NOT READY" : verdict;
@@ -110,7 +113,11 @@ export function processLines(caller: CallerReport): [string, string][] {
   const lines: [string, string][] = [["Command line", process.cmdline.join(" ") || "(empty)"]];
   if (process.exe !== null) lines.push(["Executable", process.exe]);
   lines.push(["User", `${process.user ?? "?"} (uid ${process.uid})`]);
-  if (process.container !== null) lines.push(["Container", `${process.container.runtime} ${process.container.id}`]);
+  if (process.container !== null) {
+    const container = process.container;
+    const source = container.source === null ? "" : `; named by ${container.source}`;
+    lines.push(["Container", `${describeContainer(container)} (${container.runtime} ${container.id}${source})`]);
+  }
   if (process.kubernetesPodUid !== null) lines.push(["Kubernetes pod", process.kubernetesPodUid]);
   if (process.systemdUnit !== null) lines.push(["systemd unit", process.systemdUnit]);
   if (process.pids.length > 0) lines.push(["Process ids", process.pids.join(", ")]);
@@ -133,4 +140,96 @@ export function pathCountsText(path: PathCount): string {
 export function pathsSummary(caller: CallerReport, maxPaths = 3): { paths: readonly PathCount[]; more: number } {
   const paths = caller.paths.slice(0, maxPaths);
   return { paths, more: caller.paths.length - paths.length + (caller.otherPathCalls > 0 ? 1 : 0) };
+}
+
+/** Hosts per verdict, worst first (every verdict listed, zeros included). */
+export function verdictCounts(hosts: readonly HostReport[]): [Verdict, number][] {
+  const counts: Record<Verdict, number> = { NOT_READY: 0, UNKNOWN: 0, READY: 0 };
+  for (const host of hosts) counts[host.verdict]++;
+  return [["NOT_READY", counts.NOT_READY], ["UNKNOWN", counts.UNKNOWN], ["READY", counts.READY]];
+}
+
+export function unknownCauseLabel(cause: UnknownCause): string {
+  switch (cause) {
+    case "nothing-observed":
+      return "nothing observed";
+    case "short-window":
+      return "window shorter than the minimum";
+    case "packets-dropped":
+      return "packets dropped";
+    case "malformed-lines":
+      return "malformed event lines";
+    case "source-errors":
+      return "sources not read to the end";
+    case "lost-traffic":
+      return "traffic lost by the analysis (TCP gaps, unparsable requests, evicted flows)";
+  }
+}
+
+export interface UnknownCauseGroup {
+  readonly cause: UnknownCause;
+  readonly hostCount: number;
+  /** The first host labels, in the hosts' order. */
+  readonly examples: readonly string[];
+}
+
+/** UNKNOWN hosts grouped by cause (a host with two causes counts in both), most hosts first. */
+export function unknownHostsByCause(hosts: readonly HostReport[], maxExamples = 5): UnknownCauseGroup[] {
+  const groups = new Map<UnknownCause, { hostCount: number; examples: string[] }>();
+  for (const host of hosts) {
+    if (host.verdict !== "UNKNOWN") continue;
+    for (const cause of host.unknownCauses) {
+      let group = groups.get(cause);
+      if (group === undefined) {
+        group = { hostCount: 0, examples: [] };
+        groups.set(cause, group);
+      }
+      group.hostCount++;
+      if (group.examples.length < maxExamples) group.examples.push(hostLabel(host));
+    }
+  }
+  return [...groups.entries()].map(([cause, group]) => ({ cause, ...group })).sort((a, b) => b.hostCount - a.hostCount);
+}
+
+/** "image `X` (from the container's image (containerd-bundle))" parts of a fix, for details. */
+export function fixProgramText(fix: FixReport): string {
+  const what: Record<FixReport["program"]["identifiedBy"], string> = {
+    image: "container image",
+    "kubernetes-workload": "Kubernetes workload",
+    "ecs-task-family": "ECS task family",
+    "container-name": "container name",
+    "command-line": "command line",
+    "user-agent": "client named by the User-Agent",
+    unidentified: "unrecognised User-Agent",
+  };
+  return `${what[fix.program.identifiedBy]}${fix.program.derived ? " (derived)" : ""}, from ${fix.program.from}`;
+}
+
+/** Where a fix's program runs: workloads, images, ECS tasks (each list with its full count). */
+export function fixPlacementLines(fix: FixReport): [string, string][] {
+  const lines: [string, string][] = [];
+  const list = (names: readonly string[], count: number): string => names.join(", ") + (count > names.length ? ` and ${count - names.length} more` : "");
+  const placement = fix.placement;
+  if (placement.workloadCount > 0) lines.push([placement.workloadCount === 1 ? "Workload" : "Workloads", list(placement.workloads, placement.workloadCount)]);
+  if (placement.imageCount > 0) lines.push([placement.imageCount === 1 ? "Image" : "Images", list(placement.images, placement.imageCount)]);
+  if (placement.ecsTaskCount > 0) lines.push([placement.ecsTaskCount === 1 ? "ECS task" : "ECS tasks", list(placement.ecsTasks, placement.ecsTaskCount)]);
+  return lines;
+}
+
+/** "IMDSv1 3,180 on 212 hosts; credentials fetched with IMDSv1 on 200 hosts". */
+export function fixCallsText(fix: FixReport): string {
+  const credentials = fix.credentialPaths ? `; credentials fetched with IMDSv1 on ${plural(fix.credentialHostCount, "host")}` : "";
+  return `IMDSv1 ${fix.v1}, IMDSv2 ${fix.v2}, token requests ${fix.tokenRequests} from ${plural(fix.callerCount, "caller")}${credentials}`;
+}
+
+/** What the fix list leaves out, when anything: fixes beyond the limit, calls of untracked callers. */
+export function fixesCutText(report: ImdsReport): string | null {
+  const parts: string[] = [];
+  if (report.fixesNotListed.fixes > 0) {
+    parts.push(`${plural(report.fixesNotListed.fixes, "further fix", "further fixes")} (${plural(report.fixesNotListed.v1, "IMDSv1 call")}) beyond the fix limit are counted, not listed`);
+  }
+  if (report.v1CallsNotInFixes > 0) {
+    parts.push(`${plural(report.v1CallsNotInFixes, "IMDSv1 call")} came from callers beyond the caller limits and are in no fix (hosts' untrackedCalls)`);
+  }
+  return parts.length === 0 ? null : `${parts.join("; ")}.`;
 }

@@ -8,6 +8,7 @@ import type { ParentProcess } from "../events.js";
 import type { PathCategory } from "./paths.js";
 import type { TimelineSnapshot } from "./timeline.js";
 import type { SdkInfo } from "./user-agent.js";
+import type { UnknownCause } from "./verdict.js";
 
 export const reportSchema = "imds-analyzer/report@1";
 
@@ -108,6 +109,10 @@ export interface HostReport {
   /** Calls from callers beyond the per-host (or whole-report) caller limit: counted, not listed. */
   readonly untrackedCalls: CallTotals;
   readonly enforcement: Enforcement;
+  /** Why an UNKNOWN host's window cannot be trusted (codes; empty for other verdicts). */
+  readonly unknownCauses: readonly UnknownCause[];
+  /** Ids of the listed fixes (`fixes[].id`) with a caller on this host. */
+  readonly fixes: readonly string[];
   /** Event sources (capture files or live devices) seen for this host, first ones only. */
   readonly sources: readonly string[];
 }
@@ -119,6 +124,40 @@ export interface CallerIdentity {
   readonly label: string;
 }
 
+/** A Kubernetes pod as the container runtime's files name it (fields null when not read). */
+export interface ReportKubernetesPod {
+  readonly namespace: string | null;
+  readonly pod: string | null;
+  readonly podUid: string | null;
+  readonly container: string | null;
+}
+
+/** An ECS task as Docker's labels name it (fields null when not read). */
+export interface ReportEcsTask {
+  readonly cluster: string | null;
+  readonly taskArn: string | null;
+  readonly taskId: string | null;
+  readonly family: string | null;
+  readonly revision: string | null;
+  readonly container: string | null;
+}
+
+/**
+ * The container a caller runs in (live events' `process.container`): `runtime` and `id` always
+ * (older events carry only these: the other fields are then null); `name`, `image`, the
+ * Kubernetes pod and ECS task where the runtime's files named them; `source`: which file did
+ * (ending in "-heuristic" when guessed from environment variables).
+ */
+export interface ReportContainer {
+  readonly runtime: string;
+  readonly id: string;
+  readonly name: string | null;
+  readonly image: string | null;
+  readonly kubernetes: ReportKubernetesPod | null;
+  readonly ecs: ReportEcsTask | null;
+  readonly source: string | null;
+}
+
 export interface CallerProcess {
   readonly comm: string;
   readonly exe: string | null;
@@ -126,7 +165,7 @@ export interface CallerProcess {
   readonly uid: number;
   readonly user: string | null;
   readonly cgroup: string | null;
-  readonly container: { readonly runtime: string; readonly id: string } | null;
+  readonly container: ReportContainer | null;
   readonly kubernetesPodUid: string | null;
   readonly systemdUnit: string | null;
   /** Parent chain of the first process seen, nearest first. */
@@ -179,6 +218,83 @@ export interface CallerReport {
   readonly timeline: TimelineSnapshot | null;
 }
 
+/** How a fix's program is recognised on every host (see program-identity.ts). */
+export type ProgramIdentifiedBy =
+  | "image"
+  | "kubernetes-workload"
+  | "ecs-task-family"
+  | "container-name"
+  | "command-line"
+  | "user-agent"
+  | "unidentified";
+
+export interface ProgramIdentity {
+  readonly identifiedBy: ProgramIdentifiedBy;
+  /** The identity itself: image reference, "namespace/workload", normalised command line, client name, ... */
+  readonly name: string;
+  /** From what it was read: which field or file, and the rule when derived. */
+  readonly from: string;
+  /** Inferred rather than read (a workload from its pod name; a client assumed for a missing User-Agent). */
+  readonly derived: boolean;
+}
+
+/** Where a fix's program runs, as far as containers were named (each list capped, with a count). */
+export interface FixPlacement {
+  /** Kubernetes "namespace/workload" (the pod when no workload is evident), derived ones marked "(derived)". */
+  readonly workloads: readonly string[];
+  readonly workloadCount: number;
+  /** Container images. */
+  readonly images: readonly string[];
+  readonly imageCount: number;
+  /** ECS "cluster family:revision container". */
+  readonly ecsTasks: readonly string[];
+  readonly ecsTaskCount: number;
+}
+
+/**
+ * One distinct thing to change: the callers, on any number of hosts, of one program (see
+ * ProgramIdentity) that use IMDSv1 for one reason. Counts are over every caller of the fix.
+ */
+export interface FixReport {
+  /** Stable for the same program and reason (a hash of both): "fix-" and 8 hex digits. */
+  readonly id: string;
+  /** One line for people: the program and what is wrong. */
+  readonly title: string;
+  readonly reason: V1Reason;
+  readonly fallbackCause: FallbackCause | null;
+  readonly program: ProgramIdentity;
+  /** The client named by the User-Agent of the fix's first caller (null: unrecognised). */
+  readonly sdk: SdkInfo | null;
+  readonly placement: FixPlacement;
+  /** Hosts with at least one caller of this fix: each is blocked (NOT_READY) until it is done. */
+  readonly hostCount: number;
+  /** The first hosts by label order (host labels: `i-0abc... (web-1)`). */
+  readonly exampleHosts: readonly string[];
+  /** Callers (one program on one host) grouped here. */
+  readonly callerCount: number;
+  readonly v1: number;
+  readonly v2: number;
+  readonly tokenRequests: number;
+  /** Credentials were fetched with IMDSv1 by some caller of the fix. */
+  readonly credentialPaths: boolean;
+  /** Hosts on which they were. */
+  readonly credentialHostCount: number;
+  /** true: every caller runs in a container; false: none does; null: unknown or mixed. */
+  readonly inContainer: boolean | null;
+  /** The hosts of this fix need the PUT response hop limit raised to 2 (containers). */
+  readonly hopLimitNeeded: boolean;
+  readonly firstSeen: string;
+  readonly lastSeen: string;
+  readonly advice: string;
+}
+
+/** Fixes beyond the listed limit: counted, not listed. */
+export interface FixesNotListed {
+  readonly fixes: number;
+  readonly callers: number;
+  readonly v1: number;
+}
+
 export interface MalformedLine {
   readonly path: string;
   /** 1-based line number. */
@@ -192,6 +308,8 @@ export interface ReportLimits {
   readonly maxCallers: number;
   readonly maxPathsPerCaller: number;
   readonly maxListedMalformedLines: number;
+  /** Fixes listed in `fixes` (the rest are counted in `fixesNotListed`). */
+  readonly maxFixes: number;
 }
 
 export interface ImdsReport {
@@ -209,6 +327,14 @@ export interface ImdsReport {
   readonly hosts: readonly HostReport[];
   /** Most IMDSv1 calls first. */
   readonly callers: readonly CallerReport[];
+  /**
+   * What must change, over every host: IMDSv1 callers grouped by program and reason. Most
+   * hosts blocked first (ties: most IMDSv1 calls).
+   */
+  readonly fixes: readonly FixReport[];
+  readonly fixesNotListed: FixesNotListed;
+  /** IMDSv1 calls in no fix: from callers beyond the caller limits (counted per host in `untrackedCalls`). */
+  readonly v1CallsNotInFixes: number;
   /** Calls from hosts beyond the host limit: counted in `totals`, not listed. */
   readonly untrackedHostCalls: CallTotals;
   readonly malformedLines: readonly MalformedLine[];

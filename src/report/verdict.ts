@@ -42,6 +42,16 @@ export interface HostVerdict {
   readonly verdict: Verdict;
   readonly verdictReasons: string[];
   readonly enforcement: Enforcement;
+  /** Why an UNKNOWN host cannot be trusted, as codes (empty otherwise): the fleet groups hosts by them. */
+  readonly unknownCauses: UnknownCause[];
+}
+
+/** Why a window without IMDSv1 calls cannot be trusted. */
+export type UnknownCause = "nothing-observed" | "short-window" | "packets-dropped" | "malformed-lines" | "source-errors" | "lost-traffic";
+
+interface Doubt {
+  readonly cause: UnknownCause;
+  readonly text: string;
 }
 
 /** Callers named in a NOT READY reason; the rest are counted. */
@@ -65,6 +75,7 @@ export function judgeHost(input: HostVerdictInput): HostVerdict {
   const tokensAlreadyRequired = knownV1 > 0 && input.untrackedCalls.v1 === 0 && summaryV1 <= input.totals.v1 && refusedV1 === trackedV1;
 
   let verdict: Verdict;
+  let unknownCauses: UnknownCause[] = [];
   if (knownV1 > 0) {
     verdict = "NOT_READY";
     if (v1Callers.length > 0) reasons.push(describeV1Callers(trackedV1, v1Callers));
@@ -85,13 +96,14 @@ export function judgeHost(input: HostVerdictInput): HostVerdict {
     const doubts = windowDoubts(input);
     verdict = doubts.length > 0 ? "UNKNOWN" : "READY";
     if (verdict === "READY") reasons.push(describeQuietWindow(input));
-    reasons.push(...doubts);
+    reasons.push(...doubts.map((doubt) => doubt.text));
+    unknownCauses = doubts.map((doubt) => doubt.cause);
   }
   reasons.push(...describeHealth(input, verdict === "READY"));
 
   const instanceId = input.instanceId ?? instanceIdPlaceholder;
   const commands = hopLimitNeeded ? [hopLimitCommand(instanceId), enforceCommand(instanceId)] : [enforceCommand(instanceId)];
-  return { verdict, verdictReasons: reasons, enforcement: { commands, hopLimitNeeded, tokensAlreadyRequired } };
+  return { verdict, verdictReasons: reasons, enforcement: { commands, hopLimitNeeded, tokensAlreadyRequired }, unknownCauses };
 }
 
 /** A container (known, or possible offline) whose token PUT answers are lost needs hop limit 2. */
@@ -123,30 +135,33 @@ function describeQuietWindow(input: HostVerdictInput): string {
 }
 
 /** Why a window without IMDSv1 calls cannot be trusted; empty when it can. */
-function windowDoubts(input: HostVerdictInput): string[] {
-  const doubts: string[] = [];
+function windowDoubts(input: HostVerdictInput): Doubt[] {
+  const doubts: Doubt[] = [];
+  const doubt = (cause: UnknownCause, text: string): void => { doubts.push({ cause, text }); };
   const { window, capture } = input;
   const minimum = formatDuration(input.minimumWindowSeconds);
   if (window.durationSeconds === null) {
-    doubts.push("Nothing was observed: no IMDS calls, and no live capture summary says how long was watched.");
+    doubt("nothing-observed", "Nothing was observed: no IMDS calls, and no live capture summary says how long was watched.");
   } else if (window.durationSeconds < input.minimumWindowSeconds) {
     const calls = input.totals.v2 + input.totals.tokenRequests;
     const seen = calls === 0 ? "No IMDS calls seen" : "No IMDSv1 calls seen";
-    doubts.push(
+    doubt(
+      "short-window",
       `${seen}, but the window (${formatDuration(window.durationSeconds)}) is shorter than ${minimum}: boot-time, daily and credential-refresh callers may not have run (capture from boot for at least ${minimum}).`,
     );
   }
   if (capture.framesDropped !== null && capture.framesDropped > 0) {
-    doubts.push(`${plural(capture.framesDropped, "packet was", "packets were")} dropped by the kernel or interface: they may have held IMDSv1 calls.`);
+    doubt("packets-dropped", `${plural(capture.framesDropped, "packet was", "packets were")} dropped by the kernel or interface: they may have held IMDSv1 calls.`);
   }
   if (capture.malformedLines > 0) {
-    doubts.push(`${plural(capture.malformedLines, "malformed event line was", "malformed event lines were")} skipped: they may have held IMDSv1 calls.`);
+    doubt("malformed-lines", `${plural(capture.malformedLines, "malformed event line was", "malformed event lines were")} skipped: they may have held IMDSv1 calls.`);
   }
   if (capture.sourceErrors.length > 0) {
-    doubts.push(`${plural(capture.sourceErrors.length, "source")} could not be read to the end: ${truncateText(capture.sourceErrors[0]!, 200)}.`);
+    doubt("source-errors", `${plural(capture.sourceErrors.length, "source")} could not be read to the end: ${truncateText(capture.sourceErrors[0]!, 200)}.`);
   }
   if (capture.possiblyMissedRequests > 0) {
-    doubts.push(
+    doubt(
+      "lost-traffic",
       `The analysis lost track of some IMDS traffic (${capture.possiblyMissedRequests} TCP gaps, unparsable requests or evicted connections): IMDSv1 calls may be missing.`,
     );
   }

@@ -188,8 +188,9 @@ describe("why a caller uses IMDSv1", () => {
     const container = build(calls(inContainer));
     const caller = only(container);
     expect([caller.reason, caller.fallbackCause, caller.inContainer]).toEqual(["fallback", "put-unanswered", true]);
-    expect(caller.advice).toContain("it runs in a container");
-    expect(caller.caller).toEqual({ identifiedBy: "process", label: "/usr/bin/python3 /opt/app/sync.py [container docker 0123456789ab]" });
+    expect(caller.advice).toContain("it runs in docker container 0123456789ab, where a PUT response hop limit of 1 drops the answer");
+    expect(caller.advice).toContain("the fix is the hop limit, not the SDK");
+    expect(caller.caller).toEqual({ identifiedBy: "process", label: "/usr/bin/python3 /opt/app/sync.py [docker container 0123456789ab]" });
     expect(container.enforcement).toEqual({
       commands: [
         "aws ec2 modify-instance-metadata-options --instance-id INSTANCE_ID --http-put-response-hop-limit 2",

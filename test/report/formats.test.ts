@@ -28,6 +28,7 @@ const recognise: Record<ReportFormat, (text: string) => boolean> = {
   markdown: (text) => text.startsWith("# IMDSv2 readiness: "),
   json: (text) => (JSON.parse(text) as { schema?: unknown }).schema === "imds-analyzer/report@1",
   html: (text) => text.startsWith("<!DOCTYPE html>"),
+  csv: (text) => text.startsWith("rank,fix_id,title,"),
 };
 
 /** Commander wraps help text at 80 columns: compare with the whitespace squeezed. */

@@ -109,7 +109,7 @@ describe("host identity by instance id", () => {
     expect(report.enforcement.commands).toEqual([enforce("INSTANCE_ID")]);
     const markdown = renderMarkdown(report);
     expect(markdown).toContain(`| \`${idA} (web-1)\` | NOT READY |`);
-    expect(markdown).toContain(`### \`${idA} (web-1)\`: NOT READY`);
+    expect(markdown).toContain(`| 1 | \`curl: IMDSv1 calls written without a token\` | no token support | 1 | 1 | no |`);
   });
 
   it("a host name shared by two instances is ambiguous: its name-only events are given to neither", () => {

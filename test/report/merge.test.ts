@@ -58,8 +58,12 @@ describe("fleet", () => {
       ["i-0bbbbbbbbbbbbbbbb", null],
     ]);
     const markdown = renderMarkdown(report);
-    expect(markdown).toContain("| `i-0aaaaaaaaaaaaaaaa` | NOT READY | 1 | 0 | 0 | 1 |");
-    expect(markdown).toContain("### `batch-7`: UNKNOWN");
+    expect(markdown).toContain("| `i-0aaaaaaaaaaaaaaaa` | NOT READY | 1 | 0 | 0 | 1 | 1 IMDSv1 caller |");
+    expect(markdown).toContain("| `batch-7` | UNKNOWN | 0 | 1 | 0 | - | packets dropped |");
+    expect(markdown).toContain("Fleet of 3 hosts: 1 NOT READY, 1 UNKNOWN, 1 READY.");
+    expect(markdown).toContain("| packets dropped | 1 | `batch-7` |");
+    expect(report.hosts.map((host) => host.unknownCauses)).toEqual([[], ["packets-dropped"], []]);
+    expect(report.fixes.map((fix) => [fix.reason, fix.hostCount, fix.exampleHosts])).toEqual([["sdk-too-old", 1, ["i-0aaaaaaaaaaaaaaaa"]]]);
   });
 
   it("is UNKNOWN when no host is NOT_READY but one is UNKNOWN, READY when all are", () => {
@@ -131,8 +135,13 @@ describe("fleet", () => {
     expect(quiet.every((caller) => caller.reason === "fallback" && caller.timeline !== null)).toBe(true);
     expect(report.callers).toHaveLength(995 * 10 + 5 * 500);
 
-    // The renderers list the first callers and say how many more the JSON holds.
-    expect(renderMarkdown(report)).toContain(`(${report.callers.length - 200} more callers in the JSON report)`);
+    // The fix list: the 995 quiet hosts share one fix (one SDK, same reason); each crowded
+    // host's 500 agents are fixes of their own (a new User-Agent each), counted beyond the limit.
+    expect(report.fixes[0]).toMatchObject({ hostCount: 995, callerCount: 995 * 10, reason: "fallback" });
+    // The renderers list the first hosts and callers and say how many more the JSON holds.
+    const markdown = renderMarkdown(report);
+    expect(Buffer.byteLength(markdown)).toBeLessThan(300 * 1024);
+    expect(markdown).toMatch(/\(\d+ more hosts, with every host's verdict reasons, in the JSON report, `hosts`\.\)/);
     expect(renderHtml(report)).toContain(`${report.callers.length - 500} more callers in the JSON report.`);
   });
 });
