@@ -21,6 +21,7 @@ import type {
   Verdict,
 } from "./types.js";
 import { reportSchema } from "./types.js";
+import { CallTimeline } from "./timeline.js";
 import { defaultMinimumWindowSeconds, enforceCommand, hopLimitCommand, instanceIdPlaceholder, judgeFleet, judgeHost } from "./verdict.js";
 
 /**
@@ -42,6 +43,9 @@ export interface ReportOptions {
   readonly minimumWindowSeconds?: number;
   readonly limits?: Partial<ReportLimits>;
 }
+
+/** Buckets of the fleet's calls-over-time chart. */
+export const fleetTimelineBucketCount = 120;
 
 const verdictOrder: Record<Verdict, number> = { NOT_READY: 0, UNKNOWN: 1, READY: 2 };
 
@@ -69,6 +73,8 @@ export class ReportBuilder {
   private lastAliasId = "";
   private callers = 0;
   private readonly untrackedHostCalls = new MutableTotals();
+  /** Every call of the fleet over time (hosts beyond the limit too), for the dashboard's chart. */
+  private readonly timeline = new CallTimeline(fleetTimelineBucketCount);
   private readonly malformedLines: MalformedLine[] = [];
   private malformedLinesTotal = 0;
   private readonly limits: ReportLimits;
@@ -93,11 +99,13 @@ export class ReportBuilder {
     const name = hostOfEvent(event) ?? host;
     const instanceId = instanceIdOfEvent(event);
     const state = instanceId === null ? this.hostState(name) : this.identifiedHostState(instanceId, name);
+    const timeMs = Date.parse(event.time);
+    this.timeline.add(timeMs, event.kind === "v1");
     if (state === null) {
       this.untrackedHostCalls.count(event.kind);
       return;
     }
-    state.addEvent(event, Date.parse(event.time), this.admitCaller);
+    state.addEvent(event, timeMs, this.admitCaller);
   }
 
   /**
@@ -244,6 +252,7 @@ export class ReportBuilder {
       minimumWindowSeconds: this.minimumWindowSeconds,
       enforcement: single?.enforcement ?? fleetEnforcement(hosts),
       window: this.fleetWindow(),
+      timeline: this.timeline.snapshot(),
       capture: this.fleetCapture(hosts),
       totals: totals.snapshot(),
       hosts,

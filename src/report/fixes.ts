@@ -182,9 +182,11 @@ function reportFix(fix: FixAggregate, hostLabels: ReadonlyMap<string, string>): 
   const hopLimitNeeded =
     (first.reason === "fallback" && (first.fallbackCause === "put-unanswered" || first.fallbackCause === "put-answer-lost") && inContainer !== false) ||
     (inContainer === true && (reason === "fallback" || reason === "sdk-too-old"));
+  const title = fixTitle(fix.program, reason, first.fallbackCause, first.sdk, placement);
   return {
     id: fixIdOf(fix.key),
-    title: fixTitle(fix.program, reason, first.fallbackCause, first.sdk, placement),
+    title: `${title.who}: ${title.problem}`,
+    problem: title.problem,
     reason,
     fallbackCause: first.fallbackCause,
     program: fix.program,
@@ -275,30 +277,34 @@ function programText(program: ProgramIdentity, sdk: SdkInfo | null, reason: V1Re
 }
 
 /** "AWS CLI v1 1.16.100 (botocore 1.12.90): too old, upgrade to ..." and the like. */
-export function fixTitle(program: ProgramIdentity, reason: V1Reason, cause: FallbackCause | null, sdk: SdkInfo | null, placement: FixPlacement): string {
-  const who = programText(program, sdk, reason, placement);
+export function fixTitle(program: ProgramIdentity, reason: V1Reason, cause: FallbackCause | null, sdk: SdkInfo | null, placement: FixPlacement): { who: string; problem: string } {
   const client = sdk === null || sdk.assumed || program.identifiedBy === "user-agent" ? "" : ` (${sdkName(sdk, reason === "sdk-too-old")})`;
+  return { who: `${programText(program, sdk, reason, placement)}${client}`, problem: fixProblem(reason, cause, sdk) };
+}
+
+/** What is wrong and the change, in a few words. */
+function fixProblem(reason: V1Reason, cause: FallbackCause | null, sdk: SdkInfo | null): string {
   switch (reason) {
     case "sdk-too-old":
-      return `${who}${client}: too old for IMDSv2, upgrade to ${sdk?.upgradeTo ?? "a current version"}`;
+      return `too old for IMDSv2, upgrade to ${sdk?.upgradeTo ?? "a current version"}`;
     case "no-token-support":
-      return `${who}${client}: IMDSv1 calls written without a token`;
+      return "IMDSv1 calls written without a token";
     case "unknown":
-      return `${who}${client}: IMDSv1 calls, cause unknown`;
+      return "IMDSv1 calls, cause unknown";
     case "fallback":
       switch (cause) {
         case "put-unanswered":
         case "put-answer-lost":
-          return `${who}${client}: token PUT ${cause === "put-unanswered" ? "unanswered" : "answer lost"}, then IMDSv1: raise the hop limit to 2`;
+          return `token PUT ${cause === "put-unanswered" ? "unanswered" : "answer lost"}, then IMDSv1: raise the hop limit to 2`;
         case "put-forwarded-for":
         case "put-403":
-          return `${who}${client}: token PUT refused (403, a proxy), then IMDSv1: set NO_PROXY`;
+          return "token PUT refused (403, a proxy), then IMDSv1: set NO_PROXY";
         case "put-404":
         case "put-405":
-          return `${who}${client}: token PUT not supported (${cause === "put-404" ? "404" : "405"}, a metadata proxy), then IMDSv1`;
+          return `token PUT not supported (${cause === "put-404" ? "404" : "405"}, a metadata proxy), then IMDSv1`;
         case "put-not-seen":
         case null:
-          return `${who}${client}: falls back to IMDSv1 (failed token PUT not in the window)`;
+          return "falls back to IMDSv1 (failed token PUT not in the window)";
       }
   }
 }

@@ -1,21 +1,29 @@
 import { truncateText } from "./format.js";
 import { hostLabel } from "./host-identity.js";
+import { dashboardScript, dashboardScriptHash } from "./html/dashboard-script.js";
+import { fleetChartSvg } from "./html/fleet-chart.js";
 import {
   enforcementIntro,
+  fixCallsText,
+  fixesCutText,
+  fixPlacementLines,
+  fixProgramText,
   healthRows,
   processLines,
   reasonLabel,
   sdkText,
   statusesText,
+  unknownCauseLabel,
+  unknownHostsByCause,
   userAgentsText,
+  verdictCounts,
   verdictLabel,
   verdictSummary,
   windowText,
   pathCountsText,
-  pathsSummary,
 } from "./render-common.js";
 import { isoTime } from "./timeline.js";
-import type { CallerReport, HostReport, ImdsReport, Verdict } from "./types.js";
+import type { CallerReport, FixReport, HostReport, ImdsReport, Verdict } from "./types.js";
 
 export interface HtmlOptions {
   /** Callers listed (IMDSv1 callers first); the JSON report has them all. */
@@ -43,127 +51,282 @@ export function escapeHtml(text: string): string {
 const verdictClass: Record<Verdict, string> = { READY: "ready", NOT_READY: "not-ready", UNKNOWN: "unknown" };
 
 const styles = `
-body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0 auto;max-width:1400px;padding:1rem 1.5rem;color:#1d1d1f;background:#fff}
-h1{margin:.2rem 0}h2{margin-top:2rem;border-bottom:1px solid #ddd;padding-bottom:.2rem}
-.verdict{border-radius:8px;padding:1rem 1.2rem;border:2px solid}
-.verdict.ready{background:#e8f5e9;border-color:#2e7d32}.verdict.not-ready{background:#ffebee;border-color:#c62828}
-.verdict.unknown{background:#fff8e1;border-color:#f9a825}
+:root{--red:#c62828;--green:#2e7d32;--amber:#f9a825;--ink:#1d1d1f;--muted:#5f6368;--line:#e3e3e8;--panel:#f6f7f9}
+*{box-sizing:border-box}
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0 auto;max-width:1440px;padding:1rem 1.5rem 3rem;color:var(--ink);background:#fff}
+h1{margin:0;font-size:24px}h2{margin:2rem 0 .6rem;font-size:19px;border-bottom:1px solid var(--line);padding-bottom:.25rem}h3{font-size:15px;margin:1rem 0 .4rem}
+.verdict{border-radius:10px;padding:.9rem 1.2rem;border:2px solid;display:grid;grid-template-columns:minmax(280px,1fr) 2.2fr;gap:1.2rem;align-items:center}
+.verdict p{margin:.3rem 0 0}
+.verdict.ready{background:#e8f5e9;border-color:var(--green)}.verdict.not-ready{background:#ffebee;border-color:var(--red)}.verdict.unknown{background:#fff8e1;border-color:var(--amber)}
+.verdict .summary{font-weight:600}
+.cards{display:grid;grid-template-columns:repeat(6,minmax(0,1fr));gap:.6rem}
+.card{background:#fff;border:1px solid var(--line);border-radius:8px;padding:.5rem .7rem}
+.card .n{display:block;font-size:24px;font-weight:700;font-variant-numeric:tabular-nums}.card .t{color:var(--muted);font-size:12px}
+.card.not-ready .n{color:var(--red)}.card.unknown .n{color:#b07800}.card.ready .n{color:var(--green)}
+.chart-panel{border:1px solid var(--line);border-radius:10px;padding:.6rem .8rem .2rem;background:var(--panel);margin-top:.8rem}
+details.reasons{margin:.6rem 0 0}details.reasons summary{font-weight:600}
+.chart-panel h2{margin:0 0 .3rem;border:0;font-size:15px}
+svg.chart{width:100%;height:auto;display:block}svg.chart text{font-size:11px;fill:var(--muted)}svg.chart .axis{stroke:#b9bcc2}
+svg.chart rect.v1{fill:var(--red)}svg.chart rect.v2{fill:#c9ccd1}
+.legend{color:var(--muted);font-size:12px;margin:.1rem 0 .3rem}.legend span{display:inline-block;width:10px;height:10px;margin:0 .25rem 0 .7rem;vertical-align:middle;border-radius:2px}
+ul.reasons{margin:.3rem 0 0;padding-left:1.2rem}
 .badge{display:inline-block;border-radius:4px;padding:0 .4rem;font-weight:600;font-size:12px;white-space:nowrap}
-.badge.ready{background:#2e7d32;color:#fff}.badge.not-ready{background:#c62828;color:#fff}.badge.unknown{background:#f9a825;color:#000}
-table{border-collapse:collapse;width:100%;margin:.5rem 0}th,td{border:1px solid #ddd;padding:.3rem .45rem;vertical-align:top;text-align:left}
-th{background:#f5f5f7}td.n{text-align:right;font-variant-numeric:tabular-nums}
+.badge.ready{background:var(--green);color:#fff}.badge.not-ready{background:var(--red);color:#fff}.badge.unknown{background:var(--amber);color:#000}
+.filter{display:flex;gap:.8rem;align-items:center;margin:.4rem 0 .6rem}
+.filter input{flex:0 1 520px;font:inherit;padding:.45rem .7rem;border:1px solid #b9bcc2;border-radius:6px}
+table{border-collapse:collapse;width:100%;margin:.4rem 0}th,td{border-bottom:1px solid var(--line);padding:.35rem .5rem;vertical-align:top;text-align:left}
+th{background:var(--panel);font-weight:600;white-space:nowrap}th[data-sort]{cursor:pointer;user-select:none}th[data-sort]::after{content:" \\2195";color:#9aa0a6}
+th[aria-sort=ascending]::after{content:" \\2191";color:var(--ink)}th[aria-sort=descending]::after{content:" \\2193";color:var(--ink)}
+td.n{text-align:right;font-variant-numeric:tabular-nums}tr[hidden]{display:none}
+table.kv th{width:14rem;background:none}
+details>summary{cursor:pointer}details[open]>summary{margin-bottom:.3rem}
+.drill{background:var(--panel);border-radius:6px;padding:.5rem .7rem;margin:.2rem 0}
+.drill dl{display:grid;grid-template-columns:max-content 1fr;gap:.15rem .8rem;margin:0}.drill dt{font-weight:600}.drill dd{margin:0;word-break:break-word}
 code,pre{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12.5px}
-pre{background:#f5f5f7;padding:.6rem .8rem;border-radius:6px;overflow-x:auto}
-.label{word-break:break-all}.muted{color:#666}.flag{color:#c62828;font-weight:600}
-.caller{border:1px solid #ddd;border-radius:6px;padding:.6rem .9rem;margin:.8rem 0}
-.caller dl{display:grid;grid-template-columns:max-content 1fr;gap:.2rem .8rem;margin:.4rem 0}.caller dt{font-weight:600}.caller dd{margin:0;word-break:break-all}
-svg.timeline{display:block}.legend span{display:inline-block;width:10px;height:10px;margin:0 .25rem 0 .6rem;vertical-align:middle}
+pre{background:var(--panel);padding:.6rem .8rem;border-radius:6px;overflow-x:auto}
+.label{word-break:break-all}code.program{color:var(--muted);font-size:12px}.muted{color:var(--muted)}.flag{color:var(--red);font-weight:600}
+svg.timeline{display:block}
+@media (max-width:1000px){.verdict{grid-template-columns:1fr}.cards{grid-template-columns:repeat(3,minmax(0,1fr))}}
 `;
 
+/** Share of the page for host rows (each with its drill-down): past it, hosts are counted, not listed. */
+const hostSectionBudgetBytes = 1_600_000;
+/** Share of the page for fix rows (each with its drill-down). */
+const fixSectionBudgetBytes = 800_000;
+/** Callers shown with full details in the whole page (2-4 KB each); the rest one line each. */
+const maxDetailedCallers = 100;
+/** Of those, the ones with a timeline strip (up to 15 KB each: a bar per bucket). */
+const maxCallerTimelines = 40;
+/** IMDSv1 callers listed in one host's drill-down. */
+const maxCallersPerHostRow = 5;
+
 /**
- * The report as one self-contained HTML file: inline CSS and SVG, no script, no external asset
- * or network access (a Content-Security-Policy forbids them too), every input string escaped.
+ * The report as one self-contained HTML dashboard: verdict counts and the fleet's IMDSv1 calls
+ * over time first, then the fix list as a table to sort and filter by typing (host, namespace,
+ * image, reason), drill-down to each fix's advice and to hosts and their callers. Inline CSS,
+ * SVG and one inline script allowed by its hash (a Content-Security-Policy forbids any other
+ * script, style source, image, font, frame or connection); every input string escaped.
  */
 export function renderHtml(report: ImdsReport, options: HtmlOptions = {}): string {
   const maxCallers = options.maxCallers ?? 500;
-  const maxHosts = options.maxHosts ?? 1000;
+  const maxHosts = options.maxHosts ?? 2000;
   const fleet = report.hosts.length > 1;
   const h = escapeHtml;
-  const windows = hostWindows(report.hosts);
-  const labels = new Map(report.hosts.map((host) => [host.host, hostLabel(host)]));
-  const labelOf = (host: string): string => labels.get(host) ?? host;
   const out: string[] = [];
   out.push(
     "<!DOCTYPE html>",
     '<html lang="en"><head><meta charset="utf-8">',
-    `<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">`,
+    `<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src '${dashboardScriptHash}'; base-uri 'none'; form-action 'none'">`,
     '<meta name="viewport" content="width=device-width, initial-scale=1">',
     `<title>IMDSv2 readiness: ${verdictLabel(report.verdict)}</title>`,
     `<style>${styles}</style></head><body>`,
   );
 
-  out.push(`<header class="verdict ${verdictClass[report.verdict]}">`);
-  out.push(`<h1>IMDSv2 readiness: ${verdictLabel(report.verdict)}</h1>`, `<p><strong>${h(verdictSummary(report.verdict))}</strong></p>`);
   const only = report.hosts.length === 1 ? report.hosts[0] : undefined;
-  out.push(only === undefined ? `<p>Fleet of ${report.hosts.length} hosts.</p>` : `<p>Host: <code>${h(hostLabel(only))}</code></p>`);
-  out.push(`<ul>${report.verdictReasons.map((reason) => `<li>${h(reason)}</li>`).join("")}</ul></header>`);
+  out.push(`<header class="verdict ${verdictClass[report.verdict]}"><div class="headline">`);
+  out.push(`<h1>IMDSv2 readiness: ${verdictLabel(report.verdict)}</h1>`, `<p class="summary">${h(verdictSummary(report.verdict))}</p>`);
+  out.push(only === undefined ? `<p>Fleet of ${report.hosts.length.toLocaleString("en-US")} hosts.</p>` : `<p>Host: <code>${h(hostLabel(only))}</code></p>`);
+  out.push(`</div><div class="cards">${cards(report)}</div></header>`);
+  out.push('<section class="chart-panel"><h2>IMDSv1 calls over time, all hosts</h2>', fleetChartSvg(report.timeline, h));
+  out.push('<p class="legend"><span style="background:#c62828"></span>IMDSv1<span style="background:#c9ccd1"></span>IMDSv2 and token requests</p></section>');
+  // A fleet's reasons list hosts (the fix list and the host table say it better): folded.
+  out.push(`<details class="reasons"${fleet ? "" : " open"}><summary>Why ${verdictLabel(report.verdict)}</summary><ul>${report.verdictReasons.map((reason) => `<li>${h(truncateText(reason, 2000))}</li>`).join("")}</ul></details>`);
+
+  out.push(...fixSection(report));
 
   out.push("<h2>Enforce IMDSv2</h2>", `<p>${h(enforcementIntro(report.verdict, report.enforcement, fleet))}</p>`);
   out.push(`<pre><code>${report.enforcement.commands.map(h).join("\n")}</code></pre>`);
 
-  out.push("<h2>Window and capture health</h2><table>");
+  if (fleet) out.push(...verdictSummarySection(report));
+  out.push(...hostSection(report, maxHosts, maxCallers));
+
+  out.push('<h2>Window and capture health</h2><table class="kv">');
   for (const [name, value] of healthRows(report, report.capture)) out.push(`<tr><th>${h(name)}</th><td>${h(value)}</td></tr>`);
   out.push("</table>");
 
-  if (fleet) {
-    out.push("<h2>Hosts</h2><table><tr><th>Host</th><th>Verdict</th><th>IMDSv1</th><th>IMDSv2</th><th>Token requests</th>");
-    out.push("<th>Callers using IMDSv1</th><th>Window</th><th>Packets dropped</th><th>Reasons</th></tr>");
-    for (const host of report.hosts.slice(0, maxHosts)) {
-      out.push(
-        `<tr><td class="label"><code>${h(hostLabel(host))}</code></td><td>${badge(host.verdict)}</td><td class="n">${host.totals.v1}</td>` +
-          `<td class="n">${host.totals.v2}</td><td class="n">${host.totals.tokenRequests}</td><td class="n">${host.v1Callers}</td>` +
-          `<td>${h(windowText(host.window))}</td><td class="n">${host.capture.framesDropped ?? "unknown"}</td>` +
-          `<td>${host.verdict === "READY" ? "" : `<ul>${host.verdictReasons.map((reason) => `<li>${h(reason)}</li>`).join("")}</ul>`}</td></tr>`,
-      );
-    }
-    out.push("</table>");
-    if (report.hosts.length > maxHosts) out.push(`<p class="muted">${report.hosts.length - maxHosts} more hosts in the JSON report.</p>`);
-  }
-
-  const listed = report.callers.slice(0, maxCallers);
-  out.push("<h2>Callers</h2>");
-  if (listed.length === 0) out.push("<p>No IMDS calls observed.</p>");
-  else {
-    out.push('<p class="legend muted">Timeline over each host\'s window:<span style="background:#c62828"></span>IMDSv1<span style="background:#2e7d32"></span>IMDSv2 and token requests</p>');
-    out.push(`<table><tr><th>Caller</th>${fleet ? "<th>Host</th>" : ""}<th>Why IMDSv1</th><th>IMDSv1</th><th>IMDSv2</th><th>Token requests</th>`);
-    out.push("<th>Statuses</th><th>First seen</th><th>Last seen</th><th>User-Agent</th><th>Paths</th><th>Timeline</th></tr>");
-    for (const caller of listed) {
-      out.push(
-        `<tr><td class="label"><code>${h(truncateText(caller.caller.label, 200))}</code></td>${fleet ? `<td><code>${h(labelOf(caller.host))}</code></td>` : ""}` +
-          `<td>${h(reasonLabel(caller.reason))}</td><td class="n">${caller.v1}</td><td class="n">${caller.v2}</td><td class="n">${caller.tokenRequests}</td>` +
-          `<td>${h(statusesText(caller.statuses))}</td><td>${h(caller.firstSeen)}</td><td>${h(caller.lastSeen)}</td>` +
-          `<td class="label"><code>${h(truncateText(userAgentsText(caller), 200))}</code></td><td class="label">${pathsCell(caller)}</td><td>${timelineSvg(caller, windows.get(caller.host) ?? null)}</td></tr>`,
-      );
-    }
-    out.push("</table>");
-    if (report.callers.length > maxCallers) out.push(`<p class="muted">${report.callers.length - maxCallers} more callers in the JSON report.</p>`);
-  }
-
-  const v1Callers = listed.filter((caller) => caller.v1 > 0);
-  if (v1Callers.length > 0) {
-    out.push("<h2>What each IMDSv1 caller must change</h2>");
-    for (const caller of v1Callers) out.push(callerDetails(caller, fleet ? labelOf(caller.host) : null));
-  }
-
   if (report.malformedLines.length > 0) {
     out.push("<h2>Malformed event lines (skipped)</h2><ul>");
-    for (const line of report.malformedLines) out.push(`<li><code>${h(line.path)}</code> line ${line.line}: ${h(line.problem)}</li>`);
+    for (const line of report.malformedLines) out.push(`<li><code>${h(truncateText(line.path, 200))}</code> line ${line.line}: ${h(truncateText(line.problem, 200))}</li>`);
     const more = report.capture.malformedLines - report.malformedLines.length;
     out.push(`${more > 0 ? `<li>...and ${more} more</li>` : ""}</ul>`);
   }
-  out.push(`<footer><p class="muted">${h(report.schema)}</p></footer></body></html>`, "");
+  out.push(`<footer><p class="muted">${h(report.schema)}: every host, caller and fix is in the JSON report.</p></footer>`);
+  out.push(`<script>${dashboardScript}</script></body></html>`, "");
   return out.join("\n");
 }
 
-function pathsCell(caller: CallerReport): string {
-  const { paths, more } = pathsSummary(caller);
-  const items = paths.map((path) => {
-    const flag = path.category === null ? "" : ` <span class="flag">${escapeHtml(path.category)}</span>`;
-    return `<code>${escapeHtml(truncateText(path.path, 120))}</code>${flag}`;
-  });
-  if (more > 0) items.push(`+${more} more`);
-  return items.join("<br>");
+/** "2026-11-02 13:35 UTC": a table cell's time (the full time is the cell's sort value). */
+function shortTime(time: string): string {
+  const match = /^(\d{4}-\d\d-\d\d)T(\d\d:\d\d)/.exec(time);
+  return match === null ? time : `${match[1]!} ${match[2]!} UTC`;
 }
 
-function badge(verdict: Verdict): string {
-  return `<span class="badge ${verdictClass[verdict]}">${verdictLabel(verdict)}</span>`;
+function cards(report: ImdsReport): string {
+  const card = (count: number, text: string, className = ""): string =>
+    `<div class="card ${className}"><span class="n">${count.toLocaleString("en-US")}</span><span class="t">${escapeHtml(text)}</span></div>`;
+  const credentialHosts = new Set(report.callers.filter((caller) => caller.credentialPaths).map((caller) => caller.host)).size;
+  const counts = verdictCounts(report.hosts).map(([verdict, count]) => card(count, `${verdictLabel(verdict)} hosts`, verdictClass[verdict]));
+  return [
+    ...counts,
+    card(report.fixes.length + report.fixesNotListed.fixes, "fixes to make"),
+    card(report.totals.v1, "IMDSv1 calls"),
+    card(credentialHosts, "hosts fetching credentials with IMDSv1"),
+  ].join("");
 }
 
-/** `host`: the caller's host label in a fleet report, null for a single host. */
-function callerDetails(caller: CallerReport, host: string | null): string {
+/** Lower-cased text a filter word is looked for in (escaped when written into the attribute). */
+function searchText(parts: readonly (string | null | undefined)[]): string {
+  return parts.filter((part) => part !== null && part !== undefined && part !== "").join(" ").toLowerCase();
+}
+
+function fixSection(report: ImdsReport): string[] {
+  const h = escapeHtml;
+  const total = report.fixes.length + report.fixesNotListed.fixes;
+  const out = [`<h2 id="fixes">Fixes (${total})</h2>`];
+  out.push(
+    '<div class="filter"><input id="filter" type="search" placeholder="Filter by host, namespace, image, reason..." aria-label="Filter fixes and hosts" autocomplete="off">' +
+      '<span id="filter-status" class="muted" role="status"></span></div>',
+  );
+  if (total === 0) out.push(`<p>${report.totals.v1 > 0 ? "IMDSv1 calls were seen, but only from callers beyond the caller limits (not grouped)." : "No IMDSv1 caller: nothing to change."}</p>`);
+  out.push(
+    '<table id="fix-table" class="sortable"><thead><tr><th data-sort="number">#</th><th data-sort="text">Fix (click for advice)</th><th data-sort="text">Why</th>' +
+      '<th data-sort="number">Hosts</th><th data-sort="number">IMDSv1</th><th data-sort="number" title="hosts where credentials were fetched with IMDSv1">Credentials via v1</th><th data-sort="text">Last seen</th></tr></thead><tbody>',
+  );
+  let bytes = 0;
+  let listed = 0;
+  for (const [index, fix] of report.fixes.entries()) {
+    const placement = fix.placement;
+    const search = searchText([
+      fix.id, fix.title, fix.reason, fix.fallbackCause, reasonLabel(fix.reason), fix.program.name, fix.program.identifiedBy, fix.sdk?.name,
+      ...placement.workloads, ...placement.images, ...placement.ecsTasks,
+    ]);
+    const why = `${reasonLabel(fix.reason)}${fix.fallbackCause === null ? "" : ` (${fix.fallbackCause})`}`;
+    const row =
+      `<tr data-fix="${h(fix.id)}" data-search="${h(search)}"><td class="n" data-value="${index + 1}">${index + 1}</td>` +
+        `<td class="label" data-value="${h(fix.title.toLowerCase())}"><details><summary><strong>${h(fix.problem)}</strong><br><code class="program">${h(truncateText(fix.title.slice(0, Math.max(0, fix.title.length - fix.problem.length - 2)), 240))}</code></summary>${fixDrillDown(fix)}</details></td>` +
+        `<td>${h(why)}</td><td class="n" data-value="${fix.hostCount}">${fix.hostCount}</td><td class="n" data-value="${fix.v1}">${fix.v1}</td>` +
+        `<td class="n" data-value="${fix.credentialHostCount}">${fix.credentialPaths ? `<span class="flag">${fix.credentialHostCount}</span>` : "0"}</td><td data-value="${h(fix.lastSeen)}">${h(shortTime(fix.lastSeen))}</td></tr>`;
+    bytes += row.length;
+    if (bytes > fixSectionBudgetBytes) break;
+    out.push(row);
+    listed++;
+  }
+  out.push("</tbody></table>");
+  if (report.fixes.length > listed) out.push(`<p class="muted">${report.fixes.length - listed} more fixes (the fewest hosts) in the JSON report and the CSV.</p>`);
+  const cut = fixesCutText(report);
+  if (cut !== null) out.push(`<p class="muted">${h(cut)}</p>`);
+  return out;
+}
+
+function fixDrillDown(fix: FixReport): string {
+  const h = escapeHtml;
+  const rows: [string, string][] = [
+    ["Advice", h(fix.advice)],
+    ["Program", `<code>${h(fix.program.name)}</code> (${h(fixProgramText(fix))})`],
+    ...fixPlacementLines(fix).map(([name, value]): [string, string] => [name, `<code>${h(value)}</code>`]),
+    ["Hosts", `${fix.hostCount}: ${fix.exampleHosts.map((host) => `<code>${h(host)}</code>`).join(", ")}${fix.hostCount > fix.exampleHosts.length ? ", ..." : ""}`],
+    ["Calls", h(fixCallsText(fix))],
+    ["Seen", h(`${fix.firstSeen} to ${fix.lastSeen}`)],
+    ["Fix id", `<code>${h(fix.id)}</code>`],
+  ];
+  return `<div class="drill"><dl>${rows.map(([name, value]) => `<dt>${h(name)}</dt><dd>${value}</dd>`).join("")}</dl></div>`;
+}
+
+function verdictSummarySection(report: ImdsReport): string[] {
+  const h = escapeHtml;
+  const out = ['<h2>Hosts by verdict</h2><table class="kv">'];
+  for (const [verdict, count] of verdictCounts(report.hosts)) out.push(`<tr><th>${badge(verdict)}</th><td class="n">${count}</td></tr>`);
+  out.push("</table>");
+  const causes = unknownHostsByCause(report.hosts);
+  if (causes.length > 0) {
+    out.push('<h3>UNKNOWN hosts by cause</h3><table><thead><tr><th>Cause</th><th>Hosts</th><th>Examples</th></tr></thead><tbody>');
+    for (const group of causes) {
+      out.push(`<tr><td>${h(unknownCauseLabel(group.cause))}</td><td class="n">${group.hostCount}</td><td>${group.examples.map((host) => `<code>${h(host)}</code>`).join(", ")}</td></tr>`);
+    }
+    out.push("</tbody></table>");
+  }
+  return out;
+}
+
+/** Hosts worst first, each with its verdict reasons and IMDSv1 callers one click away. */
+function hostSection(report: ImdsReport, maxHosts: number, maxCallers: number): string[] {
+  const h = escapeHtml;
+  const out = ["<h2>Hosts</h2>"];
+  const fixNumbers = new Map(report.fixes.map((fix, index) => [fix.id, index + 1]));
+  const callersByHost = new Map<string, CallerReport[]>();
+  for (const caller of report.callers.slice(0, maxCallers * 20)) {
+    const list = callersByHost.get(caller.host);
+    if (list === undefined) callersByHost.set(caller.host, [caller]);
+    else list.push(caller);
+  }
+  const windows = hostWindows(report.hosts);
+  const details = { left: report.hosts.length === 1 ? maxCallers : maxDetailedCallers, timelines: report.hosts.length === 1 ? maxCallers : maxCallerTimelines };
+  out.push(
+    '<table id="host-table" class="sortable"><thead><tr><th data-sort="text">Host (click for callers)</th><th data-sort="number">Verdict</th><th data-sort="number">IMDSv1</th>' +
+      '<th data-sort="number">IMDSv2</th><th data-sort="number">Token requests</th><th>Fixes (#)</th><th data-sort="text">Window</th></tr></thead><tbody>',
+  );
+  let bytes = 0;
+  let listed = 0;
+  for (const host of report.hosts.slice(0, maxHosts)) {
+    const fixIds = host.fixes.filter((id) => fixNumbers.has(id));
+    const label = hostLabel(host);
+    const search = searchText([label, host.instanceId, host.hostname, verdictLabel(host.verdict), ...host.unknownCauses.map(unknownCauseLabel)]);
+    const callers = (callersByHost.get(host.host) ?? []).filter((caller) => caller.v1 > 0 || report.hosts.length === 1);
+    const row =
+      `<tr data-search="${h(search)}" data-fixes="${h(fixIds.join(" "))}"><td class="label" data-value="${h(label.toLowerCase())}"><details${report.hosts.length === 1 ? " open" : ""}><summary><code>${h(label)}</code></summary>` +
+      `${hostDrillDown(host, callers, windows.get(host.host) ?? null, details, report.hosts.length === 1 ? maxCallers : maxCallersPerHostRow)}</details></td>` +
+      `<td data-value="${verdictRank[host.verdict]}">${badge(host.verdict)}</td><td class="n" data-value="${host.totals.v1}">${host.totals.v1}</td>` +
+      `<td class="n" data-value="${host.totals.v2}">${host.totals.v2}</td><td class="n" data-value="${host.totals.tokenRequests}">${host.totals.tokenRequests}</td>` +
+      `<td>${fixIds.map((id) => `<span class="fixref">${fixNumbers.get(id) ?? ""}</span>`).join(" ") || "-"}</td><td>${h(windowText(host.window))}</td></tr>`;
+    bytes += row.length;
+    if (bytes > hostSectionBudgetBytes) break;
+    out.push(row);
+    listed++;
+  }
+  out.push("</tbody></table>");
+  if (report.hosts.length > listed) {
+    out.push(`<p class="muted">${report.hosts.length - listed} more hosts (the best verdicts) in the JSON report; the filter searches the ${listed} listed here.</p>`);
+  }
+  if (report.callers.length > 0 && report.hosts.length === 1 && report.callers.length > maxCallers) {
+    out.push(`<p class="muted">${report.callers.length - maxCallers} more callers in the JSON report.</p>`);
+  }
+  return out;
+}
+
+const verdictRank: Record<Verdict, number> = { NOT_READY: 0, UNKNOWN: 1, READY: 2 };
+
+/**
+ * A host's verdict reasons and its IMDSv1 callers (all callers for a single host): the first
+ * callers of the page with their full details and timeline, the rest one line each.
+ */
+function hostDrillDown(host: HostReport, callers: readonly CallerReport[], window: Span | null, details: { left: number; timelines: number }, limit: number): string {
+  const h = escapeHtml;
+  const parts = [`<div class="drill"><ul class="reasons">${host.verdictReasons.slice(0, 4).map((reason) => `<li>${h(truncateText(reason, 300))}</li>`).join("")}</ul>`];
+  const shown = callers.slice(0, limit);
+  if (shown.length > 0) {
+    parts.push(`<h3>${host.v1Callers > 0 ? "Callers using IMDSv1" : "Callers"}</h3>`);
+    const lines: string[] = [];
+    for (const caller of shown) {
+      if (details.left > 0) {
+        details.left--;
+        const timeline = details.timelines > 0 ? timelineSvg(caller, window) : "";
+        if (timeline !== "") details.timelines--;
+        parts.push(callerDetails(caller, timeline));
+      } else {
+        lines.push(`<li><code class="label">${h(truncateText(caller.caller.label, 120))}</code>: ${h(reasonLabel(caller.reason))}, IMDSv1 ${caller.v1}</li>`);
+      }
+    }
+    if (lines.length > 0) parts.push(`<ul>${lines.join("")}</ul>`);
+    if (callers.length > shown.length) parts.push(`<p class="muted">${callers.length - shown.length} more callers of this host in the JSON report.</p>`);
+  }
+  parts.push("</div>");
+  return parts.join("");
+}
+
+/** A caller's details: advice, calls, client, process and paths, with its timeline strip. */
+function callerDetails(caller: CallerReport, timeline: string): string {
   const h = escapeHtml;
   const rows: [string, string][] = [];
-  if (host !== null) rows.push(["Host", `<code>${h(host)}</code>`]);
   rows.push(["Advice", h(caller.advice)]);
   rows.push([
     "Calls",
@@ -174,17 +337,18 @@ function callerDetails(caller: CallerReport, host: string | null): string {
   rows.push(["User-Agent", `<code>${h(userAgentsText(caller))}</code>`]);
   rows.push(["Address", `<code>${h(caller.clientIps.join(", "))}</code>`]);
   for (const [name, value] of processLines(caller)) rows.push([name, `<code>${h(value)}</code>`]);
-  const paths = caller.paths.map((path) => {
+  const paths = caller.paths.slice(0, 8).map((path) => {
     const flag = path.category === null ? "" : ` <span class="flag">${h(path.category)}</span>`;
-    return `<li><code>${h(path.path)}</code> (${pathCountsText(path)})${flag}</li>`;
+    return `<li><code>${h(truncateText(path.path, 200))}</code> (${pathCountsText(path)})${flag}</li>`;
   });
-  if (caller.otherPathCalls > 0) paths.push(`<li>${caller.otherPathCalls} calls to further paths</li>`);
+  if (caller.paths.length > 8 || caller.otherPathCalls > 0) paths.push(`<li>${caller.paths.length - Math.min(8, caller.paths.length)} more paths, ${caller.otherPathCalls} calls to further paths</li>`);
   const credentials = caller.credentialPaths ? ' <span class="flag">credentials requested with IMDSv1</span>' : "";
   rows.push([`Paths${credentials}`, `<ul>${paths.join("")}</ul>`]);
+  if (timeline !== "") rows.push(["Timeline", timeline]);
   return (
-    `<div class="caller"><h3><code class="label">${h(truncateText(caller.caller.label, 200))}</code>: ${h(reasonLabel(caller.reason))}</h3><dl>` +
+    `<details class="caller"><summary><code class="label">${h(truncateText(caller.caller.label, 200))}</code>: ${h(reasonLabel(caller.reason))}, IMDSv1 ${caller.v1}</summary><dl>` +
     rows.map(([name, value]) => `<dt>${name}</dt><dd>${value}</dd>`).join("") +
-    "</dl></div>"
+    "</dl></details>"
   );
 }
 
@@ -242,4 +406,8 @@ function timelineSvg(caller: CallerReport, window: Span | null): string {
     bars.join("") +
     "</svg>"
   );
+}
+
+function badge(verdict: Verdict): string {
+  return `<span class="badge ${verdictClass[verdict]}">${verdictLabel(verdict)}</span>`;
 }

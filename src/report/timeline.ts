@@ -25,8 +25,14 @@ export class CallTimeline {
   private bucketMs = initialBucketMs;
   /** Start of bucket 0, a multiple of `bucketMs`; NaN until the first call. */
   private anchorMs = Number.NaN;
-  private readonly v1 = new Float64Array(timelineBucketCount);
-  private readonly v2 = new Float64Array(timelineBucketCount);
+  private readonly v1: Float64Array;
+  private readonly v2: Float64Array;
+
+  /** `bucketCount`: the per-caller default, or more for the fleet's chart. */
+  constructor(private readonly bucketCount = timelineBucketCount) {
+    this.v1 = new Float64Array(bucketCount);
+    this.v2 = new Float64Array(bucketCount);
+  }
 
   add(timeMs: number, isV1: boolean): void {
     this.addCount(timeMs, isV1, 1);
@@ -47,7 +53,7 @@ export class CallTimeline {
   /** Adds another timeline's counts, each bucket's at its start time (the other is unchanged). */
   absorb(other: CallTimeline): void {
     if (Number.isNaN(other.anchorMs)) return;
-    for (let index = 0; index < timelineBucketCount; index++) {
+    for (let index = 0; index < other.bucketCount; index++) {
       const v1 = other.v1[index]!;
       const v2 = other.v2[index]!;
       if (v1 === 0 && v2 === 0) continue;
@@ -58,7 +64,7 @@ export class CallTimeline {
   }
 
   private covers(timeMs: number): boolean {
-    return timeMs >= this.anchorMs && timeMs < this.anchorMs + timelineBucketCount * this.bucketMs;
+    return timeMs >= this.anchorMs && timeMs < this.anchorMs + this.bucketCount * this.bucketMs;
   }
 
   /**
@@ -69,7 +75,7 @@ export class CallTimeline {
   private shiftToCover(timeMs: number): boolean {
     let first = -1;
     let last = -1;
-    for (let index = 0; index < timelineBucketCount; index++) {
+    for (let index = 0; index < this.bucketCount; index++) {
       if (this.v1[index] === 0 && this.v2[index] === 0) continue;
       if (first < 0) first = index;
       last = index;
@@ -77,13 +83,13 @@ export class CallTimeline {
     const target = Math.floor((timeMs - this.anchorMs) / this.bucketMs);
     const low = first < 0 ? target : Math.min(first, target);
     const high = first < 0 ? target : Math.max(last, target);
-    if (high - low >= timelineBucketCount) return false;
+    if (high - low >= this.bucketCount) return false;
     // The new bucket 0: as far left as needed for `timeMs`, or as far right as needed.
-    const shift = target < 0 ? low : high - (timelineBucketCount - 1);
+    const shift = target < 0 ? low : high - (this.bucketCount - 1);
     for (const counts of [this.v1, this.v2]) {
       if (shift > 0) counts.copyWithin(0, shift);
-      else counts.copyWithin(-shift, 0, timelineBucketCount + shift);
-      if (shift > 0) counts.fill(0, timelineBucketCount - shift);
+      else counts.copyWithin(-shift, 0, this.bucketCount + shift);
+      if (shift > 0) counts.fill(0, this.bucketCount - shift);
       else counts.fill(0, 0, -shift);
     }
     this.anchorMs += shift * this.bucketMs;
@@ -95,7 +101,7 @@ export class CallTimeline {
     const widerAnchorMs = Math.floor(this.anchorMs / widerMs) * widerMs;
     // Each old bucket moves to an index no greater than its own, so one ascending pass suffices.
     for (const counts of [this.v1, this.v2]) {
-      for (let index = 0; index < timelineBucketCount; index++) {
+      for (let index = 0; index < this.bucketCount; index++) {
         const count = counts[index]!;
         if (count === 0) continue;
         counts[index] = 0;
@@ -110,7 +116,7 @@ export class CallTimeline {
   snapshot(): TimelineSnapshot | null {
     let first = -1;
     let last = -1;
-    for (let index = 0; index < timelineBucketCount; index++) {
+    for (let index = 0; index < this.bucketCount; index++) {
       if (this.v1[index] === 0 && this.v2[index] === 0) continue;
       if (first < 0) first = index;
       last = index;

@@ -258,8 +258,10 @@ export interface FixPlacement {
 export interface FixReport {
   /** Stable for the same program and reason (a hash of both): "fix-" and 8 hex digits. */
   readonly id: string;
-  /** One line for people: the program and what is wrong. */
+  /** One line for people: the program and what is wrong ("PROGRAM: PROBLEM"). */
   readonly title: string;
+  /** What is wrong and the change, in a few words (the title's end). */
+  readonly problem: string;
   readonly reason: V1Reason;
   readonly fallbackCause: FallbackCause | null;
   readonly program: ProgramIdentity;
@@ -321,6 +323,8 @@ export interface ImdsReport {
   /** For a single host its commands; for a fleet the commands with `INSTANCE_ID` to fill in. */
   readonly enforcement: Enforcement;
   readonly window: ReportWindow;
+  /** Every call (hosts beyond the limit too) over time, 120 buckets at most; null without calls. */
+  readonly timeline: TimelineSnapshot | null;
   readonly capture: CaptureHealth;
   readonly totals: CallTotals;
   /** Worst verdict first, then by name. */

@@ -2,6 +2,8 @@ import { describe, expect, it } from "vitest";
 import type { ImdsEvent } from "../../src/events.js";
 import { renderReport } from "../../src/report/index.js";
 import { ReportBuilder } from "../../src/report/aggregate.js";
+import { createHash } from "node:crypto";
+import { dashboardScript } from "../../src/report/html/dashboard-script.js";
 import { escapeHtml, renderHtml } from "../../src/report/render-html.js";
 import { renderJson } from "../../src/report/render-json.js";
 import { codeSpan, escapeMarkdown, renderMarkdown } from "../../src/report/render-markdown.js";
@@ -27,8 +29,11 @@ function hostileReport(fleet = false): ImdsReport {
 describe("HTML report", () => {
   const html = renderHtml(hostileReport());
 
+  /** The page without its one script (checked on its own below). */
+  const withoutOwnScript = html.replace(`<script>${dashboardScript}</script>`, "");
+
   it("escapes everything that comes from the input", () => {
-    expect(html).not.toContain("<script");
+    expect(withoutOwnScript).not.toContain("<script");
     expect(html).not.toContain("<img");
     expect(html).not.toContain("<svg onload");
     expect(html).not.toContain("</textarea>");
@@ -39,18 +44,26 @@ describe("HTML report", () => {
     expect(html).toContain("&lt;b&gt;host&lt;/b&gt;");
   });
 
-  it("is self-contained: no script, no external asset, no network", () => {
+  it("is self-contained: one script of our own allowed by its hash, no external asset, no network", () => {
     expect(html.startsWith("<!DOCTYPE html>")).toBe(true);
+    expect(html.split("<script").length - 1).toBe(1);
+    expect(html).toContain(`<script>${dashboardScript}</script></body></html>`);
     // Input text is escaped, so every "<" left in the output starts one of our own tags.
     for (const forbidden of [/<script/i, /<[^>]*\s(?:src|href|xlink:href)=/i, /url\(/i, /@import/i, /<link/i, /<iframe/i, /<object/i]) {
-      expect(html).not.toMatch(forbidden);
+      expect(withoutOwnScript).not.toMatch(forbidden);
     }
-    expect(html).toContain(`<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">`);
+    const hash = createHash("sha256").update(dashboardScript, "utf8").digest("base64");
+    expect(html).toContain(
+      `<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'sha256-${hash}'; base-uri 'none'; form-action 'none'">`,
+    );
     expect(html).toContain("<style>");
+    // The script builds no HTML from the page's data: it only hides, shows and reorders rows.
+    expect(dashboardScript).not.toMatch(/innerHTML|outerHTML|insertAdjacentHTML|document\.write|eval\(|Function\(/);
   });
 
   it("draws an inline SVG timeline of IMDSv1 and IMDSv2 calls per caller", () => {
     const timelines = html.match(/<svg class="timeline"[\s\S]*?<\/svg>/g) ?? [];
+    // Drawn in the host's drill-down for each of its callers.
     expect(timelines).toHaveLength(3);
     // One-minute host window, 240 px: a one-second bucket is 4 px wide; IMDSv1 above the middle.
     expect(timelines[0]).toContain('<rect x="120.0" y="1.0" width="4.0" height="14.0" fill="#c62828"><title>2025-03-01T00:00:30.000Z: IMDSv1 1, IMDSv2 0</title></rect>');
@@ -61,7 +74,8 @@ describe("HTML report", () => {
 
   it.each([false, true])("is well formed: every element closed in order (fleet: %s)", (fleet) => {
     const html = renderHtml(hostileReport(fleet));
-    if (fleet) expect(html).toContain("<h2>Hosts</h2>");
+    expect(html).toContain("<h2>Hosts</h2>");
+    if (fleet) expect(html).toContain("<h2>Hosts by verdict</h2>");
     const voidElements = new Set(["meta", "br", "hr", "img", "input", "link"]);
     const stack: string[] = [];
     for (const match of html.matchAll(/<(\/?)([a-zA-Z][a-zA-Z0-9]*)\b[^>]*?(\/?)>/g)) {
