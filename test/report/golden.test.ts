@@ -14,6 +14,8 @@ import type { ReportOptions } from "../../src/report/aggregate.js";
 import { hostFromPath } from "../../src/report/host-identity.js";
 import { renderJson } from "../../src/report/render-json.js";
 import { renderMarkdown } from "../../src/report/render-markdown.js";
+import { renderCsv } from "../../src/report/render-csv.js";
+import { generateFleet } from "../../bench/fleet-events.mjs";
 import type { CallerReport, ImdsReport } from "../../src/report/types.js";
 
 const capturesDirectory = join(import.meta.dirname, "..", "..", "captures");
@@ -212,5 +214,54 @@ describe("golden reports of the captures", () => {
     expect(report.enforcement.commands).toEqual(["aws ec2 modify-instance-metadata-options --instance-id INSTANCE_ID --http-tokens required"]);
     // A capture file cannot say whether it covered a boot.
     expect(report.verdictReasons.at(-1)).toMatch(/^Whether the window included a boot is unknown/);
+  });
+});
+
+/**
+ * A fleet golden report: every capture of captures/ as a host of its own (their shared fake
+ * instance id dropped, as in test/report/duckdb.test.ts) plus hosts from the deterministic fleet
+ * generator (bench/fleet-events.mjs), whose live events name Kubernetes pods and ECS tasks.
+ * JSON, Markdown and CSV are compared byte for byte (UPDATE_GOLDEN=1 rewrites them).
+ */
+describe("golden fleet report: captures plus generated hosts", () => {
+  it("fleet.report.{json,md,csv}", async () => {
+    const builder = new ReportBuilder();
+    for (const captureName of captureNames) {
+      const host = hostFromPath(captureName);
+      const source = `captures/${captureName}`;
+      const { summary, hadErrors } = await analyzeCaptures([join(capturesDirectory, captureName)], {
+        onEvent: (event) => { builder.addEvent({ ...event, source, instanceId: null }, host); },
+      });
+      expect(hadErrors).toBe(false);
+      builder.addSummary({ ...summary, instanceId: null }, host);
+    }
+    generateFleet({ hosts: 10, runsPerProgram: 1 }, {
+      event: (event, host) => { builder.addEvent(event, host); },
+      summary: (summary, host) => { builder.addSummary(summary, host); },
+    });
+    const report = builder.build();
+
+    expect(report.hosts).toHaveLength(captureNames.length + 10);
+    expect(report.verdict).toBe("NOT_READY");
+    // The Kubernetes caller: one image in two namespaces, named by pod, fixed by the hop limit.
+    const checkout = report.fixes.find((fix) => fix.program.name === "registry.example.com/shop/checkout:1.4.2")!;
+    expect(checkout.placement.workloads).toEqual(["shop/checkout (Deployment, derived)", "shop-staging/checkout (Deployment, derived)"]);
+    expect([checkout.reason, checkout.fallbackCause, checkout.hopLimitNeeded]).toEqual(["fallback", "put-unanswered", true]);
+    expect(checkout.advice).toMatch(/it runs in pod shop(-staging)?\/checkout-[a-z0-9]+-[a-z0-9]{5}, container checkout, image registry\.example\.com\/shop\/checkout:1\.4\.2/);
+    // The ECS caller: task family and container, image to rebuild.
+    const billing = report.fixes.find((fix) => fix.program.name === "123456789012.dkr.ecr.eu-west-1.amazonaws.com/billing:2.0")!;
+    expect(billing.placement.ecsTasks).toEqual(["prod billing:12 worker"]);
+    expect(billing.reason).toBe("sdk-too-old");
+    expect(billing.advice).toContain("then rebuild image 123456789012.dkr.ecr.eu-west-1.amazonaws.com/billing:2.0 and redeploy");
+    // Offline captures' callers join the fix list by User-Agent: curl from several captures is one fix.
+    const curl = report.fixes.find((fix) => fix.program.identifiedBy === "user-agent" && fix.program.name === "curl")!;
+    expect(curl.hostCount).toBeGreaterThanOrEqual(5);
+
+    const base = join(goldenDirectory, "fleet");
+    const outputs = { json: renderJson(report), md: renderMarkdown(report), csv: renderCsv(report) };
+    for (const [extension, text] of Object.entries(outputs)) {
+      if (updateGolden) writeFileSync(`${base}.report.${extension}`, text);
+      expect(text).toBe(readFileSync(`${base}.report.${extension}`, "utf8"));
+    }
   });
 });
