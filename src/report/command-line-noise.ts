@@ -18,7 +18,7 @@ interface NoiseRule {
  */
 export const commandLineNoiseRules: readonly NoiseRule[] = [
   // Temporary files and directories: whatever follows /tmp/ up to the next separator.
-  { pattern: /(\/tmp|\/var\/tmp|\/dev\/shm|\/run\/user\/[0-9]+)\/[^\s/:=,;'"]+/g, placeholder: "$1/<tmp>" },
+  { pattern: /(\/tmp|\/var\/tmp|\/dev\/shm|\/run\/user\/[0-9]+)\/[^ \t\n\f\r/:=,;'"]+/g, placeholder: "$1/<tmp>" },
   // UUIDs (pod uids, request ids, job ids).
   { pattern: /[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}/g, placeholder: "<uuid>" },
   // EC2 instance ids and EC2 host names (ip-10-0-1-23, ip-10-0-1-23.ec2.internal).

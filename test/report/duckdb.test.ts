@@ -156,7 +156,7 @@ describe("docs/queries over golden capture events in DuckDB", () => {
 
   it("docs/QUERYING.md points to every query file", () => {
     const document = readFileSync(join(repositoryDirectory, "docs", "QUERYING.md"), "utf8");
-    const files = ["athena/create-table.sql", "duckdb/events-view.sql", ...readdirSync(queriesDirectory).filter((name) => name.endsWith(".sql"))];
+    const files = ["athena/create-table.sql", "duckdb/events-view.sql", "athena/callers-view.sql", "duckdb/callers-view.sql", ...readdirSync(queriesDirectory).filter((name) => name.endsWith(".sql"))];
     for (const file of files) expect(document).toContain(`queries/${file}`);
   });
 });
