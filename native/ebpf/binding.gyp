@@ -1,4 +1,7 @@
 {
+  # Node-API addon for eBPF connect attribution (src/attribution/ebpf-addon.ts loads
+  # build/Release/imds_ebpf.node). Built by native/build.mjs at install time: needs a C compiler
+  # and linux-libc-dev; see README.md.
   "targets": [
     {
       "target_name": "imds_ebpf",
@@ -15,8 +18,9 @@
         "src/error.c"
       ],
       "include_dirs": ["../common"],
-      "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-pthread"],
-      "ldflags": ["-pthread"],
+      # Portable across glibc versions (2.17 on): native/common/portable.h says why and how.
+      "cflags": ["-include", "<(module_root_dir)/../common/portable.h", "-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-pthread"],
+      "ldflags": ["-pthread", "-static-libgcc"],
       "defines": ["_GNU_SOURCE"],
       "conditions": [
         ["OS!='linux'", { "type": "none", "sources": [] }]

@@ -22,6 +22,9 @@
         "src/error.c"
       ],
       "include_dirs": ["../common"],
+      # Portable across glibc versions (2.17 on): native/common/portable.h says why and how.
+      "cflags": ["-include", "<(module_root_dir)/../common/portable.h"],
+      "ldflags": ["-static-libgcc"],
       "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],
       "cflags_c": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-O2"],
       # No -lpcap: libpcap is opened at run time by its soname (src/libpcap.h); only pcap.h is

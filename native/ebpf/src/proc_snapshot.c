@@ -30,9 +30,12 @@ void proc_snapshot_init(struct proc_snapshot *s, const char *proc_root) {
 }
 
 unsigned long long proc_snapshot_ticks(const struct proc_snapshot *s, unsigned long long ns) {
+  unsigned long long ticks = s->clock_ticks_per_second;
   /* USER_HZ divides 10^9 on every Linux architecture: then this is exactly the kernel's division. */
-  if (NS_PER_SECOND % s->clock_ticks_per_second == 0) return ns / (NS_PER_SECOND / s->clock_ticks_per_second);
-  return (unsigned long long)((unsigned __int128)ns * s->clock_ticks_per_second / NS_PER_SECOND);
+  if (NS_PER_SECOND % ticks == 0) return ns / (NS_PER_SECOND / ticks);
+  /* Otherwise floor(ns * ticks / 10^9) without overflowing 64 bits, split at whole seconds
+   * (no 128-bit division: that would need libgcc's __udivti3, see native/common/portable.h). */
+  return ns / NS_PER_SECOND * ticks + ns % NS_PER_SECOND * ticks / NS_PER_SECOND;
 }
 
 /* Reads at most size - 1 bytes of a small file (one read: procfs hands these out whole) and NUL-terminates. */
