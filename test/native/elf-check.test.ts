@@ -6,10 +6,10 @@
  * same source built the way the addons are (native/common/portable.h, -static-libgcc).
  */
 import { spawnSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { addonPolicy, checkElf, newestGlibc, readElfNeeds, shippedBinaries } from "../../native/elf-check.mjs";
+import { addonPolicy, checkElf, newestGlibc, nodeExecutablePolicy, readElfNeeds, shippedBinaries } from "../../native/elf-check.mjs";
 import { makeTempDir } from "../helpers/temp-dir.js";
 
 const packageRoot = join(import.meta.dirname, "..", "..");
@@ -76,6 +76,18 @@ describe("ELF check", () => {
     expect(needs.needed).toEqual(["libc.so.6"]);
   });
 
+  it("passes Node's own binaries, what a single executable is made of, with the executable policy", () => {
+    // This Node (the single executables are built from it: here it is Node's official build),
+    // and the official arm64 one when the arm64 tests have fetched it.
+    const arm64 = join(packageRoot, "node_modules", ".cache", "imds-analyzer", `node-v${process.versions.node}-linux-arm64`, "bin", "node");
+    for (const node of [process.execPath, ...(existsSync(arm64) ? [arm64] : [])]) {
+      const needs = readElfNeeds(node);
+      expect(checkElf(needs, nodeExecutablePolicy)).toEqual([]);
+      expect(checkElf(needs, addonPolicy).length).toBeGreaterThan(0); // more than an addon may need
+      console.log(`${node}: ${needs.arch}, newest GLIBC_${newestGlibc(needs) ?? "none"}, DT_NEEDED ${needs.needed.join(" ")}`);
+    }
+  });
+
   const binaries = shippedBinaries(packageRoot);
   it("finds the built addons", () => {
     const built = binaries.filter((binary) => binary.path.includes("/build/Release/")).map((binary) => binary.path.slice(packageRoot.length + 1));
@@ -86,9 +98,25 @@ describe("ELF check", () => {
     expect(built.sort()).toEqual(["native/ebpf/build/Release/imds_ebpf.node", "native/pcap/build/Release/imds_pcap.node"]);
   });
 
-  it.each(binaries.map((binary) => [binary.path.slice(packageRoot.length + 1), binary] as const))("%s: libc only, GLIBC <= 2.28", (_name, binary) => {
+  it("finds the prebuilt addons for x64 and arm64", () => {
+    const prebuilt = binaries.filter((binary) => binary.path.includes("/prebuilds/")).map((binary) => binary.path.slice(packageRoot.length + 1));
+    if (prebuilt.length === 0 && !inCi) {
+      console.warn("skipping: no prebuilt addons here (node native/build.mjs --prebuild --arch x64|arm64)");
+      return;
+    }
+    expect(prebuilt.sort()).toEqual([
+      "prebuilds/linux-arm64/imds_ebpf.node",
+      "prebuilds/linux-arm64/imds_pcap.node",
+      "prebuilds/linux-x64/imds_ebpf.node",
+      "prebuilds/linux-x64/imds_pcap.node",
+    ]);
+  });
+
+  it.each(binaries.map((binary) => [binary.path.slice(packageRoot.length + 1), binary] as const))("%s: needs nothing but what the policy allows, GLIBC <= 2.28", (name, binary) => {
     const needs = readElfNeeds(binary.path);
+    const expectedArch = /linux-(x64|arm64)/.exec(name)?.[1] ?? process.arch;
+    expect(needs.arch).toBe(expectedArch);
     expect(checkElf(needs, binary.policy)).toEqual([]);
-    console.log(`${binary.path.slice(packageRoot.length + 1)}: ${needs.arch}, newest GLIBC_${newestGlibc(needs) ?? "none"}, DT_NEEDED ${needs.needed.join(" ")}`);
+    console.log(`${name}: ${needs.arch}, newest GLIBC_${newestGlibc(needs) ?? "none"}, DT_NEEDED ${needs.needed.join(" ")}`);
   });
 });
