@@ -121,7 +121,10 @@ export const fleetPrograms = [
       { kind: "token-request", path: "/latest/api/token", status: null },
       { kind: "v1", path: credentialsPath, status: 200 },
     ],
-    process: (random) => containerProcess(random, "registry.example.com/shop/checkout:1.4.2", { namespace: "shop", pod: `checkout-7d9f8b6c5-${randomText(random, 5)}`, container: "checkout" }, null),
+    process: (_random, host) => {
+      const pod = randomSource(host * 31 + 1);
+      return containerProcess(pod, "registry.example.com/shop/checkout:1.4.2", { namespace: "shop", pod: `checkout-7d9f8b6c5-${randomText(pod, 5)}`, container: "checkout" }, null);
+    },
   },
   {
     name: "k8s-checkout-staging",
@@ -131,15 +134,18 @@ export const fleetPrograms = [
       { kind: "token-request", path: "/latest/api/token", status: null },
       { kind: "v1", path: credentialsPath, status: 200 },
     ],
-    process: (random) => containerProcess(random, "registry.example.com/shop/checkout:1.4.2", { namespace: "shop-staging", pod: `checkout-5f6b9c8d4-${randomText(random, 5)}`, container: "checkout" }, null),
+    process: (_random, host) => {
+      const pod = randomSource(host * 31 + 2);
+      return containerProcess(pod, "registry.example.com/shop/checkout:1.4.2", { namespace: "shop-staging", pod: `checkout-5f6b9c8d4-${randomText(pod, 5)}`, container: "checkout" }, null);
+    },
   },
   {
     name: "ecs-billing",
     runsOn: (host) => host % 10 === 7,
     userAgent: "aws-sdk-java/1.11.400 Linux/4.14.350 OpenJDK_64-Bit_Server_VM/25.392-b08 java/1.8.0_392",
     calls: [{ kind: "v1", path: credentialsPath, status: 200 }],
-    process: (random) =>
-      containerProcess(random, "123456789012.dkr.ecr.eu-west-1.amazonaws.com/billing:2.0", null, {
+    process: (_random, host) =>
+      containerProcess(randomSource(host * 31 + 3), "123456789012.dkr.ecr.eu-west-1.amazonaws.com/billing:2.0", null, {
         cluster: "prod",
         family: "billing",
         revision: "12",
@@ -185,7 +191,8 @@ function hostProcess(pid, comm, exe, cmdline, unit, parent) {
 }
 
 /**
- * A process in a container, with the names issue 11's attribution gives (process.container).
+ * A process in a container, with the names issue 11's attribution gives (process.container):
+ * long-running, so `random` is the host's own (the same container, pod and pid every run).
  * @param {() => number} random
  * @param {string} image
  * @param {{ namespace: string, pod: string, container: string } | null} kubernetes
@@ -230,6 +237,7 @@ function containerProcess(random, image, kubernetes, ecs) {
  * @property {boolean} [reuseEvent] hand out one event object, changed in place (benchmarks)
  * @property {readonly string[]} [programs] only these programs (names of fleetPrograms); default all
  * @property {boolean} [allHealthy] no UNKNOWN hosts (default false: every 50th has a short window, every 97th drops)
+ * @property {"host" | "run"} [order] "host" (default): each host's events, then the next host's; "run": one run of every host, then the next run
  */
 
 /**
@@ -257,66 +265,95 @@ export function generateFleet(options, sink) {
   const random = randomSource(options.seed ?? 12);
   const runs = options.runsPerProgram ?? 3;
   const windowSeconds = options.windowSeconds ?? 2 * 86_400;
+  const chosen = fleetPrograms.filter((program) => options.programs === undefined || options.programs.includes(program.name));
+  const hosts = Array.from({ length: options.hosts }, (_, host) => {
+    const health = options.allHealthy === true ? "ok" : hostHealth(host);
+    return {
+      host,
+      name: fleetHostName(host),
+      instanceId: fleetInstanceId(host),
+      health,
+      window: health === "short-window" ? 3600 : windowSeconds,
+      startMs: baseTimeMs + host * 1000,
+      programs: health === "ok" ? chosen.filter((program) => program.runsOn(host)) : chosen.filter((program) => program.name === "ssm-agent"),
+      port: 30000,
+      calls: { v1: 0, v2: 0, tokenRequests: 0 },
+    };
+  });
   let events = 0;
   /** @type {ImdsEvent | null} */
   let reused = null;
-  for (let host = 0; host < options.hosts; host++) {
-    const name = fleetHostName(host);
-    const instanceId = fleetInstanceId(host);
-    const health = options.allHealthy === true ? "ok" : hostHealth(host);
-    const hostWindow = health === "short-window" ? 3600 : windowSeconds;
-    const startMs = baseTimeMs + host * 1000;
-    const chosen = fleetPrograms.filter((program) => options.programs === undefined || options.programs.includes(program.name));
-    const programs = health === "ok" ? chosen.filter((program) => program.runsOn(host)) : chosen.filter((program) => program.name === "ssm-agent");
-    let port = 30000;
-    let calls = { v1: 0, v2: 0, tokenRequests: 0 };
-    for (let run = 0; run < runs; run++) {
-      for (const [programIndex, program] of programs.entries()) {
-        const process = program.process(random, host);
-        const timeMs = startMs + Math.floor(((run + programIndex / programs.length) / runs) * (hostWindow - 60) * 1000);
-        const clientIp = process.container === null ? "10.0.0.10" : `10.244.${host % 250}.${2 + (programIndex % 200)}`;
-        for (const [callIndex, call] of program.calls.entries()) {
-          port = port >= 60000 ? 30000 : port + 1;
-          const time = new Date(timeMs + callIndex * 20).toISOString();
-          /** @type {ImdsEvent} */
-          const event = {
-            schema: "imds-analyzer/event@1",
-            time,
-            kind: call.kind,
-            method: call.kind === "token-request" ? "PUT" : "GET",
-            path: call.path,
-            httpVersion: "1.1",
-            userAgent: program.userAgent,
-            clientIp,
-            clientPort: port,
-            serverIp: "169.254.169.254",
-            serverPort: 80,
-            status: call.status,
-            frame: events + 1,
-            source: `/var/log/imds-analyzer/events.ndjson`,
-            process,
-            attribution: { method: "ebpf", status: "ok", reason: null },
-            host: name,
-            instanceId: run === 0 && programIndex === 0 ? null : instanceId,
-            tokenTtlSeconds: call.kind === "token-request" ? 21600 : null,
-            forwardedFor: false,
-            requestOnConnection: 1,
-          };
-          if (options.reuseEvent === true) {
-            reused = reused === null ? event : Object.assign(reused, event);
-            sink.event(reused, name);
-          } else sink.event(event, name);
-          events++;
-          if (call.kind === "v1") calls.v1++;
-          else if (call.kind === "v2") calls.v2++;
-          else calls.tokenRequests++;
-        }
+  /** One run of every program of one host. */
+  const runOnHost = (/** @type {(typeof hosts)[number]} */ state, /** @type {number} */ run) => {
+    const { host, name, instanceId, programs } = state;
+    for (const [programIndex, program] of programs.entries()) {
+      const process = program.process(random, host);
+      const timeMs = state.startMs + Math.floor(((run + programIndex / programs.length) / runs) * (state.window - 60) * 1000);
+      const clientIp = process.container === null ? "10.0.0.10" : `10.244.${host % 250}.${2 + (programIndex % 200)}`;
+      for (const [callIndex, call] of program.calls.entries()) {
+        state.port = state.port >= 60000 ? 30000 : state.port + 1;
+        /** @type {ImdsEvent} */
+        const event = {
+          schema: "imds-analyzer/event@1",
+          time: new Date(timeMs + callIndex * 20).toISOString(),
+          kind: call.kind,
+          method: call.kind === "token-request" ? "PUT" : "GET",
+          path: call.path,
+          httpVersion: "1.1",
+          userAgent: program.userAgent,
+          clientIp,
+          clientPort: state.port,
+          serverIp: "169.254.169.254",
+          serverPort: 80,
+          status: call.status,
+          frame: events + 1,
+          source: "/var/log/imds-analyzer/events.ndjson",
+          process,
+          attribution: { method: "ebpf", status: "ok", reason: null },
+          host: name,
+          instanceId: run === 0 && programIndex === 0 ? null : instanceId,
+          tokenTtlSeconds: call.kind === "token-request" ? 21600 : null,
+          forwardedFor: false,
+          requestOnConnection: 1,
+        };
+        if (options.reuseEvent === true) {
+          reused = reused === null ? event : Object.assign(reused, event);
+          sink.event(reused, name);
+        } else sink.event(event, name);
+        events++;
+        if (call.kind === "v1") state.calls.v1++;
+        else if (call.kind === "v2") state.calls.v2++;
+        else state.calls.tokenRequests++;
       }
     }
-    sink.summary(liveSummary(startMs, hostWindow, health === "drops" ? 7 : 0, calls, instanceId), name);
-    calls = { v1: 0, v2: 0, tokenRequests: 0 };
+  };
+  const summarise = (/** @type {(typeof hosts)[number]} */ state) => {
+    sink.summary(liveSummary(state.startMs, state.window, state.health === "drops" ? 7 : 0, state.calls, state.instanceId), state.name);
+  };
+  if (options.order === "run") {
+    // Every host early, then more of the same: a fleet's files read side by side (benchmarks).
+    for (let run = 0; run < runs; run++) for (const state of hosts) runOnHost(state, run);
+    for (const state of hosts) summarise(state);
+  } else {
+    // Host by host, as `report hosts/*.ndjson` reads one file after another.
+    for (const state of hosts) {
+      for (let run = 0; run < runs; run++) runOnHost(state, run);
+      summarise(state);
+    }
   }
   return events;
+}
+
+/** Events one run of every program makes on the generated fleet, on average per host. */
+export function eventsPerHostRun(/** @type {number} */ hosts) {
+  let events = 0;
+  for (let host = 0; host < hosts; host++) {
+    const health = hostHealth(host);
+    for (const program of fleetPrograms) {
+      if (health === "ok" ? program.runsOn(host) : program.name === "ssm-agent") events += program.calls.length;
+    }
+  }
+  return events / hosts;
 }
 
 /**

@@ -1,59 +1,75 @@
 // @ts-check
-// The fleet merge of `imds-analyzer report`, at scale: N events (default 10,000,000) from 1,000
-// hosts folded into one ReportBuilder, as the report command does with many hosts' event files.
-// Prints JSON: seconds, events per second, heap after a full GC at each tenth of the run (it must
-// stay flat once the per-host caps are reached) and peak RSS. Run with --expose-gc:
-//   node --expose-gc bench/fleet-merge.mjs [EVENTS]
-// `npm run bench` runs it (BENCH_MERGE_EVENTS, 0 skips it).
-import { ReportBuilder } from "../dist/report/index.js";
+// The fleet report of `imds-analyzer report`, at scale: N events (default 100,000,000) from H
+// hosts (default 10,000) of the deterministic fleet of bench/fleet-events.mjs (live events with
+// process and container names, per-host noise in command lines, Kubernetes and ECS callers)
+// folded into one ReportBuilder, then built and rendered in every format. Events are handed
+// over one object changed in place, one run of every host after another, so every host exists
+// early and the rest of the run shows whether memory grows with the event count.
+// Prints JSON: events, seconds, events per second, heap after a full GC at each tenth of the
+// events, peak RSS, load average before and after, the time to build and render, each
+// rendering's size, the fix list's head. Run with --expose-gc:
+//   node --expose-gc bench/fleet-merge.mjs [EVENTS] [HOSTS]
+// `npm run bench` runs it (BENCH_MERGE_EVENTS, 0 skips it; BENCH_MERGE_HOSTS).
+import { loadavg } from "node:os";
+import { eventsPerHostRun, generateFleet } from "./fleet-events.mjs";
+import { ReportBuilder, renderCsv, renderHtml, renderJson, renderMarkdown } from "../dist/report/index.js";
 
-const total = Number(process.argv[2] ?? "10000000");
+const target = Number(process.argv[2] ?? "100000000");
+const hosts = Number(process.argv[3] ?? "10000");
 const gc = /** @type {(() => void) | undefined} */ (globalThis.gc);
 if (gc === undefined) throw new Error("run with node --expose-gc");
 
-const hosts = 1000;
-const hostNames = Array.from({ length: hosts }, (_, index) => `host-${index}`);
-const instanceIds = Array.from({ length: hosts }, (_, index) => `i-${index.toString(16).padStart(17, "0")}`);
-const kinds = /** @type {const} */ (["v1", "v2", "token-request"]);
-const baseTimeMs = Date.parse("2026-11-01T00:00:00.000Z");
+const loadBefore = loadavg().map((load) => Number(load.toFixed(2)));
+const runs = Math.max(1, Math.ceil(target / (hosts * eventsPerHostRun(hosts))));
 const builder = new ReportBuilder();
-/** One event object, changed in place (the builder must copy what it keeps). */
-const event = {
-  schema: "imds-analyzer/event@1", time: "", kind: /** @type {"v1" | "v2" | "token-request"} */ ("v1"), method: "GET",
-  path: "/latest/meta-data/instance-id", httpVersion: "1.1", userAgent: /** @type {string | null} */ (null),
-  clientIp: "10.0.0.1", clientPort: 40000, serverIp: "169.254.169.254", serverPort: 80, status: /** @type {number | null} */ (200),
-  frame: 1, source: "events.ndjson", process: null, attribution: null, host: /** @type {string | null} */ (null),
-  instanceId: /** @type {string | null} */ (null), tokenTtlSeconds: null, forwardedFor: false, requestOnConnection: 1,
-};
-/** @type {{ events: number, heapMiB: number }[]} */
+/** @type {{ events: number, heapMiB: number, seconds: number }[]} */
 const heapAfterGc = [];
+let events = 0;
+let nextSample = Math.ceil(target / 10);
 let peakRssBytes = 0;
 const started = process.hrtime.bigint();
-for (let index = 0; index < total; index++) {
-  const host = index % hosts;
-  const round = Math.floor(index / hosts);
-  event.kind = kinds[index % 3] ?? "v1";
-  event.method = event.kind === "token-request" ? "PUT" : "GET";
-  event.path = event.kind === "token-request" ? "/latest/api/token" : `/latest/meta-data/item-${round % 500}`;
-  event.time = new Date(baseTimeMs + index * 10).toISOString();
-  event.clientIp = `10.0.${round % 20}.1`;
-  // A few hosts see a new caller all the time: far beyond the per-host caller limit.
-  event.userAgent = host < 5 ? `agent/${round}` : "aws-sdk-go/1.44.0 (go1.20; linux; amd64)";
-  event.status = index % 7 === 0 ? 401 : 200;
-  event.host = hostNames[host] ?? null;
-  event.instanceId = round >= 100 ? instanceIds[host] ?? null : null;
-  builder.addEvent(/** @type {import("../dist/events.js").ImdsEvent} */ (event), hostNames[host] ?? "local");
-  if ((index + 1) % (total / 10) === 0) {
-    gc();
-    const usage = process.memoryUsage();
-    peakRssBytes = Math.max(peakRssBytes, usage.rss);
-    heapAfterGc.push({ events: index + 1, heapMiB: Math.round(usage.heapUsed / 1048576) });
-  }
-}
+const elapsed = () => Number(process.hrtime.bigint() - started) / 1e9;
+generateFleet({ hosts, runsPerProgram: runs, reuseEvent: true, order: "run" }, {
+  event: (event, host) => {
+    builder.addEvent(event, host);
+    if (++events >= nextSample) {
+      gc();
+      const usage = process.memoryUsage();
+      peakRssBytes = Math.max(peakRssBytes, usage.rss);
+      heapAfterGc.push({ events, heapMiB: Math.round(usage.heapUsed / 1048576), seconds: Number(elapsed().toFixed(1)) });
+      nextSample += Math.ceil(target / 10);
+    }
+  },
+  summary: (summary, host) => { builder.addSummary(summary, host); },
+});
+const foldSeconds = elapsed();
+const buildStarted = process.hrtime.bigint();
 const report = builder.build();
-const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+const buildSeconds = Number(process.hrtime.bigint() - buildStarted) / 1e9;
+const renderStarted = process.hrtime.bigint();
+const sizes = {
+  markdownBytes: Buffer.byteLength(renderMarkdown(report)),
+  htmlBytes: Buffer.byteLength(renderHtml(report)),
+  csvBytes: Buffer.byteLength(renderCsv(report)),
+  jsonBytes: Buffer.byteLength(renderJson(report)),
+};
+const renderSeconds = Number(process.hrtime.bigint() - renderStarted) / 1e9;
+peakRssBytes = Math.max(peakRssBytes, process.memoryUsage().rss);
 process.stdout.write(`${JSON.stringify({
-  events: total, hosts: report.hosts.length, seconds: Number(seconds.toFixed(2)), eventsPerSecond: Math.round(total / seconds),
-  heapAfterGc, peakRssMiB: Math.round(Math.max(peakRssBytes, process.memoryUsage().rss) / 1048576),
+  events,
+  hosts: report.hosts.length,
+  runsPerProgram: runs,
+  seconds: Number(foldSeconds.toFixed(2)),
+  eventsPerSecond: Math.round(events / foldSeconds),
+  heapAfterGc,
+  peakRssMiB: Math.round(peakRssBytes / 1048576),
+  buildSeconds: Number(buildSeconds.toFixed(2)),
+  renderSeconds: Number(renderSeconds.toFixed(2)),
+  sizes,
+  loadAverage: { before: loadBefore, after: loadavg().map((load) => Number(load.toFixed(2))) },
   totals: report.totals,
+  callers: report.callers.length,
+  v1CallsNotInFixes: report.v1CallsNotInFixes,
+  fixes: report.fixes.slice(0, 6).map((fix) => ({ hostCount: fix.hostCount, v1: fix.v1, title: fix.title.slice(0, 100) })),
+  fixCount: report.fixes.length + report.fixesNotListed.fixes,
 })}\n`);

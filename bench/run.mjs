@@ -9,8 +9,8 @@
 // default 1000000; 0 skips it), BENCH_TSHARK_MB (largest file tshark reads whole; bigger ones are
 // replaced by a generated slice of this size, default 256), BENCH_TSHARK_TIMEOUT_S (default 900),
 // BENCH_RUNS (timed runs per tool and file, the median is reported, default 3), BENCH_MERGE_EVENTS
-// (events from 1,000 hosts for the fleet merge, bench/fleet-merge.mjs, default 10000000; 0 skips
-// it), BENCH_DIR (default
+// (events for the fleet report, bench/fleet-merge.mjs, default 100000000; 0 skips it),
+// BENCH_MERGE_HOSTS (its hosts, default 10000), BENCH_DIR (default
 // $TMPDIR/imds-bench), BENCH_KEEP=1 (keep the generated files).
 
 import { spawn, spawnSync } from "node:child_process";
@@ -22,7 +22,7 @@ import { generateCapture } from "./generate-capture.mjs";
 
 /** @typedef {import("./generate-capture.mjs").GenerateManifest} GenerateManifest */
 /** @typedef {import("./generate-capture.mjs").RequestCounts} RequestCounts */
-/** @typedef {{ events: number, seconds: number, eventsPerSecond: number, heapAfterGc: { events: number, heapMiB: number }[], peakRssMiB: number }} FleetMerge */
+/** @typedef {{ events: number, hosts: number, seconds: number, eventsPerSecond: number, heapAfterGc: { events: number, heapMiB: number }[], peakRssMiB: number, sizes: { markdownBytes: number, htmlBytes: number, csvBytes: number, jsonBytes: number }, loadAverage: { before: number[], after: number[] } }} FleetMerge */
 /**
  * @typedef {object} Measurement
  * @property {string} file
@@ -45,7 +45,8 @@ const sizeMb = Number(process.env["BENCH_SIZE_MB"] ?? "1024");
 const largeMb = Number(process.env["BENCH_LARGE_MB"] ?? "4096");
 const synFlows = Number(process.env["BENCH_SYN_FLOWS"] ?? "1000000");
 const runs = Math.max(1, Number(process.env["BENCH_RUNS"] ?? "3"));
-const mergeEvents = Number(process.env["BENCH_MERGE_EVENTS"] ?? "10000000");
+const mergeEvents = Number(process.env["BENCH_MERGE_EVENTS"] ?? "100000000");
+const mergeHosts = Number(process.env["BENCH_MERGE_HOSTS"] ?? "10000");
 const imdsOnlyMb = Number(process.env["BENCH_IMDS_MB"] ?? "64");
 const tsharkMaxMb = Number(process.env["BENCH_TSHARK_MB"] ?? "256");
 const tsharkTimeoutMs = Number(process.env["BENCH_TSHARK_TIMEOUT_S"] ?? "900") * 1000;
@@ -278,14 +279,15 @@ async function main() {
   /** @type {FleetMerge | null} */
   let fleetMerge = null;
   if (mergeEvents > 0) {
-    log(`fleet merge: ${mergeEvents.toLocaleString("en-US")} events from 1,000 hosts`);
-    const merge = await timed([process.execPath, "--expose-gc", join(repoRoot, "bench", "fleet-merge.mjs"), String(mergeEvents)], { captureStdout: true });
+    log(`fleet report: ${mergeEvents.toLocaleString("en-US")} events from ${mergeHosts.toLocaleString("en-US")} hosts (load average ${loadavg().map((load) => load.toFixed(2)).join(" ")})`);
+    const merge = await timed([process.execPath, "--expose-gc", join(repoRoot, "bench", "fleet-merge.mjs"), String(mergeEvents), String(mergeHosts)], { captureStdout: true });
     if (merge.code !== 0) throw new Error(`bench/fleet-merge.mjs failed: ${merge.stderr}`);
     /** @type {unknown} */
     const parsed = JSON.parse(merge.stdout);
     const measured = /** @type {FleetMerge} */ (parsed);
     fleetMerge = { ...measured, peakRssMiB: Math.round(merge.peakRssMb) };
     log(`  ${measured.seconds} s, heap after GC by tenths: ${measured.heapAfterGc.map((h) => h.heapMiB).join(" ")} MiB, peak RSS ${fleetMerge.peakRssMiB} MiB`);
+    log(`  report sizes: Markdown ${measured.sizes.markdownBytes} B, HTML ${measured.sizes.htmlBytes} B, CSV ${measured.sizes.csvBytes} B, JSON ${measured.sizes.jsonBytes} B; load average after ${measured.loadAverage.after.join(" ")}`);
   }
 
   // The same peak RSS whatever the file size: compare the two mixed pcaps.
@@ -300,7 +302,7 @@ async function main() {
   process.stdout.write(`\n${table}\n`);
   for (const entry of memory.peakRssMbBySize) process.stdout.write(`peak RSS on ${entry.file} (${entry.sizeMb} MiB): ${entry.peakRssMb?.toFixed(0) ?? "-"} MiB\n`);
   if (fleetMerge !== null) {
-    process.stdout.write(`fleet merge of ${fleetMerge.events.toLocaleString("en-US")} events from 1,000 hosts: ${fleetMerge.seconds} s (${fleetMerge.eventsPerSecond.toLocaleString("en-US")} events/s), heap after GC ${fleetMerge.heapAfterGc[0]?.heapMiB ?? "-"} -> ${fleetMerge.heapAfterGc.at(-1)?.heapMiB ?? "-"} MiB, peak RSS ${fleetMerge.peakRssMiB} MiB\n`);
+    process.stdout.write(`fleet report of ${fleetMerge.events.toLocaleString("en-US")} events from ${fleetMerge.hosts.toLocaleString("en-US")} hosts: ${fleetMerge.seconds} s (${fleetMerge.eventsPerSecond.toLocaleString("en-US")} events/s), heap after GC ${fleetMerge.heapAfterGc[0]?.heapMiB ?? "-"} -> ${fleetMerge.heapAfterGc.at(-1)?.heapMiB ?? "-"} MiB, peak RSS ${fleetMerge.peakRssMiB} MiB\n`);
   }
   for (const flood of floods) {
     process.stdout.write(`peak RSS with ${flood.synFlows.toLocaleString("en-US")} half-open flows: ${flood.peakRssMb.toFixed(0)} MiB (flows evicted at the limit: ${(flood.counters["flowsEvictedLimit"] ?? 0).toLocaleString("en-US")})\n`);
@@ -309,7 +311,7 @@ async function main() {
     schema: "imds-analyzer/bench@1",
     date: new Date().toISOString(),
     machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? null, memoryMb: Math.round(totalmem() / mib), node: process.version },
-    settings: { sizeMb, largeMb, imdsOnlyMb, synFlows, mergeEvents, tsharkMaxMb, tsharkTimeoutS: tsharkTimeoutMs / 1000, runs },
+    settings: { sizeMb, largeMb, imdsOnlyMb, synFlows, mergeEvents, mergeHosts, tsharkMaxMb, tsharkTimeoutS: tsharkTimeoutMs / 1000, runs },
     load: { before: loadBefore, after: loadavg() },
     files: files.map((f) => ({ name: f.name, bytes: f.bytes, ...f.manifest })),
     measurements, ratios, memory, checks, agree: disagreements === 0,

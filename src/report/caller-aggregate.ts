@@ -1,4 +1,5 @@
 import type { ImdsEvent, ProcessInfo } from "../events.js";
+import { withoutNoise } from "./command-line-noise.js";
 import { reportContainerOf } from "./container-names.js";
 import { categorizePath, reportedPath } from "./paths.js";
 import { CallTimeline } from "./timeline.js";
@@ -64,15 +65,16 @@ function copyProcess(process: ProcessInfo): Omit<CallerProcess, "pids"> {
 }
 
 /**
- * Identifies a caller whose process is known: the program (executable, command line,
- * container, unit, pod), so many runs of one program (a cron job) are one caller. Built from
- * capped text, so a hostile command line cannot make the key huge. (Callers without a process
- * are found by client address and User-Agent, without building a key: see HostAggregate.)
+ * Identifies a caller whose process is known: the program (executable, command line without
+ * per-run noise, container, unit, pod), so many runs of one program (a cron job whose arguments
+ * name a new temporary file or pid each time) are one caller. Built from capped text, so a
+ * hostile command line cannot make the key huge. (Callers without a process are found by client
+ * address and User-Agent, without building a key: see HostAggregate.)
  */
 export function processCallerKey(process: ProcessInfo): string {
   return [
     process.exe ?? process.comm,
-    capCommandLine(process.cmdline).join("\u0001"),
+    capCommandLine(process.cmdline).map(withoutNoise).join("\u0001"),
     process.container?.id ?? "",
     process.systemdUnit ?? "",
     process.kubernetesPodUid ?? "",

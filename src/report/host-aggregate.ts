@@ -1,9 +1,12 @@
-import type { ImdsEvent } from "../events.js";
+import type { ImdsEvent, ProcessInfo } from "../events.js";
 import type { AnalysisSummary } from "../summary.js";
 import { CallerAggregate, capUserAgent, processCallerKey } from "./caller-aggregate.js";
 import { secondsBetween } from "./format.js";
 import { instanceIdOfHost } from "./host-identity.js";
 import type { CallTotals, CaptureHealth, ReportWindow } from "./types.js";
+
+/** Process caller keys remembered per host (a cache: cleared when full). */
+const maxCachedProcessKeys = 8;
 
 /** Sources and source errors listed per host (more are counted). */
 export const maxSourcesPerHost = 16;
@@ -45,6 +48,8 @@ export class HostAggregate {
   readonly callers: CallerAggregate[] = [];
   /** Callers with a known process, by program (see processCallerKey). */
   private readonly byProgram = new Map<string, CallerAggregate>();
+  /** Recent processes' caller keys, by pid and start time (see processKey). */
+  private readonly processKeys = new Map<string, { readonly exe: string | null; readonly comm: string; readonly key: string }>();
   /**
    * Callers without a process, by client address then User-Agent: the event's own strings are
    * the keys, so the common lookup builds no string (their hashes are cached by the engine).
@@ -121,7 +126,7 @@ export class HostAggregate {
 
   private findCaller(event: ImdsEvent, admit: CallerAdmission): CallerAggregate | null {
     if (event.process !== null) {
-      const key = processCallerKey(event.process);
+      const key = this.processKey(event.process);
       const known = this.byProgram.get(key);
       if (known !== undefined) return known;
       const caller = this.newCaller(event, admit);
@@ -141,6 +146,22 @@ export class HostAggregate {
       byUserAgent.set(userAgent, caller);
     }
     return caller;
+  }
+
+  /**
+   * The caller key of a process, computed once per process: taking the noise out of a command
+   * line costs a dozen regular expressions per argument, and a process makes many calls. Cached
+   * by pid and start time (and checked against the executable: a reused pid without a start
+   * time), at most `maxCachedProcessKeys` at once.
+   */
+  private processKey(process: ProcessInfo): string {
+    const id = `${process.pid} ${process.startTime ?? ""}`;
+    const cached = this.processKeys.get(id);
+    if (cached !== undefined && cached.exe === process.exe && cached.comm === process.comm) return cached.key;
+    if (this.processKeys.size >= maxCachedProcessKeys) this.processKeys.clear();
+    const key = processCallerKey(process);
+    this.processKeys.set(id, { exe: process.exe, comm: process.comm, key });
+    return key;
   }
 
   private newCaller(event: ImdsEvent, admit: CallerAdmission): CallerAggregate | null {

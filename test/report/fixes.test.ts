@@ -100,6 +100,15 @@ describe("grouping callers into fixes", () => {
     expect(fix.advice).toMatch(/^AWS CLI v1 1\.16\.100 \(botocore 1\.12\.90\) predates IMDSv2 support \(minimum 1\.13\.25\): upgrade it to AWS CLI 1\.16\.289 \(botocore 1\.13\.25\) or later \(on 2 hosts, as: /);
   });
 
+  it("the runs of a cron job on one host (new pid, temporary file and address each run) are one caller", () => {
+    const run = (pid: number, tmp: string, address: string): ImdsEvent =>
+      liveEvent(1, processInfo({ pid, startTime: `2025-03-01T00:00:0${pid % 10}Z`, cmdline: ["/usr/bin/python3", "/opt/app/sync.py", `/tmp/${tmp}`, `--peer=${address}`] }), { time: timeAt(pid) });
+    const report = reportOf([run(101, "tmpa1b2c3d4", "10.0.0.5"), run(202, "tmpz9y8x7w6", "10.0.0.6"), run(303, "tmpq1w2e3r4", "10.0.0.7")]);
+    expect(report.callers).toHaveLength(1);
+    expect(report.callers[0]!.process?.pids).toEqual([101, 202, 303]);
+    expect(report.fixes[0]).toMatchObject({ callerCount: 1, v1: 3 });
+  });
+
   it("two versions of the same SDK are two fixes; two supported versions falling back the same way are one", () => {
     const old = (host: number, version: string): ImdsEvent => event({ host: `web-${host}`, instanceId: fleetInstanceId(host), userAgent: `aws-cli/1.16.100 Python/2.7 botocore/${version}` });
     const report = reportOf([old(1, "1.12.90"), old(2, "1.12.90"), old(3, "1.12.200")]);

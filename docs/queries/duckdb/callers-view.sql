@@ -5,7 +5,26 @@
 -- docs/queries/athena/callers-view.sql is this file in Athena's dialect, made by the rules in
 -- test/report/fix-list-sql.test.ts (which checks that the two agree); edit this one.
 CREATE OR REPLACE VIEW imds_callers AS
-WITH named AS (
+WITH normalized AS (
+  SELECT
+    *,
+    -- Every argument without per-host noise (command-line-noise.ts, rule for rule, in order).
+    array_to_string(list_transform(process.cmdline, arg ->
+      regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(arg,
+        '(/tmp|/var/tmp|/dev/shm|/run/user/[0-9]+)/[^ \t\n\f\r/:=,;''"]+', '\1/<tmp>', 'g'),
+        '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}', '<uuid>', 'g'),
+        '\bi-[0-9a-f]{8,17}\b', '<instance-id>', 'g'),
+        '\bip-[0-9]{1,3}-[0-9]{1,3}-[0-9]{1,3}-[0-9]{1,3}(\.[A-Za-z0-9.-]+)?', '<host>', 'g'),
+        '\b[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}(:[0-9]{1,5})?\b', '<ip>', 'g'),
+        '\[?\b[0-9a-fA-F]{0,4}(:[0-9a-fA-F]{0,4}){2,7}\]?(:[0-9]{1,5})?', '<ip>', 'g'),
+        '\b[0-9a-fA-F]{12,}\b', '<hex>', 'g'),
+        '\btmp[._]?[A-Za-z0-9_]{6,}', '<tmp>', 'g'),
+        '([-_])([A-Za-z]+[0-9]|[0-9]+[A-Za-z])[A-Za-z0-9]{3,}\b', '\1<rand>', 'g'),
+        '(^|[=:@ ])[0-9]+($|[ ,;/])', '\1<n>\2', 'g'),
+        '/[0-9]{3,}($|[/. ])', '/<n>\1', 'g')), ' ') AS normalized_args
+  FROM events
+),
+named AS (
   SELECT
     host,
     "time",
@@ -17,10 +36,12 @@ WITH named AS (
     clientIp,
     split_part(path, '?', 1) AS bare_path,
     process,
-    -- The caller: the program when live capture named the process, else address and User-Agent.
+    normalized_args,
+    -- The caller: the program when live capture named the process (its command line without
+    -- per-run noise), else address and User-Agent.
     CASE
       WHEN process IS NULL THEN 'client ' || clientIp || ' ' || coalesce(userAgent, '(no User-Agent)')
-      ELSE 'process ' || coalesce(process.exe, process.comm) || ' ' || array_to_string(process.cmdline, ' ')
+      ELSE 'process ' || coalesce(process.exe, process.comm) || ' ' || normalized_args
         || ' ' || coalesce(process.container.id, '') || ' ' || coalesce(process.systemdUnit, '') || ' ' || coalesce(process.kubernetesPodUid, '')
     END AS caller,
     -- Clients ranked as the report ranks them: an AWS SDK or agent over a tool over a library
@@ -34,7 +55,7 @@ WITH named AS (
       WHEN regexp_matches(userAgent, '(?i)^python-urllib3/') THEN '2U' || userAgent
       ELSE '0U' || userAgent
     END AS ranked_user_agent
-  FROM events
+  FROM normalized
 ),
 per_caller AS (
   SELECT
@@ -42,19 +63,7 @@ per_caller AS (
     caller,
     min(process.exe) AS exe,
     min(process.comm) AS comm,
-    min(array_to_string(list_transform(process.cmdline, arg ->
-      regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(arg,
-        '(/tmp|/var/tmp|/dev/shm|/run/user/[0-9]+)/[^ \t\n\f\r/:=,;''"]+', '\1/<tmp>', 'g'),
-        '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}', '<uuid>', 'g'),
-        '\bi-[0-9a-f]{8,17}\b', '<instance-id>', 'g'),
-        '\bip-[0-9]{1,3}-[0-9]{1,3}-[0-9]{1,3}-[0-9]{1,3}(\.[A-Za-z0-9.-]+)?', '<host>', 'g'),
-        '\b[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}(:[0-9]{1,5})?\b', '<ip>', 'g'),
-        '\[?\b[0-9a-fA-F]{0,4}(:[0-9a-fA-F]{0,4}){2,7}\]?(:[0-9]{1,5})?', '<ip>', 'g'),
-        '\b[0-9a-fA-F]{12,}\b', '<hex>', 'g'),
-        '\btmp[._]?[A-Za-z0-9_]{6,}', '<tmp>', 'g'),
-        '([-_])([A-Za-z]+[0-9]|[0-9]+[A-Za-z])[A-Za-z0-9]{3,}\b', '\1<rand>', 'g'),
-        '(^|[=:@ ])[0-9]+($|[ ,;/])', '\1<n>\2', 'g'),
-        '/[0-9]{3,}($|[/. ])', '/<n>\1', 'g')), ' ')) AS normalized_args,
+    min(normalized_args) AS normalized_args,
     min(process.container.image) AS image,
     min(process.container.name) AS container_name,
     min(process.container.runtime) AS runtime,
