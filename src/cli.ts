@@ -4,8 +4,7 @@
  * Exit codes: 0 done, 1 error, 2 usage error, 3 a v1 call was seen and --fail-on-v1 was given.
  */
 import { hostname } from "node:os";
-import { resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join, resolve } from "node:path";
 import { Command, CommanderError, Option } from "commander";
 import { analyzeCaptures } from "./analyze.js";
 import type { AttributionChoice } from "./live/capture.js";
@@ -94,21 +93,37 @@ interface CaptureCommandOptions {
   readonly failOnV1?: boolean;
 }
 
-/** Where live events go: stdout as they happen, or an appended, rotated file. */
-function openLiveEventSink(options: CaptureCommandOptions, warn: (message: string) => void, reserveSpace: FileSpaceReserver | null): NdjsonWriter | RotatingEventFile {
-  if (options.events === undefined) {
-    if (options.rotateSize !== undefined) throw new UsageError("--rotate-size needs --events FILE");
-    return NdjsonWriter.toStdout({ immediate: true });
-  }
+/** What `capture`'s options say, checked; a bad value is a UsageError with the option's name. */
+interface CheckedCaptureOptions {
+  readonly durationMs: number | null;
+  readonly maxFileBytes: number | null;
+  readonly keepFiles: number;
+}
+
+/**
+ * The one check of `capture`'s options, also run by install-service on the options it writes into
+ * the unit: a value capture would refuse is refused there with the same message, before anything
+ * is written, and never reaches a unit that would fail at boot.
+ */
+function checkCaptureOptions(options: Pick<CaptureCommandOptions, "events" | "duration" | "rotateSize" | "rotateKeep">): CheckedCaptureOptions {
+  const durationMs = options.duration === undefined ? null : parseDurationMs(options.duration);
+  if (options.events === undefined && options.rotateSize !== undefined) throw new UsageError("--rotate-size needs --events FILE");
   const maxFileBytes = options.rotateSize === undefined ? null : parseSizeBytes(options.rotateSize);
   if (maxFileBytes === null && options.rotateSize !== undefined) throw new UsageError(`invalid --rotate-size "${options.rotateSize}" (examples: 100M, 1G)`);
-  const keepFiles = Number(options.rotateKeep);
-  if (!Number.isInteger(keepFiles) || keepFiles < 0 || keepFiles > 1000) throw new UsageError(`invalid --rotate-keep "${options.rotateKeep}"`);
-  return new RotatingEventFile(options.events, { maxFileBytes, keepFiles }, warn, reserveSpace === null ? {} : { reserveSpace });
+  const keepFiles = /^\d+$/.test(options.rotateKeep) ? Number(options.rotateKeep) : Number.NaN;
+  if (!Number.isInteger(keepFiles) || keepFiles < 0 || keepFiles > 1000) throw new UsageError(`invalid --rotate-keep "${options.rotateKeep}" (0 to 1000)`);
+  return { durationMs, maxFileBytes, keepFiles };
+}
+
+/** Where live events go: stdout as they happen, or an appended, rotated file. */
+function openLiveEventSink(eventsPath: string | undefined, checked: CheckedCaptureOptions, warn: (message: string) => void, reserveSpace: FileSpaceReserver | null): NdjsonWriter | RotatingEventFile {
+  if (eventsPath === undefined) return NdjsonWriter.toStdout({ immediate: true });
+  return new RotatingEventFile(eventsPath, { maxFileBytes: checked.maxFileBytes, keepFiles: checked.keepFiles }, warn, reserveSpace === null ? {} : { reserveSpace });
 }
 
 async function runCapture(options: CaptureCommandOptions): Promise<ExitCode> {
-  const durationMs = options.duration === undefined ? null : parseDurationMs(options.duration);
+  const checked = checkCaptureOptions(options);
+  const durationMs = checked.durationMs;
   // Loaded only here: offline analysis must work where the native addons are not built.
   const { runLiveCapture } = await import("./live/capture.js");
   const { fileSpaceReserver } = await import("./live/pcap-addon.js");
@@ -116,7 +131,7 @@ async function runCapture(options: CaptureCommandOptions): Promise<ExitCode> {
     if (!options.quiet) process.stderr.write(`imds-analyzer: ${line}\n`);
   };
   // Errors are printed even with --quiet: a service losing events must say so in its journal.
-  const events = openLiveEventSink(options, (message) => process.stderr.write(`imds-analyzer: ${message}\n`), fileSpaceReserver());
+  const events = openLiveEventSink(options.events, checked, (message) => process.stderr.write(`imds-analyzer: ${message}\n`), fileSpaceReserver());
   const reporting = options.report === undefined ? null : await loadReport();
   const report = reporting === null ? null : new reporting.ReportBuilder();
   const stop = new AbortController();
@@ -172,25 +187,26 @@ interface InstallServiceOptions {
   readonly interface: string;
   readonly rotateSize: string;
   readonly rotateKeep: string;
+  readonly installTo?: string;
   readonly start: boolean;
   readonly print?: boolean;
 }
 
 async function runInstallService(options: InstallServiceOptions): Promise<ExitCode> {
-  if (parseSizeBytes(options.rotateSize) === null) throw new UsageError(`invalid --rotate-size "${options.rotateSize}"`);
+  const logDirectory = resolve(options.logDir);
+  // The options the unit will give capture, checked by capture's own check before anything is written.
+  const checked = checkCaptureOptions({ events: join(logDirectory, "events.ndjson"), rotateSize: options.rotateSize, rotateKeep: options.rotateKeep });
   const { installService, renderSystemdUnit } = await import("./service/systemd-unit.js");
-  const settings = {
-    nodePath: process.execPath,
-    cliPath: fileURLToPath(import.meta.url),
-    logDirectory: resolve(options.logDir),
-    interface: options.interface,
-    rotateSize: options.rotateSize,
-    rotateKeep: Number(options.rotateKeep),
-  };
+  const { installProgram, planProgramInstall } = await import("./service/installed-program.js");
+  const plan = planProgramInstall(options.installTo);
+  const settings = { command: plan.command, logDirectory, interface: options.interface, rotateSize: options.rotateSize, rotateKeep: checked.keepFiles };
   if (options.print) {
     process.stdout.write(renderSystemdUnit(settings));
     return ExitCode.ok;
   }
+  installProgram(plan);
+  const what = plan.kind === "executable" ? "this executable" : `the bundled CLI and its addons, run by ${process.execPath}`;
+  process.stderr.write(`imds-analyzer: installed ${plan.destination} (${what})\n`);
   const result = installService(settings, { unitDirectory: options.unitDir, start: options.start });
   process.stderr.write(`imds-analyzer: wrote ${result.unitPath}${result.started ? "; enabled and started" : `; ${result.note ?? ""}`}\n`);
   return ExitCode.ok;
@@ -313,6 +329,7 @@ export function buildProgram(setExitCode: (code: ExitCode) => void): Command {
     .option("-i, --interface <name>", "interface to capture on", "any")
     .option("--rotate-size <size>", "rotate the events file at this size", "100M")
     .option("--rotate-keep <n>", "rotated files to keep", "10")
+    .option("--install-to <path>", "where the program is copied for the unit to run: this executable to PATH (default /usr/local/bin/imds-analyzer), or through npm the bundled CLI and its addons into the directory PATH (default /usr/local/lib/imds-analyzer)")
     .option("--no-start", "only write the unit; do not enable or start it")
     .option("--print", "print the unit to stdout and change nothing")
     .action(async (options: InstallServiceOptions) => {

@@ -73,6 +73,11 @@ function singleExecutableAssets(): SeaAssets | null {
   }
 }
 
+/** Whether this process is a single executable (scripts/package.mjs), not node running a script. */
+export function isSingleExecutable(): boolean {
+  return singleExecutableAssets() !== null;
+}
+
 /** Directories to write an embedded addon into, in order; the first on an exec-mountable file system wins. */
 function privateDirectoryBases(): string[] {
   const candidates = [tmpdir(), process.env["XDG_RUNTIME_DIR"], "/dev/shm", dirname(process.execPath)];

@@ -7,9 +7,11 @@ import { openOutputFile, prepareOutputDirectory } from "../sink/output-path.js";
 export const serviceName = "imds-analyzer.service";
 
 export interface ServiceSettings {
-  /** Absolute path of the node binary and of the CLI entry point (dist/bin.js). */
-  readonly nodePath: string;
-  readonly cliPath: string;
+  /**
+   * What runs the CLI, before "capture": the installed single executable alone, or node and the
+   * installed bundle (installed-program.ts), absolute paths that outlive the installing command.
+   */
+  readonly command: readonly string[];
   readonly logDirectory: string;
   readonly interface: string;
   readonly rotateSize: string;
@@ -31,7 +33,7 @@ export function renderSystemdUnit(settings: ServiceSettings): string {
   const eventsPath = join(settings.logDirectory, "events.ndjson");
   const summaryPath = join(settings.logDirectory, "summary.json");
   const command = [
-    settings.nodePath, settings.cliPath, "capture",
+    ...settings.command, "capture",
     "--interface", settings.interface,
     "--events", eventsPath,
     "--summary-json", summaryPath,

@@ -1,18 +1,18 @@
 import { spawnSync } from "node:child_process";
 import { chmodSync, chownSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { UnsafeOutputPathError } from "../../src/errors.js";
 import { installService, renderSystemdUnit } from "../../src/service/systemd-unit.js";
 import { shouldSkipRootTests } from "../helpers/netns.js";
 import { makeTempDir } from "../helpers/temp-dir.js";
 
-const cliPath = resolve(import.meta.dirname, "..", "..", "dist", "cli.js");
+/** node and an installed bundle (systemd-analyze verify wants the program to exist: node does). */
+const command = [process.execPath, "/usr/local/lib/imds-analyzer/dist/imds-analyzer.cjs"];
 
 describe("systemd unit", () => {
   const settings = {
-    nodePath: process.execPath,
-    cliPath,
+    command,
     logDirectory: "/var/log/imds-analyzer",
     interface: "any",
     rotateSize: "100M",
@@ -26,7 +26,7 @@ describe("systemd unit", () => {
     expect(unit).toContain("ExecReload=/bin/kill -HUP $MAINPID");
     expect(unit).toContain("UMask=0077");
     expect(unit).toContain(
-      `ExecStart=${process.execPath} ${cliPath} capture --interface any --events /var/log/imds-analyzer/events.ndjson ` +
+      `ExecStart=${process.execPath} /usr/local/lib/imds-analyzer/dist/imds-analyzer.cjs capture --interface any --events /var/log/imds-analyzer/events.ndjson ` +
         "--summary-json /var/log/imds-analyzer/summary.json --rotate-size 100M --rotate-keep 10 --quiet",
     );
   });
@@ -58,7 +58,7 @@ function sharedTmp(): string {
 }
 
 describe("install-service writes through the same safe-path rules as every output", () => {
-  const settings = { nodePath: process.execPath, cliPath, interface: "any", rotateSize: "100M", rotateKeep: 10 };
+  const settings = { command, interface: "any", rotateSize: "100M", rotateKeep: 10 };
   const skipRootTests = shouldSkipRootTests("install-service with another user's directory (chown)");
 
   it("writes the unit 0644 and sets an existing log directory of ours to 0700", () => {
