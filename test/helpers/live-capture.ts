@@ -58,12 +58,18 @@ export interface Capture {
 
 /**
  * Starts `capture` in the instance namespace (170 s at most) writing EVENTSPATH and a summary
- * next to the network's files; resolves once it says where events go.
+ * next to the network's files; resolves once it says where events go. `program` is what runs the
+ * CLI: node and the bundle by default, or a single executable.
  */
-export async function startCapture(network: TestNetwork, eventsPath: string, extraArgs: readonly string[] = []): Promise<Capture> {
+export async function startCapture(
+  network: TestNetwork,
+  eventsPath: string,
+  extraArgs: readonly string[] = [],
+  program: readonly string[] = [process.execPath, cliPath],
+): Promise<Capture> {
   const summaryPath = join(network.directory, "summary.json");
   const spawned = network.spawn("instance", [
-    process.execPath, cliPath, "capture", "--events", eventsPath, "--summary-json", summaryPath, "--duration", "170s", ...extraArgs,
+    ...program, "capture", "--events", eventsPath, "--summary-json", summaryPath, "--duration", "170s", ...extraArgs,
   ]);
   await waitForLine(spawned, "events go to", 20_000);
   return { spawned, eventsPath, summaryPath };

@@ -1,0 +1,143 @@
+/**
+ * What `npm run package` ships, run the way a user runs it: the single executable from an empty
+ * directory with an empty environment, the arm64 one under qemu-user, the npm tarball installed
+ * into a fresh prefix on a PATH without compiler, make or python, and live capture from both.
+ * The release is made first when it is missing or stale (test/helpers/release.ts).
+ */
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync } from "node:fs";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import type { ImdsEvent } from "../../src/events.js";
+import { cliPath } from "../helpers/cli.js";
+import { eventLines, inTestNetwork, startCapture, stopCapture } from "../helpers/live-capture.js";
+import { shouldSkipLiveTests } from "../helpers/netns.js";
+import type { TestNetwork } from "../helpers/netns.js";
+import { repositoryRoot } from "../helpers/packed-package.js";
+import { ensureRelease, executablePath, releaseDirectory, tarballPath } from "../helpers/release.js";
+import { makeTempDir } from "../helpers/temp-dir.js";
+
+const captureDirectory = join(repositoryRoot, "captures");
+const captures = readdirSync(captureDirectory).filter((name) => /\.pcap(ng)?$/.test(name)).map((name) => join(captureDirectory, name));
+const skipLive = shouldSkipLiveTests();
+
+function run(command: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
+  const [program, ...args] = command;
+  const result = spawnSync(program!, args, { encoding: "utf8", timeout: 300_000, maxBuffer: 256 * 1024 * 1024, ...options });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr, error: result.error?.message };
+}
+
+/** The npm CLI's output for `args` (node and the bundle, as npm's bin runs it). */
+function npmCli(args: readonly string[]) {
+  return run([process.execPath, cliPath, ...args], { cwd: repositoryRoot });
+}
+
+/** A one-shot curl of the fake IMDS in the instance namespace, as a real caller; its pid. */
+async function oneShotCurl(network: TestNetwork): Promise<number> {
+  const spawned = network.spawn("instance", ["curl", "-s", "-o", "/dev/null", "--max-time", "5", "http://169.254.169.254/latest/meta-data/instance-id"]);
+  const done = await spawned.done;
+  expect(done.code, done.stderr).toBe(0);
+  return spawned.pid;
+}
+
+/** Runs a live capture with `program`, makes one curl call, and returns the events naming its pid. */
+async function captureOneCurl(program: readonly string[]): Promise<{ events: ImdsEvent[]; stderr: string }> {
+  let events: ImdsEvent[] = [];
+  let stderr = "";
+  await inTestNetwork(async (network) => {
+    const eventsPath = join(network.directory, "events.ndjson");
+    const capture = await startCapture(network, eventsPath, ["--attribution", "ebpf"], program);
+    const pid = await oneShotCurl(network);
+    const deadline = Date.now() + 15_000;
+    while (Date.now() < deadline && !eventLines(eventsPath).some((event) => event.process?.pid === pid)) await new Promise((resolve) => setTimeout(resolve, 100));
+    stderr = (await stopCapture(capture)).stderr;
+    events = eventLines(eventsPath).filter((event) => event.process?.pid === pid);
+  });
+  return { events, stderr };
+}
+
+describe("the release (npm run package)", () => {
+  beforeAll(() => { ensureRelease(); }, 600_000);
+
+  it("SHA256SUMS checks every release file", () => {
+    const sums = run(["sha256sum", "-c", "SHA256SUMS"], { cwd: releaseDirectory });
+    expect(sums.code, sums.stderr).toBe(0);
+    const listed = readFileSync(join(releaseDirectory, "SHA256SUMS"), "utf8").trim().split("\n").map((line) => line.split("  ")[1]);
+    expect(listed).toContain("imds-analyzer-linux-x64");
+    expect(listed.some((name) => name?.endsWith(".tgz"))).toBe(true);
+  });
+
+  it("the x64 executable, from an empty directory with an empty environment, gives the npm CLI's events for every capture", () => {
+    const empty = makeTempDir("imds-exe-empty-");
+    const fromExecutable = run(["env", "-i", executablePath("x64"), "analyze", "--quiet", ...captures], { cwd: empty });
+    const fromNpm = npmCli(["analyze", "--quiet", ...captures]);
+    expect(fromExecutable.stderr).toBe("");
+    expect(fromExecutable.stdout.trim().split("\n").length).toBeGreaterThan(captures.length);
+    expect(fromExecutable).toEqual(fromNpm);
+    expect(readdirSync(empty)).toEqual([]);
+  });
+
+  it("every command answers as through npm: --version, --help, report, usage errors", () => {
+    const events = join(makeTempDir("imds-exe-report-"), "events.ndjson");
+    expect(npmCli(["analyze", "--quiet", "--events", events, ...captures]).code).toBe(0);
+    for (const args of [["--version"], ["--help"], ["report", events], ["report", "--format", "json", events], ["analyze"], ["capture", "--rotate-keep", "abc", "--events", events]]) {
+      expect(run(["env", "-i", executablePath("x64"), ...args], { cwd: "/" }), args.join(" ")).toEqual(npmCli(args));
+    }
+  });
+
+  it("install-service from the executable installs that file and the unit runs it alone (no node)", () => {
+    const root = makeTempDir("imds-exe-install-");
+    const [unitDir, logDir, installed] = ["units", "log", "bin/imds-analyzer"].map((name) => join(root, name));
+    mkdirSync(unitDir!);
+    const result = run([executablePath("x64"), "install-service", "--unit-dir", unitDir!, "--log-dir", logDir!, "--install-to", installed!, "--no-start"], { cwd: "/" });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toContain(`installed ${installed} (this executable)`);
+    expect(readFileSync(installed!).equals(readFileSync(executablePath("x64")))).toBe(true);
+    expect(statSync(installed!).mode & 0o777).toBe(0o755);
+    expect(readFileSync(join(unitDir!, "imds-analyzer.service"), "utf8")).toContain(`ExecStart=${installed} capture --interface any --events ${join(logDir!, "events.ndjson")} `);
+    expect(run([installed!, "--version"]).code).toBe(0);
+    const bad = run([executablePath("x64"), "install-service", "--unit-dir", unitDir!, "--install-to", join(root, "other"), "--rotate-keep", "abc"]);
+    expect(bad.code).toBe(2);
+    expect(existsSync(join(root, "other"))).toBe(false);
+  });
+
+  it("the arm64 executable under qemu-aarch64-static gives x64's events", (context) => {
+    if (!existsSync(executablePath("arm64"))) {
+      // The arm64 addons come from the native cross-build (prebuilds/linux-arm64/).
+      console.warn("skipping the arm64 executable: no prebuilds/linux-arm64/ here, so npm run package made none");
+      context.skip();
+    }
+    const files = captures.slice(0, 4);
+    const arm64 = run(["qemu-aarch64-static", "-L", "/usr/aarch64-linux-gnu", executablePath("arm64"), "analyze", "--quiet", ...files], { cwd: "/" });
+    expect(arm64.stderr).toBe("");
+    expect(arm64).toEqual(run([executablePath("x64"), "analyze", "--quiet", ...files], { cwd: "/" }));
+  }, 300_000);
+
+  it.skipIf(skipLive)("the x64 executable captures live: a one-shot curl is attributed to its pid with eBPF", async () => {
+    const { events, stderr } = await captureOneCurl([executablePath("x64")]);
+    expect(events, stderr).toHaveLength(1);
+    expect(events[0]).toMatchObject({ kind: "v1", attribution: { method: "ebpf" }, process: { comm: "curl" } });
+  });
+
+  it.skipIf(skipLive)("the npm tarball installs into a fresh prefix without compiler, make or python, and captures live", async () => {
+    const prefix = makeTempDir("imds-npm-prefix-");
+    // Only node, npm and sh (npm runs scripts with it) on PATH: a compile would fail for want of
+    // gcc, make and python3.
+    const bin = join(makeTempDir("imds-npm-path-"), "bin");
+    mkdirSync(bin);
+    symlinkSync(process.execPath, join(bin, "node"));
+    symlinkSync("/bin/sh", join(bin, "sh"));
+    symlinkSync(join(process.execPath, "..", "..", "lib", "node_modules", "npm", "bin", "npm-cli.js"), join(bin, "npm"));
+    for (const tool of ["gcc", "cc", "make", "python3", "python"]) expect(run(["sh", "-c", `PATH=${bin} command -v ${tool}`]).code).not.toBe(0);
+    const install = run([join(bin, "npm"), "install", "-g", "--prefix", prefix, "--prefer-offline", "--no-audit", "--no-fund", "--foreground-scripts", tarballPath()], {
+      env: { PATH: bin, HOME: prefix, npm_config_cache: join(process.env["HOME"] ?? "/root", ".npm"), CI: "" },
+    });
+    expect(install.code, install.stderr).toBe(0);
+    expect(install.stdout + install.stderr).toContain(`using the prebuilt addons for linux-${process.arch} (nothing to compile)`);
+    expect(install.stdout + install.stderr).not.toMatch(/gyp|building from source/);
+    const installed = join(prefix, "bin", "imds-analyzer");
+    const { events, stderr } = await captureOneCurl([installed]);
+    expect(events, stderr).toHaveLength(1);
+    expect(events[0]).toMatchObject({ kind: "v1", attribution: { method: "ebpf" }, process: { comm: "curl" } });
+  });
+});
