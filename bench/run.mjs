@@ -38,7 +38,7 @@ import { generateCapture } from "./generate-capture.mjs";
 
 const mib = 1024 * 1024;
 const repoRoot = dirname(dirname(fileURLToPath(import.meta.url)));
-const cliPath = join(repoRoot, "dist", "bin.js");
+const cliPath = join(repoRoot, "dist", "imds-analyzer.cjs"); // the bundle: what npm's bin runs
 const outDir = join(repoRoot, "bench", "out");
 
 const sizeMb = Number(process.env["BENCH_SIZE_MB"] ?? "1024");
