@@ -11,7 +11,8 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { analyzeCaptures } from "../../src/analyze.js";
 import type { AnalysisSummary } from "../../src/summary.js";
-import { cliPath, eventLines, inTestNetwork, waitUntil } from "../helpers/live-capture.js";
+import { unbundledCliPath } from "../helpers/cli.js";
+import { eventLines, inTestNetwork, waitUntil } from "../helpers/live-capture.js";
 import { shouldSkipLiveTests, waitForLine } from "../helpers/netns.js";
 import type { TestNetwork } from "../helpers/netns.js";
 
@@ -32,7 +33,7 @@ describe.skipIf(skip)("capture: an internal error (live, root, test namespaces)"
       const pcapPath = join(network.directory, "saved.pcap");
       const capture = network.spawn("instance", [
         "env", `IMDS_FAULT_STAGE=${stage}`, `IMDS_FAULT_MARKER=${marker}`,
-        process.execPath, "--import", injector, cliPath, "capture", "--events", eventsPath, "--summary-json", summaryPath,
+        process.execPath, "--import", injector, unbundledCliPath, "capture", "--events", eventsPath, "--summary-json", summaryPath,
         "--write-pcap", pcapPath, "--duration", "120s",
       ]);
       await waitForLine(capture, "events go to", 20_000);
