@@ -41,6 +41,12 @@ interface ConnectionEntry {
    * of a connection that connected before this is the entry's own, arriving late.
    */
   readonly createdAtNs: bigint;
+  /**
+   * The capture saw this connection (a packet or an event). Only such connections count in
+   * `stats`: the kernel reports every connect to IMDS on the host, in every network namespace,
+   * and a capture on one interface or in one namespace sees only some of them.
+   */
+  seen: boolean;
 }
 
 interface KernelWaiter {
@@ -133,9 +139,13 @@ export class Attributor {
   /** The capture saw a connection's first packet. */
   onConnectionSeen(endpoints: FlowEndpoints): void {
     const key = connectionKey(endpoints.clientAddress, endpoints.clientPort, endpoints.serverAddress, endpoints.serverPort);
-    if (this.connections.has(key)) return;
+    const known = this.connections.get(key);
+    if (known !== undefined) {
+      this.markSeen(known);
+      return;
+    }
     if (this.options.method === "proc") {
-      this.startConnection(key, endpoints, Promise.resolve(null));
+      this.markSeen(this.startConnection(key, endpoints, Promise.resolve(null)));
     }
   }
 
@@ -143,10 +153,15 @@ export class Attributor {
   attribute(event: ImdsEvent): Promise<Attribution> {
     const key = connectionKey(event.clientIp, event.clientPort, event.serverIp, event.serverPort);
     const known = this.connections.get(key);
-    if (known) return known.result;
+    if (known) {
+      this.markSeen(known);
+      return known.result;
+    }
     const record = this.options.method === "ebpf" ? this.waitForKernel(key) : Promise.resolve(null);
     const tuple: ConnectionTuple = { clientAddress: event.clientIp, clientPort: event.clientPort, serverAddress: event.serverIp, serverPort: event.serverPort };
-    return this.startConnection(key, tuple, record).result;
+    const entry = this.startConnection(key, tuple, record);
+    this.markSeen(entry);
+    return entry.result;
   }
 
   /** Stops waiting: pending waits resolve as "not recorded". */
@@ -160,19 +175,30 @@ export class Attributor {
     this.waiters.clear();
   }
 
+  /** Work starts at once for every connection (a one-shot caller is gone soon); counting waits until the capture sees it. */
   private startConnection(key: string, tuple: ConnectionTuple, recordPromise: Promise<ConnectRecord | null>): ConnectionEntry {
-    this.stats.connections++;
     const entry: ConnectionEntry = {
       createdAtNs: process.hrtime.bigint(),
-      result: recordPromise.then((record) => (record === null ? this.fromSocketTables(tuple) : this.fromKernelRecord(record))).then((result) => {
-        if (result.attribution.status === "ok") this.stats.attributed++;
-        else if (result.attribution.status === "partial") this.stats.partial++;
-        else this.stats.failed++;
-        return result;
-      }),
+      result: recordPromise.then((record) => (record === null ? this.fromSocketTables(tuple) : this.fromKernelRecord(record))),
+      seen: false,
     };
     this.connections.set(key, entry);
     return entry;
+  }
+
+  private markSeen(entry: ConnectionEntry): void {
+    if (entry.seen) return;
+    entry.seen = true;
+    this.stats.connections++;
+    entry.result.then(
+      (result) => {
+        if (result.attribution.status === "ok") this.stats.attributed++;
+        else if (result.attribution.status === "partial") this.stats.partial++;
+        else this.stats.failed++;
+      },
+      // The rejection reaches whoever awaits the attribution; here it is only not counted.
+      () => undefined,
+    );
   }
 
   private async fromKernelRecord(record: ConnectRecord): Promise<Attribution> {

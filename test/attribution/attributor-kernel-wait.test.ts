@@ -98,4 +98,14 @@ describe("Attributor when the kernel record comes after the event", () => {
     expect(attributor.stats).toEqual({ connections: 1, attributed: 0, partial: 0, failed: 1, kernelRecords: 1, lateKernelRecords: 1 });
     attributor.close();
   });
+
+  it("counts only connections the capture saw: a record of a connection in another namespace or on another interface is read but not counted", async () => {
+    const attributor = new Attributor({ method: "ebpf", procRoot: fake.procRoot, etcRoot: fake.etcRoot, waitForKernelMs: 5000 });
+    // The kernel reports every connect to IMDS on the host; this capture sees only port 41004's.
+    attributor.onConnectRecords([recordOf(41003, pidReused), recordOf(41004, pidReused)]);
+    const seen = await attributor.attribute(event({ clientIp: "10.0.0.10", clientPort: 41004, serverIp: "169.254.169.254", serverPort: 80 }));
+    expect(seen.process?.pid).toBe(4242);
+    expect(attributor.stats).toEqual({ connections: 1, attributed: 0, partial: 1, failed: 0, kernelRecords: 2, lateKernelRecords: 0 });
+    attributor.close();
+  });
 });
