@@ -17,7 +17,7 @@ export type { Warning, CounterName } from "./diagnostics.js";
 
 // The event (one NDJSON line per IMDS call) and the summary.
 export { eventSchema } from "./events.js";
-export type { AttributionInfo, CallKind, ImdsEvent, ParentProcess, ProcessInfo } from "./events.js";
+export type { AttributionInfo, CallKind, ContainerInfo, ContainerRuntime, EcsNames, ImdsEvent, KubernetesNames, ParentProcess, ProcessInfo, ProcessPlacement } from "./events.js";
 export { summarySchema } from "./summary.js";
 export type { AnalysisSummary, ClientSummary, LiveCaptureSummary, SourceSummary } from "./summary.js";
 

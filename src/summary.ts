@@ -74,6 +74,13 @@ export interface LiveCaptureSummary {
     readonly attributed: number;
     readonly partial: number;
     readonly failed: number;
+    /**
+     * Counters of the enrichers that name where callers run, by enricher: for "container-names",
+     * lookups, cached, named:<source>, unnamed and problem:<source>:<problem> (a runtime file
+     * too large, not a regular file, a symlink, malformed, unreadable or too slow: its names
+     * are null). Absent in older summaries.
+     */
+    readonly enrichers?: Readonly<Record<string, Readonly<Record<string, number>>>>;
   };
   /**
    * Errors that ended the capture early (an internal error: a bug, said in one line) or that

@@ -98,11 +98,26 @@ export class Attributor {
     this.maxConnections = options.maxConnections ?? 20_000;
     this.connections = new RecencyMap(this.maxConnections);
     this.kernelRecords = new RecencyMap(this.maxConnections);
-    this.enrichers = options.enrichers ?? defaultEnrichers();
+    this.enrichers = options.enrichers ?? defaultEnrichers({
+      ...(options.procRoot === undefined ? {} : { procRoot: options.procRoot }),
+      ...(options.etcRoot === undefined ? {} : { etcRoot: options.etcRoot }),
+    });
   }
 
   get method(): AttributionMethod {
     return this.options.method;
+  }
+
+  /** Each enricher's counters (and `failures` when it threw), by enricher name; enrichers without any are left out. */
+  enricherStats(): Record<string, Record<string, number>> {
+    const stats: Record<string, Record<string, number>> = {};
+    for (const enricher of this.enrichers) {
+      const counters = { ...(enricher.stats?.() ?? {}) };
+      const failures = this.enricherFailures.get(enricher.name);
+      if (failures !== undefined) counters["failures"] = failures;
+      if (Object.keys(counters).length > 0) stats[enricher.name] = counters;
+    }
+    return stats;
   }
 
   /** The kernel saw connections to IMDS: start reading those processes now, while they live. */

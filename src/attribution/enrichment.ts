@@ -10,6 +10,12 @@
  */
 import type { ParentProcess, ProcessPlacement } from "../events.js";
 import { cgroupEnricher } from "./cgroup.js";
+import { containerdBundleSource } from "./containerd-bundle.js";
+import { ContainerNamesEnricher, defaultRuntimeFilePaths, type ContainerNameSource, type RuntimeFilePaths } from "./container-names.js";
+import { criOConfigSource } from "./cri-o-config.js";
+import { dockerConfigSource } from "./docker-config.js";
+import { kubeletLogLinkSource } from "./kubelet-log-link.js";
+import { podmanStorageSource } from "./podman-storage.js";
 
 /** What an enricher knows of the process. */
 export interface EnrichmentInput {
@@ -28,14 +34,24 @@ export interface ProcessEnricher {
   readonly name: string;
   /** `placement` with what this source adds (the same object when it adds nothing). */
   enrich(input: EnrichmentInput, placement: ProcessPlacement): ProcessPlacement | Promise<ProcessPlacement>;
+  /** Counters for the live summary (lookups, what named what, problems met); absent: none. */
+  stats?(): Record<string, number>;
 }
 
 /** Nothing known yet. */
 export const emptyPlacement: ProcessPlacement = { cgroup: null, container: null, kubernetesPodUid: null, systemdUnit: null };
 
-/** The enrichers live capture runs, in order. */
-export function defaultEnrichers(): ProcessEnricher[] {
-  return [cgroupEnricher];
+/** The enrichers live capture runs, in order: the cgroup finds the container, its runtime's files name it. */
+export function defaultEnrichers(paths: Partial<RuntimeFilePaths> = {}): ProcessEnricher[] {
+  return [cgroupEnricher, new ContainerNamesEnricher(defaultContainerNameSources(), { ...defaultRuntimeFilePaths, ...paths })];
+}
+
+/**
+ * Where container names are read, in order (first to name the container wins): the runtimes'
+ * own files first, then the kubelet's log links, which any Kubernetes runtime gets.
+ */
+export function defaultContainerNameSources(): ContainerNameSource[] {
+  return [containerdBundleSource, criOConfigSource, podmanStorageSource, dockerConfigSource(), kubeletLogLinkSource()];
 }
 
 /** Runs `enrichers` in order; a throw is counted under the enricher's name in `failures`. */

@@ -239,9 +239,16 @@ export async function runLiveCapture(options: LiveCaptureOptions): Promise<Analy
       attributed: attributor.stats.attributed,
       partial: attributor.stats.partial,
       failed: attributor.stats.failed,
+      ...enricherCounters(attributor),
     },
     errors,
   });
+}
+
+/** The enrichers' counters for the summary, when any enricher counted anything. */
+function enricherCounters(attributor: Attributor): { enrichers?: Record<string, Record<string, number>> } {
+  const enrichers = attributor.enricherStats();
+  return Object.keys(enrichers).length > 0 ? { enrichers } : {};
 }
 
 /**

@@ -8,9 +8,10 @@
  *   ... readProcessIdentity(42, { procRoot: fake.procRoot, etcRoot: fake.etcRoot }) ...
  *   await fake.cleanup();
  *
- * Per process: stat (the kernel's 52-field format), status, cmdline (NUL-terminated args),
- * exe (symlink; dangling is fine, readlink does not follow it), cgroup, ns/net -> "net:[N]",
- * fd/N -> "socket:[I]" or a path, and net/tcp + net/tcp6 holding its namespace's table.
+ * Per process: stat (the kernel's 52-field format), status, comm, cmdline (NUL-terminated args),
+ * exe (symlink; dangling is fine, readlink does not follow it), cwd (symlink, when given),
+ * cgroup, ns/net -> "net:[N]", fd/N -> "socket:[I]" or a path, and net/tcp + net/tcp6 holding
+ * its namespace's table.
  */
 import { mkdir, rm, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -47,6 +48,8 @@ export interface FakeProcess {
   readonly exeNotALink?: boolean;
   /** cgroup file content; default "0::/\n". */
   readonly cgroup?: string;
+  /** Target of the cwd link (a runtime shim's bundle directory); default none. */
+  readonly cwd?: string;
   /** Network namespace inode (its net/tcp{,6} hold that namespace's tables). Default `defaultNetns`. */
   readonly netns?: number;
   /** false writes no ns/net link, as a non-root reader sees another user's process. Default true. */
@@ -106,6 +109,8 @@ export class FakeProcfs {
     if (process.exeNotALink === true) await writeFile(join(dir, "exe"), "");
     else if (process.exe !== null) await symlink(process.exe ?? `/usr/bin/${comm}`, join(dir, "exe"));
     await writeFile(join(dir, "cgroup"), process.cgroup ?? "0::/\n");
+    await writeFile(join(dir, "comm"), `${comm}\n`);
+    if (process.cwd !== undefined) await symlink(process.cwd, join(dir, "cwd"));
     const netns = process.netns ?? defaultNetns;
     if (process.nsLinkReadable !== false) await symlink(`net:[${netns}]`, join(dir, "ns", "net"));
     for (const [fd, target] of Object.entries(process.fds ?? {})) await symlink(target, join(dir, "fd", fd));
