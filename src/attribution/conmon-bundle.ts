@@ -12,7 +12,8 @@ export async function conmonBundleDirectories(lookup: ContainerLookup, context: 
   const suffix = `/${lookup.container.id}/userdata`;
   const directories: string[] = [];
   for (const conmon of await context.runtimeAncestors(lookup, isConmon)) {
-    const bundle = optionValue(conmon.cmdline, "-b", "--bundle");
+    const argv = await context.commandLine(conmon.pid);
+    const bundle = argv === null ? null : optionValue(argv, "-b", "--bundle");
     if (bundle !== null && bundle.startsWith("/") && bundle.endsWith(suffix) && !bundle.split("/").includes("..")) directories.push(bundle);
   }
   return directories;

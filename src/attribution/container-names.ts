@@ -12,6 +12,7 @@
  */
 import type { ContainerInfo, ContainerRuntime, EcsNames, KubernetesNames, ParentProcess, ProcessPlacement } from "../events.js";
 import type { EnrichmentInput, ProcessEnricher } from "./enrichment.js";
+import { parseCmdline } from "./procfs-process-files.js";
 import { readBoundedText } from "./procfs-read.js";
 import { RecencyMap } from "./recency-map.js";
 import { listRuntimeDirectory, nameField, readRuntimeJson, readRuntimeLink, type RuntimeFileProblem } from "./runtime-files.js";
@@ -68,6 +69,11 @@ export interface SourceContext {
   /** A directory's entries (at most `maxEntries`); null when it cannot be listed. */
   list(path: string, maxEntries: number): Promise<string[] | null>;
   /**
+   * A process's argv as /proc has it now, unredacted (event command lines are redacted, and the
+   * redaction takes 64-hex container ids for secrets); null when it cannot be read.
+   */
+  commandLine(pid: number): Promise<string[] | null>;
+  /**
    * The nearest ancestors `isRuntime` accepts that run outside the container (a process inside
    * it could call itself "containerd-shim" and point us at files of its own making).
    */
@@ -95,6 +101,8 @@ interface CachedLookup {
   readonly retryAtMs: number;
 }
 
+/** conmon's argv runs to ~2 KiB; the options read from it come first. */
+const maxCommandLineBytes = 64 * 1024;
 /** Containers whose names are remembered (a host runs a few hundred at most). */
 const maxCachedContainers = 4096;
 /** How long "nobody names this container" is believed before the files are read again. */
@@ -201,6 +209,13 @@ export class ContainerNamesEnricher implements ProcessEnricher {
         return null;
       },
       runtimeAncestors: (lookup, isRuntime) => this.runtimeAncestors(lookup, isRuntime),
+      commandLine: async (pid) => {
+        try {
+          return parseCmdline(await readBoundedText(`${this.paths.procRoot}/${pid}/cmdline`, maxCommandLineBytes));
+        } catch {
+          return null;
+        }
+      },
     };
   }
 

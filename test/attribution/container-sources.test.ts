@@ -10,6 +10,7 @@ import { copyFile, mkdir, readFile, rm, symlink, writeFile } from "node:fs/promi
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { parseCgroup } from "../../src/attribution/cgroup.js";
+import { redactArgv } from "../../src/attribution/redact.js";
 import { ContainerNamesEnricher, type ContainerNameSource, type RuntimeFilePaths } from "../../src/attribution/container-names.js";
 import { defaultContainerNameSources } from "../../src/attribution/enrichment.js";
 import type { ContainerInfo, ParentProcess, ProcessPlacement } from "../../src/events.js";
@@ -182,7 +183,10 @@ describe("podman 4.3.1 (conmon's bundle, containers/storage's containers.json)",
     await place(join(storage, "overlay-containers/containers.json"), "podman-4.3.1", "containers.json");
     await place(join(storage, "overlay-containers", podmanId, "userdata/config.json"), "podman-4.3.1", "config.json");
     await fake.addProcess({ pid: 900, comm: "conmon", cmdline, cgroup: "0::/\n" });
-    const container = await containerOf(enricher(), await fixtureText("podman-4.3.1", "proc-cgroup"), [{ pid: 900, comm: "conmon", cmdline }, init]);
+    // The parent chain carries redacted command lines (a bare 64-hex id looks like a secret to
+    // the redaction): the source reads conmon's own from /proc.
+    const redacted = redactArgv(cmdline);
+    const container = await containerOf(enricher(), await fixtureText("podman-4.3.1", "proc-cgroup"), [{ pid: 900, comm: "conmon", cmdline: redacted }, init]);
     expect(container).toEqual({ runtime: "podman", id: podmanId, name: "billing-worker", image: "localhost/curl-busybox:1", kubernetes: null, ecs: null, source: "podman-storage" });
   });
 
