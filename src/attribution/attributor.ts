@@ -65,6 +65,8 @@ type ConnectionTuple = Pick<FlowEndpoints, "clientAddress" | "clientPort" | "ser
 
 /** How long one /proc identity read serves further connections of the same process. */
 const identityReuseMs = 1000;
+/** cgroups whose path is remembered by id (a host has a few thousand at most). */
+const maxKnownCgroups = 4096;
 /** Processes whose recent identity read is kept for reuse. */
 const maxRecentIdentities = 1024;
 
@@ -91,6 +93,12 @@ export class Attributor {
   /** Enrichers that threw, by name, with how often (their part of the placement is left out). */
   readonly enricherFailures = new Map<string, number>();
   private readonly enrichers: readonly ProcessEnricher[];
+  /**
+   * cgroup v2 paths the addon read from /proc (confirmed by start time), by the kernel's cgroup
+   * id: a record whose process exited before /proc could be read still carries the id, and an
+   * id names one cgroup for the whole boot, so an earlier caller's path names it too.
+   */
+  private readonly cgroupPathsById = new RecencyMap<bigint, string>(maxKnownCgroups);
 
   constructor(private readonly options: AttributorOptions) {
     this.socketOwners = new SocketOwnerFinder(options.procRoot === undefined ? {} : { procRoot: options.procRoot });
@@ -124,6 +132,7 @@ export class Attributor {
   onConnectRecords(records: readonly ConnectRecord[]): void {
     for (const record of records) {
       this.stats.kernelRecords++;
+      if (record.cgroupPath !== null && record.procSnapshot === "confirmed") this.cgroupPathsById.set(record.cgroupId, record.cgroupPath);
       const key = connectionKey(record.clientAddress, record.clientPort, record.serverAddress, record.serverPort);
       this.kernelRecords.set(key, record);
       const waiting = this.waiters.get(key);
@@ -234,7 +243,8 @@ export class Attributor {
     // connect time, and what the addon read from /proc the moment the record arrived, still hold.
     const procRoot = this.options.procRoot ?? "/proc";
     const startTime = record.startTimeTicks === null ? null : startTimeIso(await readBootTimeSeconds(procRoot), record.startTimeTicks);
-    const complete = kernelCmdline !== null && record.exePath !== null && record.cgroupPath !== null && startTime !== null;
+    const cgroupPath = record.cgroupPath ?? this.cgroupPathsById.get(record.cgroupId) ?? null;
+    const complete = kernelCmdline !== null && record.exePath !== null && cgroupPath !== null && startTime !== null;
     return {
       process: await this.processInfo({
         pid: record.pid,
@@ -245,7 +255,7 @@ export class Attributor {
         uid: record.uid,
         user: await lookupUserName(record.uid, this.options.etcRoot ?? "/etc"),
         parents: await this.parentsOf(record),
-        cgroupFile: record.cgroupPath === null ? null : `0::${record.cgroupPath}\n`,
+        cgroupFile: cgroupPath === null ? null : `0::${cgroupPath}\n`,
       }),
       attribution: { method: "ebpf", status: complete ? "ok" : "partial", reason: complete ? null : identity.reason },
     };

@@ -58,6 +58,18 @@ describe("Attributor places processes through its enrichers", () => {
     });
   });
 
+  it("places a process that exited before even the addon read /proc by the path an earlier record of its cgroup id carried", async () => {
+    const attributor = new Attributor({ method: "ebpf", procRoot: fake.procRoot, etcRoot: fake.etcRoot });
+    const path = `/kubepods/besteffort/pod${podUid}/${containerId}`;
+    const gone = { exePath: null, cgroupPath: null, procSnapshot: "exited", cgroupId: 77n } as const;
+    attributor.onConnectRecords([recordOf(41010, { cgroupPath: path, cgroupId: 77n }), recordOf(41011, { cgroupPath: "/elsewhere", cgroupId: 78n, procSnapshot: "unverified" })]);
+    const first = await attributeRecord(attributor, recordOf(41012, gone));
+    expect(first.process).toMatchObject({ cgroup: path, container: { id: containerId } });
+    // An unverified read (no kernel start time to check it against) may be another process's: not learned.
+    const second = await attributeRecord(attributor, recordOf(41013, { ...gone, cgroupId: 78n }));
+    expect(second.process).toMatchObject({ cgroup: null, container: null });
+  });
+
   it("runs the given enrichers in order, each seeing what the earlier found; one that throws is counted and skipped", async () => {
     await fake.addProcess({ pid: 4242, ppid: 1, comm: "curl", startTimeTicks: 5000, cgroup: "0::/system.slice/app.service\n" });
     const seen: (string | null)[] = [];
