@@ -101,6 +101,11 @@ export class TestNetwork {
     inInstance("ip", "-6", "addr", "add", "fd00:ec2::254/128", "dev", "lo", "nodad");
     // Clients on lo would otherwise use the IMDS address itself as their source.
     inInstance("ip", "route", "replace", "local", "169.254.169.254", "dev", "lo", "table", "local", "proto", "kernel", "scope", "host", "src", instanceIpv4);
+    // The kernel adds an address's local route on its own, and under load not always before
+    // `ip addr add` returns: wait (bounded) for it before replacing it.
+    for (let attempt = 0; attempt < 40 && !inInstance("ip", "-6", "route", "show", "table", "local", "fd00:ec2::254").includes("fd00:ec2::254"); attempt++) {
+      spawnSync("sleep", ["0.05"]);
+    }
     inInstance("ip", "-6", "route", "del", "local", "fd00:ec2::254", "dev", "lo", "table", "local");
     inInstance("ip", "-6", "route", "add", "local", "fd00:ec2::254", "dev", "lo", "table", "local", "proto", "kernel", "src", instanceIpv6);
     inContainer("ip", "link", "set", "lo", "up");
