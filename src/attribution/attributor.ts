@@ -243,7 +243,10 @@ export class Attributor {
     // connect time, and what the addon read from /proc the moment the record arrived, still hold.
     const procRoot = this.options.procRoot ?? "/proc";
     const startTime = record.startTimeTicks === null ? null : startTimeIso(await readBootTimeSeconds(procRoot), record.startTimeTicks);
-    const cgroupPath = record.cgroupPath ?? this.cgroupPathsById.get(record.cgroupId) ?? null;
+    // A process simply gone keeps the path its cgroup id was seen with; a reused pid contributes
+    // nothing beyond the kernel's own record (test/live/pid-reuse.test.ts).
+    const learnedCgroupPath = record.procSnapshot === "exited" || record.procSnapshot === "not-read" ? this.cgroupPathsById.get(record.cgroupId) : undefined;
+    const cgroupPath = record.cgroupPath ?? learnedCgroupPath ?? null;
     const complete = kernelCmdline !== null && record.exePath !== null && cgroupPath !== null && startTime !== null;
     return {
       process: await this.processInfo({

@@ -68,6 +68,9 @@ describe("Attributor places processes through its enrichers", () => {
     // An unverified read (no kernel start time to check it against) may be another process's: not learned.
     const second = await attributeRecord(attributor, recordOf(41013, { ...gone, cgroupId: 78n }));
     expect(second.process).toMatchObject({ cgroup: null, container: null });
+    // A reused pid: nothing but the kernel's record, not even a path learned from another caller.
+    const reused = await attributeRecord(attributor, recordOf(41014, { ...gone, procSnapshot: "pid-reused" }));
+    expect(reused.process).toMatchObject({ cgroup: null, container: null });
   });
 
   it("runs the given enrichers in order, each seeing what the earlier found; one that throws is counted and skipped", async () => {
