@@ -7,10 +7,14 @@
  *    $TMPDIR (or /tmp), $XDG_RUNTIME_DIR, /dev/shm, the executable's own directory;
  * 2. prebuilds/linux-<arch>/<file> in the package: shipped prebuilt in the npm tarball;
  * 3. native/<name>/build/Release/<file>: built from source at install (native/build.mjs).
+ * Between 2 and 3 the newer file is tried first: an install builds from source only when the
+ * prebuild does not load, so the two meet in a development checkout, where the newer one is
+ * either the prebuild CI just made (the tests then run the binaries that ship) or a build the
+ * developer made after changing the C code (which a stale prebuild must not hide).
  * Paths are resolved from the package root, so this works from src/ (tests), dist/ and the
  * bundle alike. When none loads, the reason says what was tried and why each failed.
  */
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { constants, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -122,6 +126,15 @@ function loadEmbedded<Addon>(assets: SeaAssets, description: AddonDescription<Ad
   return { ok: false, reason: `cannot load the ${description.title} embedded in this executable: ${problems.join("; ")}` };
 }
 
+/** A file's modification time, or -1 when it is not there. */
+function modifiedAtMs(path: string): number {
+  try {
+    return statSync(path).mtimeMs;
+  } catch {
+    return -1;
+  }
+}
+
 function loadFile<Addon>(path: string, description: AddonDescription<Addon>): Attempt<Addon> {
   if (!existsSync(path)) return { ok: false, problem: `${path} is missing` };
   try {
@@ -141,14 +154,18 @@ export function loadNativeAddon<Addon>(description: AddonDescription<Addon>, pac
   const root = packageRoot ?? findPackageRoot(dirname(fileURLToPath(import.meta.url)));
   if (root === null) return { ok: false, reason: "cannot find the imds-analyzer package directory (no package.json above the module)" };
   const prebuilt = join(root, prebuildDirectory(), description.fileName);
-  const fromPrebuild = loadFile(prebuilt, description);
-  if (fromPrebuild.ok) return { ok: true, addon: fromPrebuild.addon, origin: `prebuilt (${prebuilt})` };
   const built = join(root, description.sourceDirectory, "build", "Release", description.fileName);
-  const fromSource = loadFile(built, description);
-  if (fromSource.ok) return { ok: true, addon: fromSource.addon, origin: `built from source (${built})` };
+  const order = modifiedAtMs(built) > modifiedAtMs(prebuilt) ? ["source", "prebuilt"] as const : ["prebuilt", "source"] as const;
+  const problems = { prebuilt: "", source: "" };
+  for (const kind of order) {
+    const path = kind === "prebuilt" ? prebuilt : built;
+    const attempt = loadFile(path, description);
+    if (attempt.ok) return { ok: true, addon: attempt.addon, origin: `${kind === "prebuilt" ? "prebuilt" : "built from source"} (${path})` };
+    problems[kind] = attempt.problem;
+  }
   return {
     ok: false,
-    reason: `the ${description.title} could not be loaded: no prebuilt one for ${process.platform}-${process.arch} loads (${fromPrebuild.problem}) ` +
-      `and the one built from source does not either (${fromSource.problem}); to build it: run "node native/build.mjs" in ${root} (needs ${description.buildNeeds})`,
+    reason: `the ${description.title} could not be loaded: no prebuilt one for ${process.platform}-${process.arch} loads (${problems.prebuilt}) ` +
+      `and the one built from source does not either (${problems.source}); to build it: run "node native/build.mjs" in ${root} (needs ${description.buildNeeds})`,
   };
 }

@@ -1,8 +1,8 @@
 /**
  * The x64 prebuilt addons (prebuilds/linux-x64, `node native/build.mjs --prebuild`) are what this
- * machine's Node loads when they are there: the loader (src/native-addon.ts) prefers them to the
- * build from source, so with them present (CI builds them before the tests) every live test
- * captures with the shipped binaries, not with a local build.
+ * machine's Node loads when they are there and newer than the build from source: the loader
+ * (src/native-addon.ts) tries the newer of the two first, and CI builds the prebuilds after
+ * `npm ci` has built from source, so every live test captures with the shipped binaries.
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";

@@ -1,9 +1,10 @@
 /**
  * Where the native addons are loaded from (src/native-addon.ts): a prebuild for this platform
- * when it loads, else the one built from source, and a reason naming both when neither loads.
+ * when it loads, else the one built from source (the newer of the two first), and a reason
+ * naming both when neither loads.
  * Real addons (this checkout's build), copied into a package laid out like the npm tarball.
  */
-import { copyFileSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, utimesSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { isPcapAddon, pcapAddonFile } from "../../src/live/pcap-addon.js";
@@ -40,6 +41,18 @@ describe.skipIf(builtAddon === undefined && process.env["CI"] !== "true")("nativ
     const root = packageWith({ [prebuilt]: "broken", [fromSource]: "addon" });
     const result = loadNativeAddon(description, root);
     expect(result.ok && result.origin).toBe(`built from source (${join(root, fromSource)})`);
+  });
+
+  it("tries the newer of the two first: a build from source made after the prebuild (C code changed) is not hidden by it", () => {
+    const root = packageWith({ [prebuilt]: "addon", [fromSource]: "addon" });
+    const hourAgo = new Date(Date.now() - 3_600_000);
+    utimesSync(join(root, prebuilt), hourAgo, hourAgo);
+    const newerSource = loadNativeAddon(description, root);
+    expect(newerSource.ok && newerSource.origin).toBe(`built from source (${join(root, fromSource)})`);
+    const twoHoursAgo = new Date(Date.now() - 7_200_000);
+    utimesSync(join(root, fromSource), twoHoursAgo, twoHoursAgo);
+    const newerPrebuild = loadNativeAddon(description, root);
+    expect(newerPrebuild.ok && newerPrebuild.origin).toBe(`prebuilt (${join(root, prebuilt)})`);
   });
 
   it("says what it tried when neither loads", () => {
