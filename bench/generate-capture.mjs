@@ -20,6 +20,9 @@
 import { createWriteStream } from "node:fs";
 import { once } from "node:events";
 import { pathToFileURL } from "node:url";
+import { etherType, exampleMacs, tcpFlags, writeEthernetHeader, writeIpv4Header, writeTcpHeader, writeUdpHeader } from "../src/wire-format/packets.mjs";
+import { pcapRecordHeaderBytes, writePcapFileHeader, writePcapRecordHeader } from "../src/wire-format/pcap-file.mjs";
+import { enhancedPacketBlockLength, interfaceDescriptionBlock, sectionHeaderBlock, writeEnhancedPacketBlock } from "../src/wire-format/pcapng-file.mjs";
 
 /** @typedef {{ total: number, v1: number, v2: number, tokenRequests: number }} RequestCounts */
 /**
@@ -51,7 +54,8 @@ const frameStepMicros = 7;
 const startTimeMicros = 1_764_000_000n * 1_000_000n; // 2025-11-24, a fixed clock
 
 const imdsIpv4 = 0xa9fea9fe; // 169.254.169.254
-const tcpFlags = /** @type {const} */ ({ fin: 0x01, syn: 0x02, psh: 0x08, ack: 0x10 });
+/** The snaplen both file headers state. */
+const snaplen = 65535;
 
 const token = "AQAEAEXAMPLEx0bXBvcmFyeS10b2tlbi1mb3ItYmVuY2htYXJrcw==";
 const requestTexts = /** @type {const} */ ({
@@ -91,34 +95,16 @@ class CaptureWriter {
   }
 
   writeHeaders() {
-    const c = this.pcapChunk;
-    c.writeUInt32LE(0xa1b2c3d4, 0);
-    c.writeUInt16LE(2, 4);
-    c.writeUInt16LE(4, 6);
-    c.writeInt32LE(0, 8);
-    c.writeUInt32LE(0, 12);
-    c.writeUInt32LE(65535, 16);
-    c.writeUInt32LE(1, 20); // LINKTYPE_ETHERNET
-    this.pcapUsed = 24;
-    this.pcapBytes = 24;
+    this.pcapUsed = writePcapFileHeader(this.pcapChunk, 0, { linkType: 1, snaplen }); // LINKTYPE_ETHERNET, µs
+    this.pcapBytes = this.pcapUsed;
     if (this.pcapng === null) return;
-    const n = this.pcapngChunk;
     // Section Header Block (no options), then one Interface Description Block (µs, Ethernet).
-    n.writeUInt32LE(0x0a0d0d0a, 0);
-    n.writeUInt32LE(28, 4);
-    n.writeUInt32LE(0x1a2b3c4d, 8);
-    n.writeUInt16LE(1, 12);
-    n.writeUInt16LE(0, 14);
-    n.writeBigInt64LE(-1n, 16);
-    n.writeUInt32LE(28, 24);
-    n.writeUInt32LE(1, 28);
-    n.writeUInt32LE(20, 32);
-    n.writeUInt16LE(1, 36);
-    n.writeUInt16LE(0, 38);
-    n.writeUInt32LE(65535, 40);
-    n.writeUInt32LE(20, 44);
-    this.pcapngUsed = 48;
-    this.pcapngBytes = 48;
+    const headers = [sectionHeaderBlock(), interfaceDescriptionBlock({ linkType: 1, snaplen, tsresol: null })];
+    for (const block of headers) {
+      this.pcapngChunk.set(block, this.pcapngUsed);
+      this.pcapngUsed += block.length;
+    }
+    this.pcapngBytes = this.pcapngUsed;
   }
 
   /**
@@ -132,33 +118,16 @@ class CaptureWriter {
     this.timeMicros += BigInt(frameStepMicros);
     const seconds = Number(micros / 1_000_000n);
     const fraction = Number(micros % 1_000_000n);
-    const c = this.pcapChunk;
-    let at = this.pcapUsed;
-    c.writeUInt32LE(seconds, at);
-    c.writeUInt32LE(fraction, at + 4);
-    c.writeUInt32LE(length, at + 8);
-    c.writeUInt32LE(length, at + 12);
-    frame.copy(c, at + 16, 0, length);
-    this.pcapUsed = at + 16 + length;
-    this.pcapBytes += 16 + length;
+    const data = frame.subarray(0, length);
+    const at = this.pcapUsed + writePcapRecordHeader(this.pcapChunk, this.pcapUsed, seconds, fraction, length, length);
+    this.pcapChunk.set(data, at);
+    this.pcapUsed = at + length;
+    this.pcapBytes += pcapRecordHeaderBytes + length;
     this.frames++;
     if (this.pcapng === null) return;
-    const padded = (length + 3) & ~3;
-    const blockLength = 32 + padded;
-    if (this.pcapngUsed + blockLength > chunkBytes) this.flushPcapng();
-    const n = this.pcapngChunk;
-    at = this.pcapngUsed;
-    n.writeUInt32LE(6, at); // Enhanced Packet Block
-    n.writeUInt32LE(blockLength, at + 4);
-    n.writeUInt32LE(0, at + 8);
-    n.writeUInt32LE(Number(micros >> 32n), at + 12);
-    n.writeUInt32LE(Number(micros & 0xffffffffn), at + 16);
-    n.writeUInt32LE(length, at + 20);
-    n.writeUInt32LE(length, at + 24);
-    frame.copy(n, at + 28, 0, length);
-    n.fill(0, at + 28 + length, at + 28 + padded);
-    n.writeUInt32LE(blockLength, at + 28 + padded);
-    this.pcapngUsed = at + blockLength;
+    if (this.pcapngUsed + enhancedPacketBlockLength(length) > chunkBytes) this.flushPcapng();
+    const blockLength = writeEnhancedPacketBlock(this.pcapngChunk, this.pcapngUsed, 0, micros, data, length);
+    this.pcapngUsed += blockLength;
     this.pcapngBytes += blockLength;
   }
 
@@ -204,7 +173,7 @@ class FrameBuilder {
   constructor() {
     this.buffer = Buffer.alloc(maxFrameBytes);
     // Ethernet: fixed locally administered MACs, EtherType IPv4.
-    this.buffer.set([0x02, 0, 0, 0, 0, 0x01, 0x02, 0, 0, 0, 0, 0x02, 0x08, 0x00], 0);
+    writeEthernetHeader(this.buffer, 0, etherType.ipv4, exampleMacs.first, exampleMacs.second);
     this.ipId = 0;
   }
 
@@ -215,22 +184,8 @@ class FrameBuilder {
    * @param {number} ipPayloadBytes
    */
   ipv4(protocol, srcIp, dstIp, ipPayloadBytes) {
-    const b = this.buffer;
-    b[14] = 0x45;
-    b[15] = 0;
-    b.writeUInt16BE(20 + ipPayloadBytes, 16);
-    b.writeUInt16BE(this.ipId, 18);
+    writeIpv4Header(this.buffer, 14, { protocol, src: srcIp, dst: dstIp, totalLength: 20 + ipPayloadBytes, identification: this.ipId });
     this.ipId = (this.ipId + 1) & 0xffff;
-    b.writeUInt16BE(0x4000, 20); // DF
-    b[22] = 64;
-    b[23] = protocol;
-    b.writeUInt16BE(0, 24);
-    b.writeUInt32BE(srcIp >>> 0, 26);
-    b.writeUInt32BE(dstIp >>> 0, 30);
-    let sum = 0;
-    for (let i = 14; i < 34; i += 2) sum += b.readUInt16BE(i);
-    while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
-    b.writeUInt16BE(~sum & 0xffff, 24);
   }
 
   /**
@@ -240,27 +195,13 @@ class FrameBuilder {
   tcp(/** @type {number} */ srcIp, /** @type {number} */ dstIp, /** @type {number} */ srcPort, /** @type {number} */ dstPort,
     /** @type {number} */ seq, /** @type {number} */ ack, /** @type {number} */ flags, /** @type {number} */ payloadBytes) {
     this.ipv4(6, srcIp, dstIp, 20 + payloadBytes);
-    const b = this.buffer;
-    b.writeUInt16BE(srcPort, 34);
-    b.writeUInt16BE(dstPort, 36);
-    b.writeUInt32BE(seq >>> 0, 38);
-    b.writeUInt32BE(ack >>> 0, 42);
-    b[46] = 0x50;
-    b[47] = flags;
-    b.writeUInt16BE(65535, 48);
-    b.writeUInt32BE(0, 50);
-    return 54 + payloadBytes;
+    return 34 + writeTcpHeader(this.buffer, 34, { srcPort, dstPort, seq, ack, flags }) + payloadBytes;
   }
 
   /** @returns {number} frame length */
   udp(/** @type {number} */ srcIp, /** @type {number} */ dstIp, /** @type {number} */ srcPort, /** @type {number} */ dstPort, /** @type {number} */ payloadBytes) {
     this.ipv4(17, srcIp, dstIp, 8 + payloadBytes);
-    const b = this.buffer;
-    b.writeUInt16BE(srcPort, 34);
-    b.writeUInt16BE(dstPort, 36);
-    b.writeUInt16BE(8 + payloadBytes, 38);
-    b.writeUInt16BE(0, 40);
-    return 42 + payloadBytes;
+    return 34 + writeUdpHeader(this.buffer, 34, srcPort, dstPort, payloadBytes) + payloadBytes;
   }
 }
 

@@ -14,6 +14,10 @@ import { mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
+import { concatBytes, latin1Bytes } from "../src/wire-format/bytes.mjs";
+import { ethernetFrame, exampleMacs, tcpFlags, tcpPacket } from "../src/wire-format/packets.mjs";
+import { buildPcap, pcapRecordHeader } from "../src/wire-format/pcap-file.mjs";
+import { buildPcapngSections, interfaceDescriptionBlock, pcapngBlock, sectionHeaderBlock } from "../src/wire-format/pcapng-file.mjs";
 
 // ---------------------------------------------------------------------------------------------
 // Fixed values
@@ -23,7 +27,7 @@ const clientIpv4 = "10.0.0.10";
 const imdsIpv4 = "169.254.169.254";
 const clientIpv6 = "2001:db8:77::10";
 const imdsIpv6 = "fd00:ec2::254";
-const tcp = /** @type {const} */ ({ fin: 0x01, syn: 0x02, rst: 0x04, psh: 0x08, ack: 0x10 });
+const tcp = tcpFlags;
 const linkTypeEthernet = 1;
 const token = "AQAEAHOSTILEx0bXBvcmFyeS10b2tlbg==";
 const userAgent = "curl/7.88.1";
@@ -37,60 +41,7 @@ const limits = /** @type {const} */ ({
 });
 
 // ---------------------------------------------------------------------------------------------
-// Bytes
-
-/** @param {string} text */
-function latin1(text) {
-  return Uint8Array.from(Buffer.from(text, "latin1"));
-}
-
-/** @param {readonly Uint8Array[]} parts */
-function concat(parts) {
-  let total = 0;
-  for (const part of parts) total += part.length;
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
-}
-
-/** @param {string} text */
-function parseIp(text) {
-  if (!text.includes(":")) return Uint8Array.from(text.split(".").map(Number));
-  const [head = "", tail = ""] = text.split("::");
-  const groups = (/** @type {string} */ part) => (part === "" ? [] : part.split(":").map((group) => parseInt(group, 16)));
-  const left = groups(head);
-  const right = groups(tail);
-  const all = [...left, ...Array.from({ length: 8 - left.length - right.length }, () => 0), ...right];
-  const out = new Uint8Array(16);
-  all.forEach((group, index) => {
-    out[index * 2] = group >> 8;
-    out[index * 2 + 1] = group & 0xff;
-  });
-  return out;
-}
-
-/** Internet checksum (RFC 1071) over several byte ranges. @param {readonly Uint8Array[]} parts */
-function checksum(parts) {
-  let sum = 0;
-  for (const part of concatForChecksum(parts)) sum += part;
-  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
-  return ~sum & 0xffff;
-}
-
-/** @param {readonly Uint8Array[]} parts @returns {number[]} 16-bit words */
-function concatForChecksum(parts) {
-  const bytes = concat(parts);
-  const words = [];
-  for (let i = 0; i < bytes.length; i += 2) words.push((bytes[i] ?? 0) * 256 + (bytes[i + 1] ?? 0));
-  return words;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Packets
+// Packets (built by src/wire-format, shared with the tests and the bench generator)
 
 /**
  * @typedef {object} SegmentSpec
@@ -105,101 +56,45 @@ function concatForChecksum(parts) {
  * @property {Uint8Array} payload
  * @property {Uint8Array} [tcpOptions] padded to 4 bytes by the caller
  * @property {number} [dataOffsetWords] written instead of the true TCP header length (malformed on purpose)
- * @property {readonly { type: number, bytes: Uint8Array }[]} [ipv6Extensions] bytes exclude the next-header byte, which is filled in
+ * @property {readonly import("../src/wire-format/packets.mjs").Ipv6ExtensionHeader[]} [ipv6Extensions]
  */
 
-/** An Ethernet frame holding one TCP segment, with correct lengths and checksums. @param {SegmentSpec} spec */
+/**
+ * An Ethernet frame (02:00:00:00:00:02 -> 02:00:00:00:00:01) holding one TCP segment (window
+ * 64240, IPv4 identification 0), with correct lengths and checksums.
+ * @param {SegmentSpec} spec
+ */
 function tcpFrame(spec) {
-  const options = spec.tcpOptions ?? new Uint8Array(0);
-  const header = new Uint8Array(20 + options.length);
-  const view = new DataView(header.buffer);
-  view.setUint16(0, spec.srcPort);
-  view.setUint16(2, spec.dstPort);
-  view.setUint32(4, spec.seq >>> 0);
-  view.setUint32(8, spec.ack >>> 0);
-  header[12] = ((header.length / 4) << 4) & 0xf0;
-  header[13] = spec.flags;
-  view.setUint16(14, 64240);
-  header.set(options, 20);
-  const segment = concat([header, spec.payload]);
-  const src = parseIp(spec.src);
-  const dst = parseIp(spec.dst);
-  const pseudo = new Uint8Array(spec.ipVersion === 4 ? 12 : 40);
-  const pseudoView = new DataView(pseudo.buffer);
-  pseudo.set(src, 0);
-  pseudo.set(dst, src.length);
-  if (spec.ipVersion === 4) {
-    pseudo[9] = 6;
-    pseudoView.setUint16(10, segment.length);
-  } else {
-    pseudoView.setUint32(32, segment.length);
-    pseudo[39] = 6;
-  }
-  new DataView(segment.buffer).setUint16(16, checksum([pseudo, segment]));
-  if (spec.dataOffsetWords !== undefined) segment[12] = (spec.dataOffsetWords << 4) & 0xf0;
-  const ip = spec.ipVersion === 4 ? ipv4Header(src, dst, segment.length) : ipv6Header(src, dst, segment.length, spec.ipv6Extensions ?? []);
-  return concat([ethernetHeader(spec.ipVersion), ip, segment]);
-}
-
-/** @param {4 | 6} ipVersion */
-function ethernetHeader(ipVersion) {
-  return Uint8Array.of(0x02, 0, 0, 0, 0, 0x01, 0x02, 0, 0, 0, 0, 0x02, 0x08, 0x00).map((byte, index) =>
-    index === 12 && ipVersion === 6 ? 0x86 : index === 13 && ipVersion === 6 ? 0xdd : byte,
-  );
-}
-
-/** @param {Uint8Array} src @param {Uint8Array} dst @param {number} payloadBytes */
-function ipv4Header(src, dst, payloadBytes) {
-  const header = new Uint8Array(20);
-  const view = new DataView(header.buffer);
-  header[0] = 0x45;
-  view.setUint16(2, 20 + payloadBytes);
-  view.setUint16(6, 0x4000); // DF
-  header[8] = 64;
-  header[9] = 6;
-  header.set(src, 12);
-  header.set(dst, 16);
-  view.setUint16(10, checksum([header]));
-  return header;
+  const ip = tcpPacket({
+    src: spec.src,
+    dst: spec.dst,
+    srcPort: spec.srcPort,
+    dstPort: spec.dstPort,
+    seq: spec.seq,
+    ack: spec.ack,
+    flags: spec.flags,
+    window: 64240,
+    payload: spec.payload,
+    ...(spec.tcpOptions === undefined ? {} : { tcpOptions: spec.tcpOptions }),
+    ...(spec.dataOffsetWords === undefined ? {} : { dataOffsetWords: spec.dataOffsetWords }),
+    ipv4: { identification: 0 },
+    ipv6: { extensionHeaders: spec.ipv6Extensions ?? [] },
+  });
+  return ethernetFrame(ip, { destinationMac: exampleMacs.first, sourceMac: exampleMacs.second });
 }
 
 /**
- * @param {Uint8Array} src @param {Uint8Array} dst @param {number} tcpBytes
- * @param {readonly { type: number, bytes: Uint8Array }[]} extensions
+ * An IPv6 options header (hop-by-hop 0, destination options 60) of 8 * (1 + lengthUnits) bytes, PadN filled.
+ * @param {0 | 60} type @param {number} lengthUnits
+ * @returns {import("../src/wire-format/packets.mjs").Ipv6ExtensionHeader}
  */
-function ipv6Header(src, dst, tcpBytes, extensions) {
-  const chain = extensions.map((extension, index) => {
-    const bytes = extension.bytes.slice();
-    bytes[0] = extensions[index + 1]?.type ?? 6;
-    return bytes;
-  });
-  const chainBytes = chain.reduce((sum, bytes) => sum + bytes.length, 0);
-  const header = new Uint8Array(40);
-  const view = new DataView(header.buffer);
-  header[0] = 0x60;
-  view.setUint16(4, chainBytes + tcpBytes);
-  header[6] = extensions[0]?.type ?? 6;
-  header[7] = 64;
-  header.set(src, 8);
-  header.set(dst, 24);
-  return concat([header, ...chain]);
-}
-
-/** An IPv6 options header (hop-by-hop 0, destination options 60) of 8 * (1 + lengthUnits) bytes, PadN filled. @param {number} type @param {number} lengthUnits */
 function ipv6OptionsHeader(type, lengthUnits) {
-  const bytes = new Uint8Array(8 * (1 + lengthUnits));
-  bytes[1] = lengthUnits;
-  bytes[2] = 1; // PadN
-  bytes[3] = bytes.length - 4;
-  return { type, bytes };
+  return { kind: type === 0 ? "hopByHop" : "destinationOptions", bytes: 8 * (1 + lengthUnits) };
 }
 
-/** A type 0 routing header with no addresses left (segments left 0): 8 bytes. */
+/** A type 0 routing header with no addresses left (segments left 0): 8 bytes. @returns {import("../src/wire-format/packets.mjs").Ipv6ExtensionHeader} */
 function ipv6RoutingHeader() {
-  const bytes = new Uint8Array(8);
-  bytes[2] = 0; // routing type
-  bytes[3] = 0; // segments left
-  return { type: 43, bytes };
+  return { kind: "routing" };
 }
 
 /** SYN options as Linux sends them: MSS 1460, SACK permitted, timestamps, window scale 7 (20 bytes). */
@@ -209,7 +104,7 @@ const synOptions = Uint8Array.of(2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0
 // Frames and conversations
 
 /**
- * @typedef {object} CaptureFrame
+ * @typedef {object} HostileFrame
  * @property {Uint8Array} bytes captured bytes
  * @property {number} originalLength length on the wire
  * @property {bigint} timeMicros capture time (what the analyzer must report)
@@ -219,13 +114,13 @@ const synOptions = Uint8Array.of(2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0
 class CaptureBuilder {
   /** @param {bigint} [stepMicros] */
   constructor(stepMicros = 1000n) {
-    /** @type {CaptureFrame[]} */
+    /** @type {HostileFrame[]} */
     this.frames = [];
     this.timeMicros = startMicros;
     this.stepMicros = stepMicros;
   }
 
-  /** Appends a frame; returns its 1-based number. @param {Uint8Array} bytes @param {Partial<CaptureFrame>} [extra] */
+  /** Appends a frame; returns its 1-based number. @param {Uint8Array} bytes @param {Partial<HostileFrame>} [extra] */
   add(bytes, extra = {}) {
     this.frames.push({ bytes, originalLength: bytes.length, timeMicros: this.timeMicros, ...extra });
     this.timeMicros += this.stepMicros;
@@ -271,7 +166,7 @@ class Conversation {
 
   /** Client data in segments of at most `segmentBytes`; returns the last frame number. @param {Uint8Array | string} data @param {number} [segmentBytes] */
   send(data, segmentBytes = 1448) {
-    const bytes = typeof data === "string" ? latin1(data) : data;
+    const bytes = typeof data === "string" ? latin1Bytes(data) : data;
     let last = 0;
     for (let at = 0; at < bytes.length; at += segmentBytes) {
       last = this.client(tcp.psh | tcp.ack, bytes.subarray(at, at + segmentBytes));
@@ -282,7 +177,7 @@ class Conversation {
 
   /** Server data in segments of at most `segmentBytes`; returns the last frame number. @param {Uint8Array | string} data @param {number} [segmentBytes] */
   reply(data, segmentBytes = 1448) {
-    const bytes = typeof data === "string" ? latin1(data) : data;
+    const bytes = typeof data === "string" ? latin1Bytes(data) : data;
     let last = 0;
     for (let at = 0; at < bytes.length; at += segmentBytes) {
       last = this.server(tcp.psh | tcp.ack, bytes.subarray(at, at + segmentBytes));
@@ -299,7 +194,7 @@ class Conversation {
     this.client(tcp.ack, new Uint8Array(0));
   }
 
-  /** A client segment at the current sequence number (not advanced). @param {number} flags @param {Uint8Array} payload @param {Partial<SegmentSpec>} [overrides] @param {Partial<CaptureFrame>} [extra] */
+  /** A client segment at the current sequence number (not advanced). @param {number} flags @param {Uint8Array} payload @param {Partial<SegmentSpec>} [overrides] @param {Partial<HostileFrame>} [extra] */
   client(flags, payload, overrides = {}, extra = {}) {
     return this.capture.add(this.clientFrame(flags, payload, overrides), extra);
   }
@@ -442,117 +337,75 @@ function cleanFlows(count, requests, responses) {
  */
 
 // ---------------------------------------------------------------------------------------------
-// Capture writers
+// Capture files (written by src/wire-format)
 
 /**
- * @param {readonly CaptureFrame[]} frames
+ * @param {HostileFrame} frame @param {boolean} nanoseconds the file's resolution (pcap)
+ * @returns {import("../src/wire-format/pcap-file.mjs").CaptureFrame} what the shared writers take
+ */
+function captureFrame(frame, nanoseconds) {
+  const micros = Number(frame.timeMicros % 1_000_000n);
+  const raw = frame.rawTimestamp;
+  return {
+    linkType: linkTypeEthernet,
+    timestampSeconds: raw?.seconds ?? Number(frame.timeMicros / 1_000_000n),
+    // A raw fraction is written as it is: in a nanosecond file, the nanoseconds field.
+    timestampNanos: raw === undefined ? micros * 1000 : nanoseconds ? raw.fraction : raw.fraction * 1000,
+    bytes: frame.bytes,
+    originalLength: frame.originalLength,
+  };
+}
+
+/**
+ * @param {readonly HostileFrame[]} frames
  * @param {{ snaplen?: number, nanoseconds?: boolean }} [options]
  * @returns {{ bytes: Uint8Array, offsets: number[] }} offsets: where each record starts
  */
 function pcapFile(frames, options = {}) {
-  const parts = [];
-  const header = new DataView(new ArrayBuffer(24));
-  header.setUint32(0, options.nanoseconds === true ? 0xa1b23c4d : 0xa1b2c3d4, true);
-  header.setUint16(4, 2, true);
-  header.setUint16(6, 4, true);
-  header.setUint32(16, options.snaplen ?? 262144, true);
-  header.setUint32(20, linkTypeEthernet, true);
-  parts.push(new Uint8Array(header.buffer));
-  const offsets = [];
-  let offset = 24;
-  for (const frame of frames) {
-    const record = new DataView(new ArrayBuffer(16));
-    const seconds = frame.rawTimestamp?.seconds ?? Number(frame.timeMicros / 1_000_000n);
-    const micros = Number(frame.timeMicros % 1_000_000n);
-    const fraction = frame.rawTimestamp?.fraction ?? (options.nanoseconds === true ? micros * 1000 : micros);
-    record.setUint32(0, seconds, true);
-    record.setUint32(4, fraction, true);
-    record.setUint32(8, frame.bytes.length, true);
-    record.setUint32(12, frame.originalLength, true);
-    parts.push(new Uint8Array(record.buffer), frame.bytes);
-    offsets.push(offset);
-    offset += 16 + frame.bytes.length;
-  }
-  return { bytes: concat(parts), offsets };
+  const nanoseconds = options.nanoseconds === true;
+  const built = buildPcap(
+    frames.map((frame) => captureFrame(frame, nanoseconds)),
+    {
+      linkType: linkTypeEthernet,
+      ...(nanoseconds ? { timestampPrecision: /** @type {const} */ ("nanoseconds") } : {}),
+      ...(options.snaplen === undefined ? {} : { snaplen: options.snaplen }),
+    },
+  );
+  return { bytes: built.bytes, offsets: built.records.filter((record) => record.kind === "packet").map((record) => record.offset) };
 }
 
 /** A raw pcap record header (for lengths a writer would never produce). @param {number} seconds @param {number} caplen @param {number} origlen */
-function pcapRecordHeader(seconds, caplen, origlen) {
-  const record = new DataView(new ArrayBuffer(16));
-  record.setUint32(0, seconds, true);
-  record.setUint32(8, caplen >>> 0, true);
-  record.setUint32(12, origlen >>> 0, true);
-  return new Uint8Array(record.buffer);
+function rawPcapRecordHeader(seconds, caplen, origlen) {
+  return pcapRecordHeader(seconds, 0, caplen, origlen);
 }
 
-/** A pcapng block, little-endian, body padded to 4. @param {number} type @param {Uint8Array} body @param {{ trailingLength?: number }} [options] */
-function pcapngBlock(type, body, options = {}) {
-  const padded = (body.length + 3) & ~3;
-  const total = 12 + padded;
-  const block = new Uint8Array(total);
-  const view = new DataView(block.buffer);
-  view.setUint32(0, type >>> 0, true);
-  view.setUint32(4, total, true);
-  block.set(body, 8);
-  view.setUint32(total - 4, options.trailingLength ?? total, true);
-  return block;
-}
-
-/** @param {number} [byteOrderMagic] */
-function sectionHeaderBlock(byteOrderMagic = 0x1a2b3c4d) {
-  const body = new DataView(new ArrayBuffer(16));
-  body.setUint32(0, byteOrderMagic >>> 0, true);
-  body.setUint16(4, 1, true);
-  body.setUint16(6, 0, true);
-  body.setBigInt64(8, -1n, true);
-  return pcapngBlock(0x0a0d0d0a, new Uint8Array(body.buffer));
-}
-
-/** Ethernet, snaplen 262144, no options (µs timestamps). */
-function interfaceDescriptionBlock() {
-  const body = new DataView(new ArrayBuffer(8));
-  body.setUint16(0, linkTypeEthernet, true);
-  body.setUint32(4, 262144, true);
-  return pcapngBlock(1, new Uint8Array(body.buffer));
-}
-
-/** @param {CaptureFrame} frame @param {{ interfaceId?: number, trailingLength?: number }} [options] */
-function enhancedPacketBlock(frame, options = {}) {
-  const head = new DataView(new ArrayBuffer(20));
-  head.setUint32(0, options.interfaceId ?? 0, true);
-  head.setUint32(4, Number(frame.timeMicros >> 32n), true);
-  head.setUint32(8, Number(frame.timeMicros & 0xffffffffn), true);
-  head.setUint32(12, frame.bytes.length, true);
-  head.setUint32(16, frame.originalLength, true);
-  return pcapngBlock(6, concat([new Uint8Array(head.buffer), frame.bytes]), options.trailingLength === undefined ? {} : { trailingLength: options.trailingLength });
-}
+/** The interface of every hostile pcapng: Ethernet, snaplen 262144, no options (µs timestamps). */
+const ethernetInterface = /** @type {const} */ ({ linkType: linkTypeEthernet, tsresol: null });
 
 /**
  * A pcapng file: SHB, IDB, then per frame an EPB, with `extra` blocks inserted before the frame
  * whose 0-based index they name (index = frames.length: at the end).
- * @param {readonly CaptureFrame[]} frames
+ * @param {readonly HostileFrame[]} frames
  * @param {Map<number, Uint8Array[]>} [extra]
  * @param {Map<number, { interfaceId?: number, trailingLength?: number }>} [blockOptions] per frame index
  * @returns {{ bytes: Uint8Array, offsets: number[] }} offsets: where each EPB starts
  */
 function pcapngFile(frames, extra = new Map(), blockOptions = new Map()) {
-  /** @type {Uint8Array[]} */
-  const parts = [sectionHeaderBlock(), interfaceDescriptionBlock()];
-  let offset = parts.reduce((sum, part) => sum + part.length, 0);
-  const offsets = [];
+  /** @type {import("../src/wire-format/pcapng-file.mjs").PcapngRecord[]} */
+  const records = [];
   for (let index = 0; index <= frames.length; index++) {
-    for (const block of extra.get(index) ?? []) {
-      parts.push(block);
-      offset += block.length;
-    }
+    for (const bytes of extra.get(index) ?? []) records.push({ kind: "raw", bytes });
     const frame = frames[index];
     if (frame === undefined) continue;
-    const block = enhancedPacketBlock(frame, blockOptions.get(index) ?? {});
-    offsets.push(offset);
-    parts.push(block);
-    offset += block.length;
+    const options = blockOptions.get(index) ?? {};
+    records.push({
+      kind: "enhanced-packet",
+      frame: { ...captureFrame(frame, false), ...(options.interfaceId === undefined ? {} : { interfaceId: options.interfaceId }) },
+      ...(options.trailingLength === undefined ? {} : { trailingLength: options.trailingLength }),
+    });
   }
-  return { bytes: concat(parts), offsets };
+  const built = buildPcapngSections([{ interfaces: [ethernetInterface], records }]);
+  return { bytes: built.bytes, offsets: built.records.filter((record) => record.kind === "packet").map((record) => record.offset) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -579,7 +432,7 @@ function buildCases() {
     const event = v1Conversation(capture, 40001, "/latest/meta-data/instance-id");
     const file = pcapFile(capture.frames);
     const badOffset = file.bytes.length;
-    const bytes = concat([file.bytes, pcapRecordHeader(1_764_000_001, 0xffffffff, 0xffffffff), latin1("GET / HTTP/1.1\r\n")]);
+    const bytes = concatBytes([file.bytes, rawPcapRecordHeader(1_764_000_001, 0xffffffff, 0xffffffff), latin1Bytes("GET / HTTP/1.1\r\n")]);
     const frames = capture.frames.length;
     cases.push({
       name: "pcap-caplen-4gib",
@@ -601,7 +454,7 @@ function buildCases() {
     const conversation = new Conversation(capture, { clientPort: 40002 });
     conversation.handshake();
     const path = "/latest/meta-data/instance-id";
-    const request = latin1(getRequest(path));
+    const request = latin1Bytes(getRequest(path));
     const frame = conversation.client(tcp.psh | tcp.ack, request, {}, {});
     conversation.clientSeq += request.length;
     // The wire length says 4 GiB; the IP total length says the packet is whole.
@@ -783,7 +636,7 @@ function buildCases() {
     const unknownAt = capture.frames.length;
     const second = v1Conversation(capture, 40017, "/latest/meta-data/ami-id");
     const frames = capture.frames.length;
-    const unknown = pcapngBlock(0x80000001, latin1("hostile unknown block body."));
+    const unknown = pcapngBlock(0x80000001, latin1Bytes("hostile unknown block body."));
     const file = pcapngFile(capture.frames, new Map([[unknownAt, [unknown]]]));
     cases.push({
       name: "pcapng-unknown-block",
@@ -804,7 +657,7 @@ function buildCases() {
     const capture = new CaptureBuilder();
     const event = v1Conversation(capture, 40018, "/latest/meta-data/instance-id");
     const frames = capture.frames.length;
-    const badSection = [sectionHeaderBlock(0xdeadbeef), interfaceDescriptionBlock()];
+    const badSection = [sectionHeaderBlock(true, 0xdeadbeef), interfaceDescriptionBlock(ethernetInterface)];
     const file = pcapngFile(capture.frames, new Map([[frames, badSection]]));
     const badOffset = file.bytes.length - badSection.reduce((sum, block) => sum + block.length, 0);
     cases.push({
@@ -829,7 +682,7 @@ function buildCases() {
     const conversation = new Conversation(capture, { clientPort: 40020 });
     conversation.handshake();
     const path = "/latest/meta-data/instance-id";
-    const request = latin1(getRequest(path));
+    const request = latin1Bytes(getRequest(path));
     // 20-byte TCP header + 30 payload bytes, but the data offset says 60 bytes; then one saying 0.
     conversation.client(tcp.psh | tcp.ack, request.subarray(0, 30), { dataOffsetWords: 15 });
     conversation.client(tcp.psh | tcp.ack, request, { dataOffsetWords: 0 });
@@ -858,7 +711,7 @@ function buildCases() {
     const conversation = new Conversation(capture, { clientPort: 40021, ipVersion: 6 });
     conversation.handshake();
     const path = "/latest/meta-data/instance-id";
-    const request = latin1(getRequest(path));
+    const request = latin1Bytes(getRequest(path));
     const hopByHop = ipv6OptionsHeader(0, 0);
     const tooMany = Array.from({ length: limits.maxIpv6ExtensionHeaders + 1 }, () => hopByHop);
     const veryLong = Array.from({ length: 4000 }, () => hopByHop);
@@ -960,7 +813,7 @@ function buildCases() {
     if (text.length !== tinyRequestBytes) throw new Error("padding arithmetic");
     return { path, kind: /** @type {"v1" | "v2"} */ (kind), text };
   });
-  const tinyStream = latin1(paddedRequests.map((request) => request.text).join(""));
+  const tinyStream = latin1Bytes(paddedRequests.map((request) => request.text).join(""));
   const tinyResponses = paddedRequests.map(() => response(200)).join("");
   {
     const capture = new CaptureBuilder(1n);

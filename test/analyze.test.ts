@@ -4,8 +4,9 @@ import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { analyzeCaptures } from "../src/analyze.js";
 import type { ImdsEvent } from "../src/events.js";
-import type { CaptureFrame } from "./helpers/capture-writer.js";
-import { writePcap, writePcapng } from "./helpers/capture-writer.js";
+import type { CaptureFrame } from "../src/wire-format/pcap-file.mjs";
+import { writePcap } from "../src/wire-format/pcap-file.mjs";
+import { writePcapng } from "../src/wire-format/pcapng-file.mjs";
 import { http, interleave, TcpConversation } from "./helpers/conversation.js";
 import { makeTempDir } from "./helpers/temp-dir.js";
 

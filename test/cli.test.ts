@@ -6,7 +6,7 @@ import { spawnSync } from "node:child_process";
 import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { writePcap } from "./helpers/capture-writer.js";
+import { writePcap } from "../src/wire-format/pcap-file.mjs";
 import { http, TcpConversation } from "./helpers/conversation.js";
 import { makeTempDir } from "./helpers/temp-dir.js";
 import { cliPath as cli } from "./helpers/cli.js";

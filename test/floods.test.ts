@@ -22,13 +22,14 @@ import type { ReassemblyLimits } from "../src/reassembly/index.js";
 import type { Frame } from "../src/source/frame.js";
 import { captureStream } from "../src/source/capture-input.js";
 import { readCapture } from "../src/source/read-capture.js";
+import { etherType, tcpFlags, writeEthernetHeader, writeIpv4Header, writeTcpHeader } from "../src/wire-format/packets.mjs";
+import { pcapRecordHeaderBytes, writePcapFileHeader, writePcapRecordHeader } from "../src/wire-format/pcap-file.mjs";
 
 const million = 1_000_000;
 const chunkBytes = 1024 * 1024;
 const imdsIpv4 = 0xa9fea9fe; // 169.254.169.254
 const otherServerIpv4 = 0x0a010001; // 10.1.0.1: port 80 too, but not IMDS
 const startSeconds = 1_764_000_000;
-const tcpFlag = { syn: 0x02, rst: 0x04, psh: 0x08, ack: 0x10 } as const;
 /** The memory bound for a flood of a million half-open connections. */
 const maxHeapBytes = 300 * 1024 * 1024;
 /**
@@ -70,52 +71,30 @@ class PcapChunkWriter {
   readonly done: Buffer[] = [];
 
   constructor() {
-    const header = this.chunk;
-    header.writeUInt32LE(0xa1b2c3d4, 0);
-    header.writeUInt16LE(2, 4);
-    header.writeUInt16LE(4, 6);
-    header.writeUInt32LE(262144, 16);
-    header.writeUInt32LE(1, 20); // Ethernet
-    this.used = 24;
+    this.used = writePcapFileHeader(this.chunk, 0, { linkType: 1 }); // Ethernet
   }
 
   segment(fields: SegmentFields): void {
     const frameBytes = 54 + fields.payloadBytes;
-    if (this.used + 16 + frameBytes > chunkBytes) this.flush();
+    if (this.used + pcapRecordHeaderBytes + frameBytes > chunkBytes) this.flush();
     const b = this.chunk;
-    const at = this.used;
     const micros = this.frames++; // one microsecond apart: the whole flood is within idle timeouts
-    b.writeUInt32LE(startSeconds + Math.floor(micros / 1_000_000), at);
-    b.writeUInt32LE(micros % 1_000_000, at + 4);
-    b.writeUInt32LE(frameBytes, at + 8);
-    b.writeUInt32LE(frameBytes, at + 12);
-    const frame = at + 16;
-    b.fill(0, frame, frame + 54);
-    b[frame] = 0x02;
-    b[frame + 5] = 0x01;
-    b[frame + 6] = 0x02;
-    b[frame + 11] = 0x02;
-    b.writeUInt16BE(0x0800, frame + 12);
-    const ip = frame + 14;
-    b[ip] = 0x45;
-    b.writeUInt16BE(40 + fields.payloadBytes, ip + 2);
-    b.writeUInt16BE(0x4000, ip + 6);
-    b[ip + 8] = 64;
-    b[ip + 9] = 6;
-    b.writeUInt32BE(fields.sourceIp >>> 0, ip + 12);
-    b.writeUInt32BE(fields.destinationIp >>> 0, ip + 16);
-    let sum = 0;
-    for (let i = ip; i < ip + 20; i += 2) sum += b.readUInt16BE(i);
-    while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
-    b.writeUInt16BE(~sum & 0xffff, ip + 10);
-    const tcp = ip + 20;
-    b.writeUInt16BE(fields.sourcePort, tcp);
-    b.writeUInt16BE(fields.destinationPort, tcp + 2);
-    b.writeUInt32BE(fields.sequence >>> 0, tcp + 4);
-    b[tcp + 12] = 0x50;
-    b[tcp + 13] = fields.flags;
-    b.writeUInt16BE(64240, tcp + 14);
-    b.fill(0x61, tcp + 20, tcp + 20 + fields.payloadBytes); // "aaaa": no line end, never a request
+    const frame = this.used + writePcapRecordHeader(b, this.used, startSeconds + Math.floor(micros / 1_000_000), micros % 1_000_000, frameBytes, frameBytes);
+    const ip = frame + writeEthernetHeader(b, frame, etherType.ipv4);
+    const tcp = ip + writeIpv4Header(b, ip, {
+      protocol: 6,
+      src: fields.sourceIp,
+      dst: fields.destinationIp,
+      totalLength: 40 + fields.payloadBytes,
+    });
+    const payload = tcp + writeTcpHeader(b, tcp, {
+      srcPort: fields.sourcePort,
+      dstPort: fields.destinationPort,
+      seq: fields.sequence,
+      flags: fields.flags,
+      window: 64240,
+    });
+    b.fill(0x61, payload, payload + fields.payloadBytes); // "aaaa": no line end, never a request
     this.used = frame + frameBytes;
   }
 
@@ -166,7 +145,7 @@ function synFlood(connections: number, afterLastChunk?: AfterLastChunk) {
     for (let index = step * 1000; index < end; index++) {
       const from = client(index);
       for (const destinationIp of [imdsIpv4, otherServerIpv4]) {
-        writer.segment({ sourceIp: from.ip, destinationIp, sourcePort: from.port, destinationPort: 80, sequence: index * 7919, flags: tcpFlag.syn, payloadBytes: 0 });
+        writer.segment({ sourceIp: from.ip, destinationIp, sourcePort: from.port, destinationPort: 80, sequence: index * 7919, flags: tcpFlags.syn, payloadBytes: 0 });
       }
     }
     return end < connections;
@@ -185,7 +164,7 @@ function outOfOrderFlood(flows: number, segmentsPerFlow: number, payloadBytes: n
       const from = client(index);
       const isn = index * 7919;
       if (round === 0) {
-        writer.segment({ sourceIp: from.ip, destinationIp: imdsIpv4, sourcePort: from.port, destinationPort: 80, sequence: isn, flags: tcpFlag.syn, payloadBytes: 0 });
+        writer.segment({ sourceIp: from.ip, destinationIp: imdsIpv4, sourcePort: from.port, destinationPort: 80, sequence: isn, flags: tcpFlags.syn, payloadBytes: 0 });
       } else {
         const offset = 1 + (round - 1) * (payloadBytes + 1);
         writer.segment({
@@ -194,7 +173,7 @@ function outOfOrderFlood(flows: number, segmentsPerFlow: number, payloadBytes: n
           sourcePort: from.port,
           destinationPort: 80,
           sequence: (isn + 1 + offset) >>> 0,
-          flags: tcpFlag.psh | tcpFlag.ack,
+          flags: tcpFlags.psh | tcpFlags.ack,
           payloadBytes,
         });
       }
@@ -218,10 +197,10 @@ function resetFlood(connections: number) {
       const isn = index * 7919;
       const segment = { sourceIp: from.ip, destinationIp: imdsIpv4, sourcePort: from.port, destinationPort: 80, payloadBytes: 0 };
       if (lateAcks) {
-        writer.segment({ ...segment, sequence: isn + 1, flags: tcpFlag.ack });
+        writer.segment({ ...segment, sequence: isn + 1, flags: tcpFlags.ack });
       } else {
-        writer.segment({ ...segment, sequence: isn, flags: tcpFlag.syn });
-        writer.segment({ ...segment, sequence: isn + 1, flags: tcpFlag.rst });
+        writer.segment({ ...segment, sequence: isn, flags: tcpFlags.syn });
+        writer.segment({ ...segment, sequence: isn + 1, flags: tcpFlags.rst });
       }
     }
     return step + 1 < 2 * steps;

@@ -2,15 +2,11 @@ import { createWriteStream } from "node:fs";
 import type { WriteStream } from "node:fs";
 import type { Frame } from "../source/frame.js";
 import { OutputError } from "../errors.js";
+import { pcapFileHeader, pcapRecordHeaderBytes, writePcapRecordHeader } from "../wire-format/pcap-file.mjs";
 import { openOutputFile } from "./output-path.js";
 
-/** Classic pcap, nanosecond magic (a1b23c4d), little-endian: what `--write-pcap` saves. */
-const pcapNanosecondMagic = 0xa1b23c4d;
-const globalHeaderBytes = 24;
-const recordHeaderBytes = 16;
-
 /**
- * Saves frames to a classic pcap file as they are seen. The file holds IMDS traffic, which
+ * Saves frames to a classic pcap file (nanosecond timestamps, little-endian) as they are seen. The file holds IMDS traffic, which
  * includes tokens and credentials in responses, so it is created with mode 0600. Writes are
  * batched; when the disk cannot keep up, frames are dropped and counted rather than buffered
  * without bound (the live capture must never grow memory because of a slow disk).
@@ -40,13 +36,7 @@ export class PcapWriter {
     this.stream.on("drain", () => {
       this.waitingForDrain = false;
     });
-    const header = Buffer.alloc(globalHeaderBytes);
-    header.writeUInt32LE(pcapNanosecondMagic, 0);
-    header.writeUInt16LE(2, 4);
-    header.writeUInt16LE(4, 6);
-    header.writeUInt32LE(snaplenBytes, 16);
-    header.writeUInt32LE(linkType, 20);
-    this.enqueue(header);
+    this.enqueue(Buffer.from(pcapFileHeader({ linkType, snaplen: snaplenBytes, timestampPrecision: "nanoseconds" })));
   }
 
   /**
@@ -63,12 +53,10 @@ export class PcapWriter {
       this.framesDropped++;
       return;
     }
-    const record = Buffer.allocUnsafe(recordHeaderBytes + frame.bytes.length);
-    record.writeUInt32LE(frame.timestampSeconds >>> 0, 0);
-    record.writeUInt32LE(frame.timestampNanos, 4);
-    record.writeUInt32LE(frame.bytes.length, 8);
-    record.writeUInt32LE(frame.originalLength, 12);
-    record.set(frame.bytes, recordHeaderBytes);
+    const length = frame.capturedLength;
+    const record = Buffer.allocUnsafe(pcapRecordHeaderBytes + length);
+    writePcapRecordHeader(record, 0, frame.timestampSeconds, frame.timestampNanos, length, frame.originalLength);
+    record.set(frame.data.subarray(frame.start, frame.end), pcapRecordHeaderBytes);
     this.enqueue(record);
     this.framesWritten++;
   }

@@ -23,6 +23,7 @@ import {
   udpPacket,
   type TcpPacketOptions,
 } from "../helpers/packets.js";
+import { writePcap } from "../../src/wire-format/pcap-file.mjs";
 import { decodeOnce } from "./decode-harness.js";
 
 const tcpdumpAvailable = spawnSync("tcpdump", ["--version"]).status === 0;
@@ -33,23 +34,9 @@ const describeWithTcpdump = tcpdumpAvailable || process.env["CI"] === "true" ? d
 
 const firstSecond = 1_700_000_000;
 
-/** Minimal classic pcap (microseconds, little-endian): one file per link type. */
-function pcapFile(linkType: number, frames: readonly Uint8Array[]): Buffer {
-  const header = Buffer.alloc(24);
-  header.writeUInt32LE(0xa1b2c3d4, 0);
-  header.writeUInt16LE(2, 4);
-  header.writeUInt16LE(4, 6);
-  header.writeUInt32LE(262144, 16);
-  header.writeUInt32LE(linkType, 20);
-  const parts = [header];
-  frames.forEach((frame, index) => {
-    const record = Buffer.alloc(16);
-    record.writeUInt32LE(firstSecond + index, 0); // frame i at second i: ties tcpdump lines to frames
-    record.writeUInt32LE(frame.length, 8);
-    record.writeUInt32LE(frame.length, 12);
-    parts.push(record, Buffer.from(frame));
-  });
-  return Buffer.concat(parts);
+/** A classic pcap of `frames`, frame i at second i (ties tcpdump's lines to frames). */
+function pcapFile(linkType: number, frames: readonly Uint8Array[]): Uint8Array {
+  return writePcap(frames.map((bytes, index) => ({ linkType, timestampSeconds: firstSecond + index, timestampNanos: 0, bytes })));
 }
 
 interface PrintedTcp {

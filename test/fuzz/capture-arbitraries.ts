@@ -5,15 +5,10 @@
  * aimed at the length fields that matter (record and block lengths, with huge and odd values).
  */
 import fc from "fast-check";
-import { buildPcap, buildPcapngSections } from "../helpers/capture-writer.js";
-import type {
-  BuiltCapture,
-  CaptureFrame,
-  PcapngInterface,
-  PcapngRecord,
-  PcapngSection,
-  RecordLayout,
-} from "../helpers/capture-writer.js";
+import { buildPcap } from "../../src/wire-format/pcap-file.mjs";
+import { buildPcapngSections } from "../../src/wire-format/pcapng-file.mjs";
+import type { BuiltCapture, CaptureFrame, RecordLayout } from "../../src/wire-format/pcap-file.mjs";
+import type { PcapngInterface, PcapngRecord, PcapngSection } from "../../src/wire-format/pcapng-file.mjs";
 
 export interface GeneratedCapture {
   readonly format: "pcap" | "pcapng";

@@ -8,7 +8,7 @@ import { analyzeCaptures } from "../../src/analyze.js";
 import type { ImdsEvent } from "../../src/events.js";
 import { readEvents } from "../../src/report/ndjson-reader.js";
 import type { MalformedLine } from "../../src/report/types.js";
-import { buildPcapng } from "../helpers/capture-writer.js";
+import { buildPcapng } from "../../src/wire-format/pcapng-file.mjs";
 import { TcpConversation, http } from "../helpers/conversation.js";
 import { event } from "../report/event-factory.js";
 

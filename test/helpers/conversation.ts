@@ -4,7 +4,7 @@
  * numbers, lengths and checksums are right; each frame is 1 ms after the previous one unless a
  * time is given.
  */
-import type { CaptureFrame } from "./capture-writer.js";
+import type { CaptureFrame } from "../../src/wire-format/pcap-file.mjs";
 import { ethernetFrame, LinkType, TcpFlag, tcpPacket } from "./packets.js";
 
 export interface ConversationOptions {

@@ -10,7 +10,7 @@ import { describe, expect, it } from "vitest";
 import type { ReportFormat } from "../../src/report/formats.js";
 import { defaultReportFormat, renderReport, reportFormatOfPath, reportFormatTable, reportFormats } from "../../src/report/formats.js";
 import { ReportBuilder } from "../../src/report/aggregate.js";
-import { writePcap } from "../helpers/capture-writer.js";
+import { writePcap } from "../../src/wire-format/pcap-file.mjs";
 import { http, TcpConversation } from "../helpers/conversation.js";
 import { cliPath as cli } from "../helpers/cli.js";
 import { makeTempDir } from "../helpers/temp-dir.js";

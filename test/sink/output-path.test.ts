@@ -15,7 +15,7 @@ import { NdjsonWriter } from "../../src/sink/ndjson-writer.js";
 import { directoryWritableWithoutOverride, inspectOutputPath, isSharedDirectoryMode, openOutputFile, reserveOutputFile } from "../../src/sink/output-path.js";
 import { PcapWriter } from "../../src/sink/pcap-writer.js";
 import { RotatingEventFile } from "../../src/sink/rotating-event-file.js";
-import { writePcap } from "../helpers/capture-writer.js";
+import { writePcap } from "../../src/wire-format/pcap-file.mjs";
 import { http, TcpConversation } from "../helpers/conversation.js";
 import { makeTempDir } from "../helpers/temp-dir.js";
 import { shouldSkipRootTests } from "../helpers/netns.js";

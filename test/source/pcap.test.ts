@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { CaptureFormatError } from "../../src/errors.js";
-import { buildPcap, writePcap } from "../helpers/capture-writer.js";
-import type { ByteOrder, CaptureFrame } from "../helpers/capture-writer.js";
+import { buildPcap, writePcap } from "../../src/wire-format/pcap-file.mjs";
+import type { ByteOrder, CaptureFrame } from "../../src/wire-format/pcap-file.mjs";
 import { collect, readError } from "./read-helpers.js";
 import { expectedNanos, pattern, sampleFrames } from "./sample-frames.js";
 

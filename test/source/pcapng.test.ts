@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { CaptureFormatError } from "../../src/errors.js";
-import { buildPcapng, buildPcapngSections, pcapngBlockType, timestampUnits, writePcapng } from "../helpers/capture-writer.js";
-import type { BuiltCapture, ByteOrder, CaptureFrame, PcapngInterface } from "../helpers/capture-writer.js";
+import { buildPcapng, buildPcapngSections, pcapngBlockType, timestampUnits, writePcapng } from "../../src/wire-format/pcapng-file.mjs";
+import type { BuiltCapture, ByteOrder, CaptureFrame } from "../../src/wire-format/pcap-file.mjs";
+import type { PcapngInterface } from "../../src/wire-format/pcapng-file.mjs";
 import type { FrameCopy } from "./read-helpers.js";
 import { collect, readError } from "./read-helpers.js";
 import { pattern, sampleFrames } from "./sample-frames.js";

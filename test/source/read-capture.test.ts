@@ -8,8 +8,10 @@ import { captureStream, openCaptureFile, openCaptureInput } from "../../src/sour
 import { readChunkBytes } from "../../src/source/file-chunk-source.js";
 import { readCapture } from "../../src/source/read-capture.js";
 import type { Frame } from "../../src/source/frame.js";
-import { buildPcap, buildPcapng, buildPcapngSections, concatBytes, writePcap, writePcapng } from "../helpers/capture-writer.js";
-import type { BuiltCapture } from "../helpers/capture-writer.js";
+import { buildPcap, writePcap } from "../../src/wire-format/pcap-file.mjs";
+import { buildPcapng, buildPcapngSections, writePcapng } from "../../src/wire-format/pcapng-file.mjs";
+import { concatBytes } from "../../src/wire-format/bytes.mjs";
+import type { BuiltCapture } from "../../src/wire-format/pcap-file.mjs";
 import { chunked, collect, readError, splitAt } from "./read-helpers.js";
 import type { Collected } from "./read-helpers.js";
 import { pattern, sampleFrames, smallFrames } from "./sample-frames.js";

@@ -1,4 +1,4 @@
-import type { CaptureFrame } from "../helpers/capture-writer.js";
+import type { CaptureFrame } from "../../src/wire-format/pcap-file.mjs";
 
 /** Deterministic bytes: a recognisable pattern per frame, so a mix-up shows. */
 export function pattern(length: number, seed: number): Uint8Array {
