@@ -11,9 +11,12 @@ import type { EventQueue, PendingCall } from "./event-queue.js";
 import { IdentityPath, identityPathOf, instanceIdFromBody, maxIdentityBodyBytes } from "./instance-identity.js";
 
 
-/** The only headers decoded: what classification reads, and what frames a body. */
-const requestHeadersRead = new HeaderNameSet([...classifiedHeaderNames, ...framingHeaderNames]);
-const responseHeadersRead = new HeaderNameSet(framingHeaderNames);
+/**
+ * The only headers decoded: what classification reads, and what frames a body. Exported for the
+ * parser tests, which run every split of their inputs with these sets too.
+ */
+export const requestHeadersRead = new HeaderNameSet([...classifiedHeaderNames, ...framingHeaderNames]);
+export const responseHeadersRead = new HeaderNameSet(framingHeaderNames);
 
 /**
  * One TCP connection to IMDS: feeds each direction to its HTTP parser, turns request heads into

@@ -1,8 +1,9 @@
 /**
  * Property tests of the incremental HTTP/1.x request and response parsers: the same events
- * however the bytes are split, buffers within the head limit, work linear in the input, no
- * header value in an error detail, well-formed requests reported exactly (and classified by
- * parsed header names only), and a fresh request found again after a gap.
+ * however the bytes are split (reporting every header, and only the pipeline's, which must be
+ * exactly the pipeline's headers of what the other reports), buffers within the head limit, work
+ * linear in the input, no header value in an error detail, well-formed requests reported exactly
+ * (and classified by parsed header names only), and a fresh request found again after a gap.
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
@@ -13,7 +14,7 @@ import { maxMethodBytes } from "../../src/http/request-parser.js";
 import { HttpResponseParser } from "../../src/http/response-parser.js";
 import type { HttpBodySink, HttpParseLimits } from "../../src/http/types.js";
 import { defaultHttpParseLimits } from "../../src/http/types.js";
-import { pushCopy, recordRequests, recordResponses } from "../http/scan-harness.js";
+import { headerConfigurations, pushCopy, recordRequests, recordResponses, reportedUnder } from "../http/scan-harness.js";
 import type { ParsedEvent, ParserUnderTest, Recorder } from "../http/scan-harness.js";
 import { fuzzParameters, fuzzTimeoutMs } from "./budget.js";
 import { cutPoints } from "./capture-arbitraries.js";
@@ -31,6 +32,9 @@ const limitsArbitrary: fc.Arbitrary<HttpParseLimits> = fc.oneof(
   fc.constant(defaultHttpParseLimits),
   fc.record({ maxHeadBytes: fc.constantFrom(40, 64, 100, 300), maxHeaderCount: fc.constantFrom(1, 2, 5, 100) }),
 );
+
+/** Parsers reporting every header, or only those the pipeline reads (src/pipeline/imds-flow.ts). */
+const headersArbitrary = fc.constantFrom(...headerConfigurations);
 
 interface FeedResult {
   readonly events: ParsedEvent[];
@@ -76,19 +80,21 @@ function expectBounded(result: FeedResult, bytes: Uint8Array, limits: HttpParseL
 
 describe("HTTP parsers under fuzzing", () => {
   it(
-    "request streams: the same events however split, bounded buffers and work",
+    "request streams: the same events however split (every header, or only the pipeline's), bounded buffers and work",
     () => {
       fc.assert(
-        fc.property(requestStreamText, fc.array(fc.nat(), { maxLength: 10 }), limitsArbitrary, (text, raw, limits) => {
+        fc.property(requestStreamText, fc.array(fc.nat(), { maxLength: 10 }), limitsArbitrary, headersArbitrary, (text, raw, limits, headers) => {
           const bytes = latin1(text);
-          const whole = feed(recordRequests(limits), bytes, []);
+          const whole = feed(recordRequests(limits, headers), bytes, []);
           expectBounded(whole, bytes, limits);
-          const split = feed(recordRequests(limits), bytes, cutPoints(raw, bytes.length));
+          const split = feed(recordRequests(limits, headers), bytes, cutPoints(raw, bytes.length));
           expectBounded(split, bytes, limits);
           expect(split.events).toEqual(whole.events);
-          const single = feed(recordRequests(limits), bytes, byteByByte(bytes));
+          const single = feed(recordRequests(limits, headers), bytes, byteByByte(bytes));
           expectBounded(single, bytes, limits);
           expect(single.events).toEqual(whole.events);
+          const everyHeader = feed(recordRequests(limits), bytes, []);
+          expect(whole.events).toEqual(reportedUnder(headers, "request", everyHeader.events));
         }),
         fuzzParameters(400),
       );
@@ -97,7 +103,7 @@ describe("HTTP parsers under fuzzing", () => {
   );
 
   it(
-    "response streams (after any requests): the same events however split, bounded",
+    "response streams (after any requests): the same events however split (every header, or only the pipeline's), bounded",
     () => {
       fc.assert(
         fc.property(
@@ -105,15 +111,18 @@ describe("HTTP parsers under fuzzing", () => {
           fc.array(fc.constantFrom("GET", "PUT", "HEAD", "CONNECT"), { maxLength: 6 }),
           fc.array(fc.nat(), { maxLength: 10 }),
           limitsArbitrary,
-          (text, methods, raw, limits) => {
+          headersArbitrary,
+          (text, methods, raw, limits, headers) => {
             const bytes = latin1(text);
-            const whole = feed(recordResponses(methods, limits), bytes, []);
+            const whole = feed(recordResponses(methods, limits, headers), bytes, []);
             expectBounded(whole, bytes, limits);
-            const split = feed(recordResponses(methods, limits), bytes, cutPoints(raw, bytes.length));
+            const split = feed(recordResponses(methods, limits, headers), bytes, cutPoints(raw, bytes.length));
             expectBounded(split, bytes, limits);
             expect(split.events).toEqual(whole.events);
-            const single = feed(recordResponses(methods, limits), bytes, byteByByte(bytes));
+            const single = feed(recordResponses(methods, limits, headers), bytes, byteByByte(bytes));
             expect(single.events).toEqual(whole.events);
+            const everyHeader = feed(recordResponses(methods, limits), bytes, []);
+            expect(whole.events).toEqual(reportedUnder(headers, "response", everyHeader.events));
           },
         ),
         fuzzParameters(400),

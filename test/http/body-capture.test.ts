@@ -6,62 +6,54 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { BoundedBodyCollector, HttpResponseParser } from "../../src/http/index.js";
-import { bytesOf, pushCopy } from "./scan-harness.js";
+import { responseHeadersRead } from "../../src/pipeline/imds-flow.js";
+import { bytesOf, headerConfigurations, pushCopy, scanAllSplits } from "./scan-harness.js";
+import type { HeaderConfiguration, Recorder } from "./scan-harness.js";
 
 /** What the test saw: response heads, and each captured body ("incomplete" when given up). */
 type Seen = { readonly response: number } | { readonly body: string | null } | { readonly error: string };
 
-interface BodyRecorder {
-  readonly parser: HttpResponseParser;
-  readonly seen: Seen[];
-}
+type BodyRecorder = Recorder<HttpResponseParser, Seen>;
 
-/** Captures the body of the responses whose index (0-based) is in `capture`, up to `maxBytes`. */
-function recordBodies(requests: readonly string[], capture: ReadonlySet<number>, maxBytes = 64): BodyRecorder {
-  const seen: Seen[] = [];
+/**
+ * Captures the body of the responses whose index (0-based) is in `capture`, up to `maxBytes`,
+ * with a parser reporting every header or only the pipeline's.
+ */
+function recordBodies(requests: readonly string[], capture: ReadonlySet<number>, maxBytes = 64, headers: HeaderConfiguration = "all"): BodyRecorder {
+  const events: Seen[] = [];
   let index = 0;
   const parser: HttpResponseParser = new HttpResponseParser({
     onResponse: (head) => {
-      seen.push({ response: head.statusCode });
+      events.push({ response: head.statusCode });
       if (capture.has(index)) {
         parser.captureBody(
           new BoundedBodyCollector(maxBytes, (body) => {
-            seen.push({ body: body === null ? null : Buffer.from(body).toString("latin1") });
+            events.push({ body: body === null ? null : Buffer.from(body).toString("latin1") });
           }),
         );
       }
       index++;
     },
     onError: (reason) => {
-      seen.push({ error: reason });
+      events.push({ error: reason });
     },
-  });
+  }, undefined, headers === "production" ? responseHeadersRead : null);
   for (const method of requests) parser.expectResponseTo(method);
-  return { parser, seen };
+  return { parser, events };
 }
 
-/** The result of feeding `input` whole, split at every index, and byte by byte: all must agree. */
-function scan(make: () => BodyRecorder, text: string): Seen[] {
-  const input = bytesOf(text);
-  const feed = (pieces: (parser: HttpResponseParser) => void): Seen[] => {
-    const recorder = make();
-    pieces(recorder.parser);
-    recorder.parser.end();
-    return recorder.seen;
-  };
-  const whole = feed((parser) => { pushCopy(parser, input); });
-  for (let split = 0; split <= input.length; split++) {
-    const events = feed((parser) => {
-      pushCopy(parser, input, 0, split);
-      pushCopy(parser, input, split);
-    });
-    expect(events, `split at ${split}`).toEqual(whole);
-  }
-  const byteByByte = feed((parser) => {
-    for (let index = 0; index < input.length; index++) pushCopy(parser, input, index, index + 1);
+/**
+ * The result of feeding `input` whole, split at every index, and byte by byte, with every header
+ * reported and with only the pipeline's: all must agree.
+ */
+function scan(make: (headers: HeaderConfiguration) => BodyRecorder, text: string): Seen[] {
+  const results = headerConfigurations.map((headers) => {
+    const { whole, differing } = scanAllSplits(() => make(headers), bytesOf(text));
+    expect(differing, `${headers} headers`).toEqual([]);
+    return whole;
   });
-  expect(byteByByte, "byte by byte").toEqual(whole);
-  return whole;
+  for (const result of results) expect(result).toEqual(results[0]);
+  return results[0]!;
 }
 
 const instanceId = "i-0123456789abcdef0";
@@ -71,7 +63,7 @@ describe("response body capture", () => {
     const input =
       `HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: ${instanceId.length}\r\n\r\n${instanceId}` +
       "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
-    expect(scan(() => recordBodies(["GET", "GET"], new Set([0])), input)).toEqual([
+    expect(scan((headers) => recordBodies(["GET", "GET"], new Set([0]), 64, headers), input)).toEqual([
       { response: 200 },
       { body: instanceId },
       { response: 200 },
@@ -83,7 +75,7 @@ describe("response body capture", () => {
       "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" +
       "5;ext=1\r\ni-012\r\nE\r\n3456789abcdef0\r\n0\r\nX-Trailer: t\r\n\r\n" +
       "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n";
-    expect(scan(() => recordBodies(["GET", "GET"], new Set([0])), input)).toEqual([
+    expect(scan((headers) => recordBodies(["GET", "GET"], new Set([0]), 64, headers), input)).toEqual([
       { response: 200 },
       { body: instanceId },
       { response: 404 },
@@ -92,12 +84,12 @@ describe("response body capture", () => {
 
   it("a body delimited by the end of the connection is complete at end()", () => {
     const input = `HTTP/1.0 200 OK\r\n\r\n${instanceId}`;
-    expect(scan(() => recordBodies(["GET"], new Set([0])), input)).toEqual([{ response: 200 }, { body: instanceId }]);
+    expect(scan((headers) => recordBodies(["GET"], new Set([0]), 64, headers), input)).toEqual([{ response: 200 }, { body: instanceId }]);
   });
 
   it("an empty body (Content-Length 0, HEAD, 204) ends the capture at once, empty", () => {
     const input = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n";
-    expect(scan(() => recordBodies(["GET", "HEAD", "GET"], new Set([0, 1, 2])), input)).toEqual([
+    expect(scan((headers) => recordBodies(["GET", "HEAD", "GET"], new Set([0, 1, 2]), 64, headers), input)).toEqual([
       { response: 200 },
       { body: "" },
       { response: 200 },
@@ -110,7 +102,7 @@ describe("response body capture", () => {
   it("a body longer than the limit is given up; the stream stays in sync", () => {
     const body = "x".repeat(65);
     const input = `HTTP/1.1 200 OK\r\nContent-Length: 65\r\n\r\n${body}HTTP/1.1 200 OK\r\nContent-Length: 64\r\n\r\n${"y".repeat(64)}`;
-    expect(scan(() => recordBodies(["GET", "GET"], new Set([0, 1]), 64), input)).toEqual([
+    expect(scan((headers) => recordBodies(["GET", "GET"], new Set([0, 1]), 64, headers), input)).toEqual([
       { response: 200 },
       { body: null },
       { response: 200 },
@@ -120,12 +112,12 @@ describe("response body capture", () => {
 
   it("the stream ending inside the body gives it up", () => {
     const input = "HTTP/1.1 200 OK\r\nContent-Length: 19\r\n\r\ni-0123";
-    expect(scan(() => recordBodies(["GET"], new Set([0])), input)).toEqual([{ response: 200 }, { body: null }]);
+    expect(scan((headers) => recordBodies(["GET"], new Set([0]), 64, headers), input)).toEqual([{ response: 200 }, { body: null }]);
   });
 
   it("a malformed chunk gives the body up", () => {
     const input = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\ni-012XX";
-    expect(scan(() => recordBodies(["GET"], new Set([0])), input)).toEqual([
+    expect(scan((headers) => recordBodies(["GET"], new Set([0]), 64, headers), input)).toEqual([
       { response: 200 },
       { body: null },
       { error: "bad-chunk" },
@@ -134,12 +126,12 @@ describe("response body capture", () => {
 
   it("a 101 switch of protocols ends the capture incomplete", () => {
     const input = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\nanything";
-    expect(scan(() => recordBodies(["GET"], new Set([0])), input)).toEqual([{ response: 101 }, { body: null }]);
+    expect(scan((headers) => recordBodies(["GET"], new Set([0]), 64, headers), input)).toEqual([{ response: 101 }, { body: null }]);
   });
 
   it("a gap inside the body gives it up even when its length is known; the next response is still found", () => {
     for (const lost of [1, null]) {
-      const { parser, seen } = recordBodies(["GET", "GET"], new Set([0, 1]));
+      const { parser, events: seen } = recordBodies(["GET", "GET"], new Set([0, 1]));
       pushCopy(parser, bytesOf("HTTP/1.1 200 OK\r\nContent-Length: 19\r\n\r\ni-01"));
       parser.gap(lost);
       // Known loss: the rest of the body follows; unknown: the next segment starts a response.
@@ -158,7 +150,7 @@ describe("response body capture", () => {
   });
 
   it("a gap of zero bytes loses nothing", () => {
-    const { parser, seen } = recordBodies(["GET"], new Set([0]));
+    const { parser, events: seen } = recordBodies(["GET"], new Set([0]));
     pushCopy(parser, bytesOf("HTTP/1.1 200 OK\r\nContent-Length: 19\r\n\r\ni-0123"));
     expect(parser.gap(0)).toBe(true);
     pushCopy(parser, bytesOf("456789abcdef0"));
@@ -167,7 +159,7 @@ describe("response body capture", () => {
 
   it("without captureBody nothing is collected (and a response parsed without a listener call stays unaffected)", () => {
     const input = `HTTP/1.1 200 OK\r\nContent-Length: 19\r\n\r\n${instanceId}`;
-    expect(scan(() => recordBodies(["GET"], new Set()), input)).toEqual([{ response: 200 }]);
+    expect(scan((headers) => recordBodies(["GET"], new Set(), 64, headers), input)).toEqual([{ response: 200 }]);
   });
 });
 

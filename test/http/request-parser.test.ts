@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { HttpParseLimits } from "../../src/http/types.js";
 import type { ParsedEvent } from "./scan-harness.js";
-import { bytesOf, recordRequests, scanAllSplits } from "./scan-harness.js";
+import { bytesOf, headerConfigurations, recordRequests, reportedUnder, scanAllSplits } from "./scan-harness.js";
 
 interface RequestCase {
   readonly name: string;
@@ -290,11 +290,11 @@ const cases: readonly RequestCase[] = [
   },
 ];
 
-describe("HttpRequestParser scan cases (whole, split at every index, byte by byte)", () => {
+describe("HttpRequestParser scan cases (whole, split at every index, byte by byte; every header, and only the pipeline's)", () => {
   for (const testCase of cases) {
-    it(testCase.name, () => {
-      const { whole, differing } = scanAllSplits(() => recordRequests(testCase.limits), bytesOf(testCase.input));
-      expect(whole).toEqual(testCase.expected);
+    it.each(headerConfigurations)(`${testCase.name} (%s headers)`, (headers) => {
+      const { whole, differing } = scanAllSplits(() => recordRequests(testCase.limits, headers), bytesOf(testCase.input));
+      expect(whole).toEqual(reportedUnder(headers, "request", testCase.expected));
       expect(differing).toEqual([]);
       for (const event of whole) {
         if ("error" in event) expect(event.detail).not.toContain("SECRET");

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { ParsedEvent } from "./scan-harness.js";
-import { bytesOf, pushCopy, recordResponses, scanAllSplits } from "./scan-harness.js";
+import { bytesOf, headerConfigurations, pushCopy, recordResponses, reportedUnder, scanAllSplits } from "./scan-harness.js";
 
 interface ResponseCase {
   readonly name: string;
@@ -153,11 +153,11 @@ const cases: readonly ResponseCase[] = [
   },
 ];
 
-describe("HttpResponseParser scan cases (whole, split at every index, byte by byte)", () => {
+describe("HttpResponseParser scan cases (whole, split at every index, byte by byte; every header, and only the pipeline's)", () => {
   for (const testCase of cases) {
-    it(testCase.name, () => {
-      const { whole, differing } = scanAllSplits(() => recordResponses(testCase.requests), bytesOf(testCase.input));
-      expect(whole).toEqual(testCase.expected);
+    it.each(headerConfigurations)(`${testCase.name} (%s headers)`, (headers) => {
+      const { whole, differing } = scanAllSplits(() => recordResponses(testCase.requests, undefined, headers), bytesOf(testCase.input));
+      expect(whole).toEqual(reportedUnder(headers, "response", testCase.expected));
       expect(differing).toEqual([]);
       for (const event of whole) {
         if ("error" in event) expect(event.detail).not.toContain("SECRET");

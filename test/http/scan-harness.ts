@@ -4,9 +4,15 @@
  *
  * Each piece is pushed from a scratch buffer that is overwritten right after the call: a parser
  * that keeps a reference to pushed bytes instead of copying them gives wrong results here.
+ *
+ * Parsers are made in either header configuration: reporting every header ("all", the parsers'
+ * default), or only the headers the pipeline reads ("production": the HeaderNameSets of
+ * src/pipeline/imds-flow.ts, where the rest are checked and counted but never decoded).
  */
 import { HttpRequestParser, HttpResponseParser } from "../../src/http/index.js";
+import type { HeaderNameSet } from "../../src/http/index.js";
 import type { HttpParseErrorReason, HttpParseLimits } from "../../src/http/types.js";
+import { requestHeadersRead, responseHeadersRead } from "../../src/pipeline/imds-flow.js";
 
 export type ParsedEvent =
   | { readonly request: string; readonly version: string; readonly headers: readonly (readonly [string, string])[] }
@@ -21,12 +27,31 @@ export interface ParserUnderTest {
   readonly resyncCount: number;
 }
 
-export interface Recorder<P extends ParserUnderTest> {
+export interface Recorder<P extends ParserUnderTest, E = ParsedEvent> {
   readonly parser: P;
-  readonly events: ParsedEvent[];
+  readonly events: E[];
 }
 
-export function recordRequests(limits?: HttpParseLimits): Recorder<HttpRequestParser> {
+/** Which headers a parser reports: every one, or only those the pipeline reads. */
+export type HeaderConfiguration = "all" | "production";
+export const headerConfigurations: readonly HeaderConfiguration[] = ["all", "production"];
+
+function reportedHeaders(configuration: HeaderConfiguration, production: HeaderNameSet): HeaderNameSet | null {
+  return configuration === "production" ? production : null;
+}
+
+/**
+ * What a parser in `configuration` reports, given what one reporting every header reported: the
+ * same events, each head keeping only the headers the configuration names.
+ */
+export function reportedUnder(configuration: HeaderConfiguration, kind: "request" | "response", events: readonly ParsedEvent[]): ParsedEvent[] {
+  const set = reportedHeaders(configuration, kind === "request" ? requestHeadersRead : responseHeadersRead);
+  if (set === null) return [...events];
+  const named = (name: string): boolean => set.has(bytesOf(name), 0, name.length);
+  return events.map((event) => ("error" in event ? event : { ...event, headers: event.headers.filter(([name]) => named(name)) }));
+}
+
+export function recordRequests(limits?: HttpParseLimits, headers: HeaderConfiguration = "all"): Recorder<HttpRequestParser> {
   const events: ParsedEvent[] = [];
   const parser = new HttpRequestParser(
     {
@@ -42,11 +67,16 @@ export function recordRequests(limits?: HttpParseLimits): Recorder<HttpRequestPa
       },
     },
     limits,
+    reportedHeaders(headers, requestHeadersRead),
   );
   return { parser, events };
 }
 
-export function recordResponses(requestMethods: readonly string[], limits?: HttpParseLimits): Recorder<HttpResponseParser> {
+export function recordResponses(
+  requestMethods: readonly string[],
+  limits?: HttpParseLimits,
+  headers: HeaderConfiguration = "all",
+): Recorder<HttpResponseParser> {
   const events: ParsedEvent[] = [];
   const parser = new HttpResponseParser(
     {
@@ -62,6 +92,7 @@ export function recordResponses(requestMethods: readonly string[], limits?: Http
       },
     },
     limits,
+    reportedHeaders(headers, responseHeadersRead),
   );
   for (const method of requestMethods) parser.expectResponseTo(method);
   return { parser, events };
@@ -88,11 +119,11 @@ export function pushCopy(parser: ParserUnderTest, bytes: Uint8Array, start = 0, 
 }
 
 /** Every way of feeding `input` with its name; each result must equal the whole-input result. */
-export function scanAllSplits<P extends ParserUnderTest>(
-  makeRecorder: () => Recorder<P>,
+export function scanAllSplits<P extends ParserUnderTest, E>(
+  makeRecorder: () => Recorder<P, E>,
   input: Uint8Array,
-): { whole: ParsedEvent[]; differing: { split: string; events: ParsedEvent[] }[] } {
-  const feed = (pieces: (recorder: Recorder<P>) => void): ParsedEvent[] => {
+): { whole: E[]; differing: { split: string; events: E[] }[] } {
+  const feed = (pieces: (recorder: Recorder<P, E>) => void): E[] => {
     const recorder = makeRecorder();
     pieces(recorder);
     recorder.parser.end();
@@ -102,7 +133,7 @@ export function scanAllSplits<P extends ParserUnderTest>(
     pushCopy(parser, input);
   });
   const expected = JSON.stringify(whole);
-  const differing: { split: string; events: ParsedEvent[] }[] = [];
+  const differing: { split: string; events: E[] }[] = [];
   for (let index = 0; index <= input.length; index++) {
     const events = feed(({ parser }) => {
       pushCopy(parser, input, 0, index);
