@@ -26,12 +26,32 @@ export interface QueuedPiece {
   readonly bytes: Uint8Array | null;
 }
 
+/** A piece `planInsert` found to add, at the array index it will have. */
+interface PlannedPiece {
+  readonly index: number;
+  readonly offset: number;
+  readonly length: number;
+  /** False for bytes known to be missing (from the segment's captured end on). */
+  readonly captured: boolean;
+}
+
+/** What `planInsert` found; `insert` adds exactly that. */
+export interface InsertPlan {
+  /** What inserting adds to `chargedBytes`; 0 when queued pieces already cover the whole range. */
+  readonly charge: number;
+  readonly pieces: readonly PlannedPiece[];
+  /** The queue's version when planned: a plan is only good for the queue it was made on, unchanged. */
+  readonly version: number;
+}
+
 export class OutOfOrderQueue {
   /** Sorted pieces from index `first` on; the slots before it were shifted out. */
   private pieces: (QueuedPiece | undefined)[] = [];
   /** `Array.prototype.shift` is O(n) once an array passes ~16k elements: keep a head index. */
   private first = 0;
   private charged = 0;
+  /** Bumped by every change of the pieces, so a stale plan is refused, never applied. */
+  private version = 0;
 
   /** Bytes charged for the pieces held (see `minChargedBytesPerPiece`). */
   get chargedBytes(): number {
@@ -54,6 +74,7 @@ export class OutOfOrderQueue {
   shift(): QueuedPiece | undefined {
     const piece = this.pieces[this.first];
     if (piece === undefined) return undefined;
+    this.version++;
     this.pieces[this.first++] = undefined;
     this.charged -= pieceChargeBytes(piece.length);
     if (this.first === this.pieces.length) {
@@ -68,10 +89,14 @@ export class OutOfOrderQueue {
   }
 
   /**
-   * What inserting the range [start, end) would add to `chargedBytes`; 0 when queued pieces
-   * already cover all of it. Bytes from `capturedEnd` on are missing (snaplen cut).
+   * Plans inserting the range [start, end): the parts no queued piece covers, as pieces to add
+   * (bytes from `capturedEnd` on are missing: snaplen cut), and what they will add to
+   * `chargedBytes` (0 when queued pieces already cover all of it). The caller checks the charge
+   * against its limits, then hands the plan to `insert`: the charge checked is the charge added,
+   * because both come from this one walk.
    */
-  chargeToInsert(start: number, end: number, capturedEnd: number): number {
+  planInsert(start: number, end: number, capturedEnd: number): InsertPlan {
+    const pieces: PlannedPiece[] = [];
     let charge = 0;
     let cursor = start;
     let index = this.firstEndingAfter(start);
@@ -83,48 +108,41 @@ export class OutOfOrderQueue {
         continue;
       }
       const stop = piece === undefined || piece.offset > end ? end : piece.offset;
-      if (cursor < capturedEnd) charge += pieceChargeBytes(Math.min(stop, capturedEnd) - cursor);
-      if (stop > capturedEnd) charge += pieceChargeBytes(stop - Math.max(cursor, capturedEnd));
-      cursor = stop;
-    }
-    return charge;
-  }
-
-  /**
-   * Copies the parts of [start, end) that no queued piece covers. `payload[0]` is at stream
-   * offset `payloadOffset`; bytes from `capturedEnd` on are queued as missing. Returns the
-   * charge added.
-   */
-  insert(payload: Uint8Array, payloadOffset: number, start: number, end: number, capturedEnd: number): number {
-    const chargedBefore = this.charged;
-    let cursor = start;
-    let index = this.firstEndingAfter(start);
-    while (cursor < end) {
-      const piece = this.pieces[index];
-      if (piece !== undefined && piece.offset <= cursor) {
-        cursor = piece.offset + piece.length;
-        index++;
-        continue;
-      }
-      const stop = piece === undefined || piece.offset > end ? end : piece.offset;
+      // Where each new piece will sit once the ones planned before it are in.
       if (cursor < capturedEnd) {
         const dataEnd = Math.min(stop, capturedEnd);
-        const bytes = payload.slice(cursor - payloadOffset, dataEnd - payloadOffset);
-        this.insertAt(index++, { offset: cursor, length: dataEnd - cursor, bytes });
+        pieces.push({ index: index + pieces.length, offset: cursor, length: dataEnd - cursor, captured: true });
+        charge += pieceChargeBytes(dataEnd - cursor);
       }
       if (stop > capturedEnd) {
         const missingStart = Math.max(cursor, capturedEnd);
-        this.insertAt(index++, { offset: missingStart, length: stop - missingStart, bytes: null });
+        pieces.push({ index: index + pieces.length, offset: missingStart, length: stop - missingStart, captured: false });
+        charge += pieceChargeBytes(stop - missingStart);
       }
       cursor = stop;
     }
-    return this.charged - chargedBefore;
+    return { charge, pieces, version: this.version };
+  }
+
+  /**
+   * Adds the pieces `plan` found, copying their bytes from `payload` (`payload[0]` is at stream
+   * offset `payloadOffset`). The plan must come from `planInsert` on this queue with nothing
+   * changed since. Returns the charge added: `plan.charge`.
+   */
+  insert(plan: InsertPlan, payload: Uint8Array, payloadOffset: number): number {
+    if (plan.version !== this.version) throw new Error("OutOfOrderQueue.insert: the queue changed since the plan was made");
+    for (const piece of plan.pieces) {
+      const bytes = piece.captured ? payload.slice(piece.offset - payloadOffset, piece.offset + piece.length - payloadOffset) : null;
+      this.insertAt(piece.index, { offset: piece.offset, length: piece.length, bytes });
+    }
+    return plan.charge;
   }
 
   /** Drops everything at or after `offset` (data past a FIN). Returns the charge released. */
   discardFrom(offset: number): number {
     const chargedBefore = this.charged;
     const index = this.firstEndingAfter(offset);
+    this.version++;
     const removed = this.pieces.splice(index);
     for (const piece of removed) this.charged -= pieceChargeBytes(piece!.length);
     const straddling = removed[0];
@@ -137,6 +155,7 @@ export class OutOfOrderQueue {
   }
 
   private insertAt(index: number, piece: QueuedPiece): void {
+    this.version++;
     if (index === this.pieces.length) this.pieces.push(piece);
     else this.pieces.splice(index, 0, piece);
     this.charged += pieceChargeBytes(piece.length);

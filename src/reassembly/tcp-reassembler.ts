@@ -301,7 +301,8 @@ export class TcpReassembler {
         return;
       }
       const queue = half.queue;
-      const charge = queue.chargeToInsert(start, end, capturedEnd);
+      const plan = queue.planInsert(start, end, capturedEnd);
+      const charge = plan.charge;
       if (charge === 0) {
         this.diagnostics.count("segmentsDuplicate");
         return;
@@ -324,7 +325,7 @@ export class TcpReassembler {
         }
         continue;
       }
-      const added = queue.insert(payload, start, start, end, capturedEnd);
+      const added = queue.insert(plan, payload, start);
       this.totalQueuedBytes += added;
       this.queuedHalves.update(half);
       this.diagnostics.count("segmentsOutOfOrder");

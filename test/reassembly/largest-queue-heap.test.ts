@@ -10,7 +10,7 @@ function holder(tieBreak: number): QueueHolder {
 /** Queues `bytes` bytes at the end of the holder's queue (a hole before each piece). */
 function grow(item: QueueHolder, bytes: number): void {
   const start = 1_000_000 * (item.queue.pieceCount + 1);
-  item.queue.insert(new Uint8Array(bytes), start, start, start + bytes, start + bytes);
+  item.queue.insert(item.queue.planInsert(start, start + bytes, start + bytes), new Uint8Array(bytes), start);
 }
 
 describe("LargestQueueHeap", () => {
