@@ -70,14 +70,10 @@ export async function analyzeCaptures(paths: readonly string[], options: Analyze
       options.onEvent?.(event);
     };
     const pipeline = new CapturePipeline(path, onEvent, diagnostics, options.limits ?? defaultPipelineLimits);
-    let frames = 0;
-    let snaplenCut = 0;
     let bytesConsumed = 0;
     const bytesTotal = path === "-" ? null : await fileSize(path);
     const consumer = {
       onFrame(frame: Frame): void {
-        frames++;
-        if (frame.capturedLength < frame.originalLength) snaplenCut++;
         pipeline.onFrame(frame);
       },
       afterBatch: options.backpressure,
@@ -89,7 +85,7 @@ export async function analyzeCaptures(paths: readonly string[], options: Analyze
         path,
         bytesConsumed,
         bytesTotal,
-        frames: framesBefore + frames,
+        frames: framesBefore + pipeline.frames,
         requests,
       });
     };
@@ -115,12 +111,10 @@ export async function analyzeCaptures(paths: readonly string[], options: Analyze
       pipeline.finish();
     }
     if (result?.truncated) diagnostics.warn(`truncated:${path}`, result.truncated.message);
-    diagnostics.count("framesRead", frames);
-    diagnostics.count("framesSnaplenCut", snaplenCut);
     diagnostics.count("bytesRead", result?.bytes ?? 0);
     diagnostics.count("pcapngUnknownBlocksSkipped", result?.unknownBlocksSkipped ?? 0);
-    summary.addSource({ ...describeSource(path, frames, result, failure), instanceId: pipeline.instanceId });
-    framesBefore += frames;
+    summary.addSource({ ...describeSource(path, pipeline.frames, result, failure), instanceId: pipeline.instanceId });
+    framesBefore += pipeline.frames;
     reportProgress();
     // Let the events of this source reach the output before the next one starts.
     await options.backpressure?.();

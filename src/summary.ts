@@ -204,7 +204,9 @@ export class SummaryBuilder {
     return {
       schema: summarySchema,
       sources: [...this.sources],
-      framesRead: this.sources.reduce((sum, source) => sum + source.frames, 0),
+      // Counted by the pipelines (every frame, files and live alike), not summed from sources:
+      // a live capture has none.
+      framesRead: diagnostics.counters.framesRead,
       bytesRead: this.sources.reduce((sum, source) => sum + source.bytes, 0),
       requests: {
         total: this.v1 + this.v2 + this.tokenRequests,

@@ -183,10 +183,8 @@ export async function runLiveCapture(options: LiveCaptureOptions): Promise<Analy
     onFlowStart: (endpoints) => { attributor.onConnectionSeen(endpoints); },
   });
 
-  let frames = 0;
   source.start({
     onFrame(frame: Frame): void {
-      frames++;
       pcapWriter?.write(frame);
       pipeline.onFrame(frame);
     },
@@ -214,7 +212,6 @@ export async function runLiveCapture(options: LiveCaptureOptions): Promise<Analy
   const stoppedAt = new Date();
   const stats = source.stats();
   const interruptions = source.interruptions;
-  diagnostics.count("framesRead", frames);
   summary.noteInstanceId(pipeline.instanceId);
   return summary.build(diagnostics, {
     device,

@@ -29,6 +29,10 @@ export const defaultPipelineLimits: PipelineLimits = {
  * The synchronous core for one capture source: frame -> decode -> reassembly -> HTTP -> calls ->
  * events in capture order. Called once per frame; allocates nothing for frames that are not IMDS
  * traffic. One pipeline per source, so flows of different files never mix.
+ *
+ * It also owns per-frame accounting, the same for files and live capture: every frame counts
+ * in `framesRead`, and a frame the snaplen cut in `framesSnaplenCut` (the drivers and the file
+ * parsers count nothing per frame).
  */
 export class CapturePipeline implements FlowConsumerFactory {
   private readonly decoder: FrameDecoder;
@@ -36,6 +40,8 @@ export class CapturePipeline implements FlowConsumerFactory {
   private readonly reassembler: TcpReassembler;
   private readonly queue: EventQueue;
   private lastFrameMs = 0;
+  private framesSeen = 0;
+  private largestCutLength = 0;
 
   constructor(
     private readonly source: string,
@@ -50,6 +56,13 @@ export class CapturePipeline implements FlowConsumerFactory {
   }
 
   onFrame(frame: Frame): void {
+    this.framesSeen++;
+    this.diagnostics.count("framesRead");
+    const capturedLength = frame.end - frame.start;
+    if (capturedLength < frame.originalLength) {
+      this.diagnostics.count("framesSnaplenCut");
+      if (capturedLength > this.largestCutLength) this.largestCutLength = capturedLength;
+    }
     this.lastFrameMs = frameTimeMs(frame);
     if (this.decoder.decode(frame, this.segment)) {
       this.reassembler.push(this.segment, frame);
@@ -72,6 +85,19 @@ export class CapturePipeline implements FlowConsumerFactory {
   flushIdle(nowMs: number): void {
     this.reassembler.flushIdle(nowMs);
     this.queue.release(nowMs);
+  }
+
+  /** Frames given to this pipeline: its source's frame count. */
+  get frames(): number {
+    return this.framesSeen;
+  }
+
+  /**
+   * Where the snaplen cut frames: the largest captured length among cut frames (a cut frame
+   * holds exactly snaplen bytes), or null when no frame was cut.
+   */
+  get snaplenCutAtBytes(): number | null {
+    return this.largestCutLength === 0 ? null : this.largestCutLength;
   }
 
   get pendingEvents(): number {

@@ -26,7 +26,6 @@ export class PcapParser implements RecordParser {
   readonly format = "pcap";
   pendingLength: number = fileHeaderBytes;
   frames = 0;
-  framesSnaplenCut = 0;
   readonly unknownBlocksSkipped = 0;
   readonly linkTypes: number[] = [];
   private fileHeaderRead = false;
@@ -78,7 +77,6 @@ export class PcapParser implements RecordParser {
         seconds += Math.floor(fraction / fractionsPerSecond);
         fraction %= fractionsPerSecond;
       }
-      if (capturedLength < originalLength) this.framesSnaplenCut++;
       frame.number = ++this.frames;
       frame.linkType = this.linkType;
       frame.timestampSeconds = seconds;

@@ -88,7 +88,6 @@ export class PcapngParser implements RecordParser {
   readonly format = "pcapng";
   pendingLength: number = blockMinimumBytes.any;
   frames = 0;
-  framesSnaplenCut = 0;
   unknownBlocksSkipped = 0;
   readonly linkTypes: number[] = [];
   private sections = 0;
@@ -214,7 +213,6 @@ export class PcapngParser implements RecordParser {
     interfaceId: number,
     byteOffset: number,
   ): void {
-    if (capturedLength < originalLength) this.framesSnaplenCut++;
     const frame = this.frame;
     frame.number = ++this.frames;
     frame.linkType = captureInterface.linkType;

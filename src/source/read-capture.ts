@@ -124,7 +124,6 @@ async function readRecords(
     frames: parser.frames,
     bytes: reader.bytesPushed,
     linkTypes: [...parser.linkTypes],
-    framesSnaplenCut: parser.framesSnaplenCut,
     unknownBlocksSkipped: parser.unknownBlocksSkipped,
     truncated,
   };

@@ -28,7 +28,6 @@ export interface RecordParser {
    */
   endOfInput(leftoverBytes: number, leftoverOffset: number): CaptureTruncatedError | null;
   readonly frames: number;
-  readonly framesSnaplenCut: number;
   readonly unknownBlocksSkipped: number;
   /** Distinct link types in the order first seen. */
   readonly linkTypes: readonly number[];

@@ -31,8 +31,6 @@ export interface CaptureReadResult {
   readonly bytes: number;
   /** Link types seen (one per pcap file; per interface for pcapng). */
   readonly linkTypes: readonly number[];
-  /** Frames whose captured length is below their original length (snaplen cut). */
-  readonly framesSnaplenCut: number;
   /** pcapng blocks of types this reader does not use, skipped. */
   readonly unknownBlocksSkipped: number;
   /** Set when the file ends inside a record: everything before it was read. */

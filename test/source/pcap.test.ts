@@ -41,7 +41,6 @@ describe("classic pcap", () => {
         frames: 6,
         bytes: built.bytes.length,
         linkTypes: [113],
-        framesSnaplenCut: 2,
         unknownBlocksSkipped: 0,
         truncated: null,
       });

@@ -124,7 +124,8 @@ describe.skipIf(missing.length > 0)("real tools", () => {
       expect(withoutOffsets(fromBack.frames)).toEqual(withoutOffsets(fromOriginal.frames));
       const cut = ethernet.filter((frame) => frame.bytes.length < (frame.originalLength ?? 0)).length;
       expect(cut).toBe(7);
-      expect([fromNg.result.frames, fromNg.result.framesSnaplenCut, fromNg.result.linkTypes]).toEqual([40, cut, [1]]);
+      const cutAfterConversion = fromNg.frames.filter((frame) => frame.bytes.length < frame.originalLength).length;
+      expect([fromNg.result.frames, cutAfterConversion, fromNg.result.linkTypes]).toEqual([40, cut, [1]]);
       expect(ourFields(fromNg.frames)).toEqual(tsharkFields(ng));
     }
   });
