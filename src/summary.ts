@@ -44,6 +44,8 @@ export interface LiveCaptureSummary {
   readonly packetsReceived: number;
   readonly packetsDroppedByKernel: number;
   readonly packetsDroppedByInterface: number;
+  /** Lost by the capture addon itself (a packet larger than its batch buffer); absent in older summaries. */
+  readonly packetsDroppedByAddon?: number;
   /** --write-pcap frames not saved because the disk could not keep up. */
   readonly framesNotSaved: number;
   /** When the host booted (btime in /proc/stat), ISO-8601; null when unreadable; absent in older summaries. */
@@ -81,6 +83,11 @@ export interface LiveCaptureSummary {
      * are null). Absent in older summaries.
      */
     readonly enrichers?: Readonly<Record<string, Readonly<Record<string, number>>>>;
+    /**
+     * Connect records the kernel could not hand over (its ring buffer was full): those
+     * connections fell back to /proc, which short-lived callers escape. Absent in older summaries.
+     */
+    readonly kernelRecordsLost?: number;
   };
   /**
    * Errors that ended the capture early (an internal error: a bug, said in one line) or that

@@ -194,6 +194,7 @@ export async function runLiveCapture(options: LiveCaptureOptions): Promise<Analy
     pcapWriter?.flush();
   }, housekeepingIntervalMs);
 
+  let kernelRecordsLost = 0;
   try {
     await waitForStop(options.durationMs ?? null, [options.signal, stopOnError.signal]);
   } finally {
@@ -204,6 +205,7 @@ export async function runLiveCapture(options: LiveCaptureOptions): Promise<Analy
       { name: "stopping the capture", run: () => source.stop() },
       { name: "ending the connections", run: () => { pipeline.finish(); } },
       { name: "writing the last events", run: () => outputChain },
+      { name: "reading the eBPF tracer's counters", run: () => { kernelRecordsLost = tracer?.stats().ringBufferLost ?? 0; } },
       { name: "closing the eBPF tracer", run: () => { tracer?.close(); } },
       { name: "closing attribution", run: () => { attributor.close(); } },
       { name: "closing --write-pcap", run: () => pcapWriter?.close() },
@@ -223,6 +225,7 @@ export async function runLiveCapture(options: LiveCaptureOptions): Promise<Analy
     packetsReceived: stats.packetsReceived,
     packetsDroppedByKernel: stats.packetsDroppedByKernel,
     packetsDroppedByInterface: stats.packetsDroppedByInterface,
+    packetsDroppedByAddon: stats.packetsDroppedByAddon,
     framesNotSaved: pcapWriter?.framesDropped ?? 0,
     bootTime: boot.bootTime,
     windowIncludesBoot: boot.windowIncludesBoot,
@@ -237,6 +240,7 @@ export async function runLiveCapture(options: LiveCaptureOptions): Promise<Analy
       partial: attributor.stats.partial,
       failed: attributor.stats.failed,
       ...enricherCounters(attributor),
+      kernelRecordsLost,
     },
     errors,
   });

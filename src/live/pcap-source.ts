@@ -43,6 +43,8 @@ export interface LiveCaptureStats {
   packetsDroppedByKernel: number;
   /** Lost by the interface or its driver (ps_ifdrop; not counted on every device). */
   packetsDroppedByInterface: number;
+  /** Lost by the addon itself: a packet that did not fit its batch buffer (native/pcap). */
+  packetsDroppedByAddon: number;
 }
 
 /** Called once when the capture fails while running: a read error, or the consumer threw. */
@@ -256,6 +258,7 @@ function toLiveStats(stats: NativePcapStats): LiveCaptureStats {
     packetsReceived: stats.received,
     packetsDroppedByKernel: stats.droppedByKernel,
     packetsDroppedByInterface: stats.droppedByInterface,
+    packetsDroppedByAddon: stats.droppedByAddon,
   };
 }
 

@@ -54,7 +54,7 @@ export class ReopeningPcapSource {
   private current: LivePcapSource | null;
   private consumer: FrameConsumer | null = null;
   /** Closed sources' final counters, added to the current one's. */
-  private readonly closedStats: LiveCaptureStats = { packetsReceived: 0, packetsDroppedByKernel: 0, packetsDroppedByInterface: 0 };
+  private readonly closedStats: LiveCaptureStats = { packetsReceived: 0, packetsDroppedByKernel: 0, packetsDroppedByInterface: 0, packetsDroppedByAddon: 0 };
   private framesDelivered = 0;
   private retryTimer: NodeJS.Timeout | null = null;
   private retryDelayMs: number = reopenBackoff.firstDelayMs;
@@ -117,6 +117,7 @@ export class ReopeningPcapSource {
       packetsReceived: closed.packetsReceived + now.packetsReceived,
       packetsDroppedByKernel: closed.packetsDroppedByKernel + now.packetsDroppedByKernel,
       packetsDroppedByInterface: closed.packetsDroppedByInterface + now.packetsDroppedByInterface,
+      packetsDroppedByAddon: closed.packetsDroppedByAddon + now.packetsDroppedByAddon,
     };
   }
 
@@ -222,5 +223,6 @@ export class ReopeningPcapSource {
     closed.packetsReceived += final.packetsReceived;
     closed.packetsDroppedByKernel += final.packetsDroppedByKernel;
     closed.packetsDroppedByInterface += final.packetsDroppedByInterface;
+    closed.packetsDroppedByAddon += final.packetsDroppedByAddon;
   }
 }

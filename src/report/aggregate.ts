@@ -302,6 +302,9 @@ export class ReportBuilder {
       attributionCoverage: attributionCoverage(counts),
       malformedLines: this.malformedLinesTotal,
       possiblyMissedRequests: hosts.reduce((sum, host) => sum + host.capture.possiblyMissedRequests, 0),
+      framesSnaplenCut: hosts.reduce((sum, host) => sum + host.capture.framesSnaplenCut, 0),
+      eventsNotWritten: hosts.reduce((sum, host) => sum + host.capture.eventsNotWritten, 0),
+      secondsWithoutCapture: hosts.reduce((sum, host) => sum + host.capture.secondsWithoutCapture, 0),
       sourceErrors: hosts.flatMap((host) => host.capture.sourceErrors.map((error) => `${host.host}: ${error}`)).slice(0, 20),
     };
   }

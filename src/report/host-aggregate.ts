@@ -73,6 +73,9 @@ export class HostAggregate {
   private attributedCalls = 0;
   malformedLines = 0;
   private possiblyMissedRequests = 0;
+  private framesSnaplenCut = 0;
+  private eventsNotWritten = 0;
+  private secondsWithoutCapture = 0;
   private readonly sourceErrors: string[] = [];
   private moreSourceErrors = 0;
   private readonly summaryTotals = new MutableTotals();
@@ -177,6 +180,7 @@ export class HostAggregate {
     this.summaryTotals.add(summary.requests);
     const counters = summary.diagnostics.counters;
     this.possiblyMissedRequests += (counters.gaps ?? 0) + (counters.httpRequestErrors ?? 0) + (counters.flowsEvictedLimit ?? 0);
+    this.framesSnaplenCut += counters.framesSnaplenCut ?? 0;
     for (const source of summary.sources) {
       if (source.error !== null) this.addSourceError(`${source.path}: ${source.error.message}`);
     }
@@ -186,7 +190,9 @@ export class HostAggregate {
       // Older summaries do not say (undefined): unknown, like offline.
       if (live.windowIncludesBoot === true) this.bootsWatched++;
       else if (live.windowIncludesBoot === false) this.bootsMissed++;
-      this.framesDropped += live.packetsDroppedByKernel + live.packetsDroppedByInterface;
+      this.framesDropped += live.packetsDroppedByKernel + live.packetsDroppedByInterface + (live.packetsDroppedByAddon ?? 0);
+      this.eventsNotWritten += live.eventsNotWritten ?? 0;
+      this.secondsWithoutCapture += live.interruptions?.secondsDown ?? 0;
       // A capture that ended on an error did not watch the whole window it names.
       for (const error of live.errors ?? []) this.addSourceError(`live capture on ${live.device}: ${error}`);
       this.summaryConnections += live.attribution.connections;
@@ -239,6 +245,9 @@ export class HostAggregate {
     this.attributedCalls += other.attributedCalls;
     this.malformedLines += other.malformedLines;
     this.possiblyMissedRequests += other.possiblyMissedRequests;
+    this.framesSnaplenCut += other.framesSnaplenCut;
+    this.eventsNotWritten += other.eventsNotWritten;
+    this.secondsWithoutCapture += other.secondsWithoutCapture;
     for (const message of other.sourceErrors) this.addSourceError(message);
     this.moreSourceErrors += other.moreSourceErrors;
     this.summaryTotals.add(other.summaryTotals);
@@ -297,6 +306,9 @@ export class HostAggregate {
       attributionCoverage: attributionCoverage(this.attributionCounts()),
       malformedLines: this.malformedLines,
       possiblyMissedRequests: this.possiblyMissedRequests,
+      framesSnaplenCut: this.framesSnaplenCut,
+      eventsNotWritten: this.eventsNotWritten,
+      secondsWithoutCapture: this.secondsWithoutCapture,
       sourceErrors,
     };
   }

@@ -72,6 +72,9 @@ export function healthRows(report: Pick<ImdsReport, "window" | "totals">, captur
     ["Malformed event lines", String(capture.malformedLines)],
   ];
   if (capture.possiblyMissedRequests > 0) rows.push(["Possibly missed requests", String(capture.possiblyMissedRequests)]);
+  if (capture.framesSnaplenCut > 0) rows.push(["Frames cut by the snaplen", String(capture.framesSnaplenCut)]);
+  if (capture.eventsNotWritten > 0) rows.push(["Events not written", String(capture.eventsNotWritten)]);
+  if (capture.secondsWithoutCapture > 0) rows.push(["Capture interrupted", formatDuration(capture.secondsWithoutCapture)]);
   if (capture.sourceErrors.length > 0) rows.push(["Source errors", capture.sourceErrors.join("; ")]);
   return rows;
 }
@@ -157,6 +160,10 @@ export function unknownCauseLabel(cause: UnknownCause): string {
       return "window shorter than the minimum";
     case "packets-dropped":
       return "packets dropped";
+    case "events-not-written":
+      return "events not written (disk full, file gone)";
+    case "capture-interrupted":
+      return "capture interrupted (interface down or gone)";
     case "malformed-lines":
       return "malformed event lines";
     case "source-errors":

@@ -67,6 +67,12 @@ export interface CaptureHealth {
   readonly malformedLines: number;
   /** Analysis signs that IMDS requests may be missing: TCP gaps, unparsable requests, evicted flows. */
   readonly possiblyMissedRequests: number;
+  /** Frames the snaplen cut short (from analysis summaries): a cut request head cannot be classified. */
+  readonly framesSnaplenCut: number;
+  /** Events a live capture could not write (disk full, file gone): they may have been IMDSv1 calls. */
+  readonly eventsNotWritten: number;
+  /** Time live captures were interrupted (the interface went down or away): calls then were not seen. */
+  readonly secondsWithoutCapture: number;
   /** Capture or event files that could not be read to their end. */
   readonly sourceErrors: readonly string[];
 }

@@ -47,7 +47,9 @@ export interface HostVerdict {
 }
 
 /** Why a window without IMDSv1 calls cannot be trusted. */
-export type UnknownCause = "nothing-observed" | "short-window" | "packets-dropped" | "malformed-lines" | "source-errors" | "lost-traffic";
+export type UnknownCause =
+  | "nothing-observed" | "short-window" | "packets-dropped" | "events-not-written" | "capture-interrupted" | "malformed-lines" | "source-errors"
+  | "lost-traffic";
 
 interface Doubt {
   readonly cause: UnknownCause;
@@ -152,6 +154,12 @@ function windowDoubts(input: HostVerdictInput): Doubt[] {
   }
   if (capture.framesDropped !== null && capture.framesDropped > 0) {
     doubt("packets-dropped", `${plural(capture.framesDropped, "packet was", "packets were")} dropped by the kernel or interface: they may have held IMDSv1 calls.`);
+  }
+  if (capture.eventsNotWritten > 0) {
+    doubt("events-not-written", `${plural(capture.eventsNotWritten, "event was", "events were")} not written (the events file could not take them): they may have been IMDSv1 calls.`);
+  }
+  if (capture.secondsWithoutCapture > 0) {
+    doubt("capture-interrupted", `The capture was interrupted for ${formatDuration(capture.secondsWithoutCapture)} (the interface went down or away): calls then were not seen.`);
   }
   if (capture.malformedLines > 0) {
     doubt("malformed-lines", `${plural(capture.malformedLines, "malformed event line was", "malformed event lines were")} skipped: they may have held IMDSv1 calls.`);

@@ -48,7 +48,8 @@ export function formatSummaryText(summary: AnalysisSummary): string {
 function formatLiveLines(live: LiveCaptureSummary): string[] {
   const lines = [
     `Live capture on ${live.device}: ${live.durationSeconds.toFixed(0)} s from ${live.startedAt}, ` +
-      `${live.packetsReceived} packets, dropped ${live.packetsDroppedByKernel} by the kernel and ${live.packetsDroppedByInterface} by the interface`,
+      `${live.packetsReceived} packets, dropped ${live.packetsDroppedByKernel} by the kernel, ${live.packetsDroppedByInterface} by the interface` +
+      ` and ${live.packetsDroppedByAddon ?? 0} by the capture addon`,
   ];
   if (live.bootTime !== undefined && live.bootTime !== null) {
     lines.push(`  host booted ${live.bootTime}: ${live.windowIncludesBoot === true ? "the capture includes boot" : "boot was before the capture (boot-time callers not seen)"}`);
@@ -56,7 +57,8 @@ function formatLiveLines(live: LiveCaptureSummary): string[] {
   const { attribution } = live;
   lines.push(
     `  attribution (${attribution.method}${attribution.fallbackReason === null ? "" : `: ${attribution.fallbackReason}`}): ` +
-      `${attribution.attributed} of ${attribution.connections} connections, ${attribution.partial} partial, ${attribution.failed} failed`,
+      `${attribution.attributed} of ${attribution.connections} connections, ${attribution.partial} partial, ${attribution.failed} failed` +
+      ((attribution.kernelRecordsLost ?? 0) > 0 ? `; ${attribution.kernelRecordsLost ?? 0} kernel connect records lost (ring buffer full)` : ""),
   );
   if (live.interruptions !== undefined && live.interruptions.count > 0) {
     lines.push(`  interrupted ${live.interruptions.count} time(s), ${live.interruptions.secondsDown.toFixed(1)} s without capture`);

@@ -222,7 +222,7 @@ describe.skipIf(skip)("LivePcapSource (real libpcap in a test namespace)", () =>
     expect(recorder.diagnostics.counters.flowsOpened).toBe(3);
     // The kernel hands a packet socket on loopback each packet twice (outgoing and incoming copy)
     // and counts both; libpcap drops the outgoing copy in user space. So on lo, received = 2 x frames.
-    expect(source.stats()).toEqual({ packetsReceived: 2 * frames.length, packetsDroppedByKernel: 0, packetsDroppedByInterface: 0 });
+    expect(source.stats()).toEqual({ packetsReceived: 2 * frames.length, packetsDroppedByKernel: 0, packetsDroppedByInterface: 0, packetsDroppedByAddon: 0 });
   });
 
   it('"any": Linux cooked capture (LINUX_SLL), each lo packet once, the same calls', async () => {
@@ -305,7 +305,7 @@ describe.skipIf(skip)("LivePcapSource (real libpcap in a test namespace)", () =>
     expect(batches).toBeGreaterThanOrEqual(8);
     expect(batches).toBeLessThanOrEqual(recorder.frames.length);
     expect(recorder.events.map((event) => event.kind)).toEqual(["v1"]);
-    expect(source.stats()).toEqual({ packetsReceived: 2 * recorder.frames.length, packetsDroppedByKernel: 0, packetsDroppedByInterface: 0 });
+    expect(source.stats()).toEqual({ packetsReceived: 2 * recorder.frames.length, packetsDroppedByKernel: 0, packetsDroppedByInterface: 0, packetsDroppedByAddon: 0 });
   });
 
   it("stop() from inside onFrame finishes the batch, drains the rest in order, and closes", async () => {

@@ -277,7 +277,7 @@ describe.skipIf(skip)("attribution when the client's pid is reused before the ca
       // the worker is alive, so its chain is read. B's parent is the launcher.
       expect(process_.parents[0]?.pid).toBe(process.pid);
       expectNothingOfB(event, outcome);
-      expect(outcome.summary.live?.attribution).toEqual({ method: "ebpf", fallbackReason: null, connections: 1, attributed: 0, partial: 1, failed: 0 });
+      expect(outcome.summary.live?.attribution).toEqual({ method: "ebpf", fallbackReason: null, connections: 1, attributed: 0, partial: 1, failed: 0, kernelRecordsLost: 0 });
     });
   });
 
@@ -292,7 +292,7 @@ describe.skipIf(skip)("attribution when the client's pid is reused before the ca
       expect(event.attribution).toEqual({ method: "proc", status: "failed", reason: "socket-not-found" });
       expect(event.process).toBeNull();
       expectNothingOfB(event, outcome);
-      expect(outcome.summary.live?.attribution).toEqual({ method: "proc", fallbackReason: "--attribution proc was given", connections: 1, attributed: 0, partial: 0, failed: 1 });
+      expect(outcome.summary.live?.attribution).toEqual({ method: "proc", fallbackReason: "--attribution proc was given", connections: 1, attributed: 0, partial: 0, failed: 1, kernelRecordsLost: 0 });
     });
   });
 });

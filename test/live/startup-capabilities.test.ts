@@ -114,7 +114,7 @@ describe.skipIf(skip)("live capture start-up without one capability (root under 
         `imds-analyzer: attribution: /proc socket tables and file descriptors (fallback: ${fallbackReason}); short-lived clients may not be attributed`,
       );
       expect(stderr.split("\n")).toContain(keptLine);
-      expect(summary.live?.attribution).toEqual({ method: "proc", fallbackReason, connections: 1, attributed: 1, partial: 0, failed: 0 });
+      expect(summary.live?.attribution).toEqual({ method: "proc", fallbackReason, connections: 1, attributed: 1, partial: 0, failed: 0, kernelRecordsLost: 0 });
       expect(summary.live?.capabilities).toEqual({ kept: ["CAP_DAC_READ_SEARCH", "CAP_SYS_PTRACE"], threadsNotDropped: 0, problem: null });
       expect(events.map((event) => event.path)).toEqual([...keepAliveClientPaths]);
       for (const event of events) {
@@ -183,7 +183,7 @@ describe.skipIf(skip)("live capture start-up without one capability (root under 
         expect(event.attribution).toEqual({ method: "proc", status: "failed", reason: "permission-denied" });
         expect(event.process).toBeNull();
       }
-      expect(summary.live?.attribution).toEqual({ method: "proc", fallbackReason: "--attribution proc was given", connections: 1, attributed: 0, partial: 0, failed: 1 });
+      expect(summary.live?.attribution).toEqual({ method: "proc", fallbackReason: "--attribution proc was given", connections: 1, attributed: 0, partial: 0, failed: 1, kernelRecordsLost: 0 });
     });
   });
 });

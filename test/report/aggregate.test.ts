@@ -43,6 +43,9 @@ describe("verdict", () => {
       attributionCoverage: 1,
       malformedLines: 0,
       possiblyMissedRequests: 0,
+      framesSnaplenCut: 0,
+      eventsNotWritten: 0,
+      secondsWithoutCapture: 0,
       sourceErrors: [],
     });
     expect(report.enforcement).toEqual({
@@ -101,6 +104,21 @@ describe("verdict", () => {
       "The analysis lost track of some IMDS traffic (3 TCP gaps, unparsable requests or evicted connections): IMDSv1 calls may be missing.",
     ]);
     expect(report.malformedLines).toEqual([{ path: "web-1.ndjson", line: 7, problem: "not JSON" }]);
+  });
+
+  it("is UNKNOWN when a live capture lost events or was interrupted, and counts the addon's drops and cut frames", () => {
+    const summary = liveSummary({ packetsDroppedByAddon: 3, eventsNotWritten: 4, interruptions: { count: 1, secondsDown: 90, lastError: "gone" } });
+    const report = build([event({ kind: "v2", time: timeAt(5) })], {
+      summary: { ...summary, diagnostics: { counters: { framesSnaplenCut: 6 }, warnings: [] } },
+      minimumWindowSeconds: 1,
+    });
+    expect(report.verdict).toBe("UNKNOWN");
+    expect(report.verdictReasons).toEqual(expect.arrayContaining([
+      "3 packets were dropped by the kernel or interface: they may have held IMDSv1 calls.",
+      "4 events were not written (the events file could not take them): they may have been IMDSv1 calls.",
+      "The capture was interrupted for 1 min 30 s (the interface went down or away): calls then were not seen.",
+    ]));
+    expect(report.capture).toMatchObject({ framesDropped: 3, framesSnaplenCut: 6, eventsNotWritten: 4, secondsWithoutCapture: 90 });
   });
 
   it("is UNKNOWN when a live capture ended on an error, and names it", () => {

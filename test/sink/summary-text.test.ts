@@ -27,7 +27,7 @@ describe("formatSummaryText", () => {
     const lines = formatSummaryText({ ...summary, live } satisfies AnalysisSummary).split("\n");
     const start = lines.findIndex((line) => line.startsWith("Live capture"));
     expect(lines.slice(start, start + 7)).toEqual([
-      "Live capture on any: 3600 s from 2026-11-24T05:00:00.000Z, 1234 packets, dropped 5 by the kernel and 0 by the interface",
+      "Live capture on any: 3600 s from 2026-11-24T05:00:00.000Z, 1234 packets, dropped 5 by the kernel, 0 by the interface and 0 by the capture addon",
       "  host booted 2026-11-24T04:58:00.000Z: the capture includes boot",
       "  attribution (ebpf): 9 of 10 connections, 1 partial, 0 failed",
       "  interrupted 1 time(s), 2.5 s without capture",
