@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { formatCaptureTime } from "../../src/source/frame.js";
 import { openCaptureFile } from "../../src/source/capture-input.js";
+import { ethernetFrame, rawFrame, tcpFlags, tcpPacket } from "../../src/wire-format/packets.mjs";
 import { writePcap } from "../../src/wire-format/pcap-file.mjs";
 import { writePcapngSections } from "../../src/wire-format/pcapng-file.mjs";
 import type { CaptureFrame } from "../../src/wire-format/pcap-file.mjs";
@@ -46,34 +47,22 @@ async function readFile(path: string): Promise<Collected> {
   return collect(openCaptureFile(path), { path });
 }
 
-/** Ethernet + IPv4 + TCP to 169.254.169.254:80 with a patterned payload (checksums not set). */
-function ethernetFrame(payloadLength: number, seed: number): Uint8Array {
-  const frame = new Uint8Array(54 + payloadLength);
-  const view = new DataView(frame.buffer);
-  frame.set([2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2], 0);
-  view.setUint16(12, 0x0800);
-  frame[14] = 0x45;
-  view.setUint16(16, 40 + payloadLength);
-  frame[22] = 64;
-  frame[23] = 6;
-  frame.set([10, 0, 0, 5, 169, 254, 169, 254], 26);
-  view.setUint16(34, 40_000 + seed);
-  view.setUint16(36, 80);
-  view.setUint32(38, 1000 * seed);
-  frame[46] = 0x50;
-  frame[47] = 0x18;
-  frame.set(pattern(payloadLength, seed), 54);
-  return frame;
-}
-
-/** IPv4 + TCP alone: LINKTYPE_RAW (101). */
-function rawIpFrame(payloadLength: number, seed: number): Uint8Array {
-  return ethernetFrame(payloadLength, seed).subarray(14);
+/** IPv4 + TCP to 169.254.169.254:80 with a patterned payload. */
+function imdsPacket(payloadLength: number, seed: number): Uint8Array {
+  return tcpPacket({
+    src: "10.0.0.5",
+    dst: "169.254.169.254",
+    srcPort: 40_000 + seed,
+    dstPort: 80,
+    seq: 1000 * seed,
+    flags: tcpFlags.psh | tcpFlags.ack,
+    payload: pattern(payloadLength, seed),
+  });
 }
 
 function realisticFrames(linkType: 1 | 101, count: number, firstSecond: number): CaptureFrame[] {
   return Array.from({ length: count }, (_, index) => {
-    const bytes = linkType === 1 ? ethernetFrame((index * 37) % 700, index + 1) : rawIpFrame((index * 53) % 500, index + 1);
+    const bytes = linkType === 1 ? ethernetFrame(imdsPacket((index * 37) % 700, index + 1)) : rawFrame(imdsPacket((index * 53) % 500, index + 1));
     const cut = index % 5 === 4; // some frames cut by a snaplen
     return {
       linkType,
