@@ -1,11 +1,11 @@
 /**
  * What `npm run package` ships, run the way a user runs it: the single executable from an empty
- * directory with an empty environment, the arm64 one under qemu-user, the npm tarball installed
+ * directory with an empty environment or with $TMPDIR on a noexec file system, the arm64 one under qemu-user, the npm tarball installed
  * into a fresh prefix on a PATH without compiler, make or python, and live capture from both.
  * The release is made first when it is missing or stale (test/helpers/release.ts).
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { ImdsEvent } from "../../src/events.js";
@@ -117,6 +117,38 @@ describe("the release (npm run package)", () => {
     const { events, stderr } = await captureOneCurl([executablePath("x64")]);
     expect(events, stderr).toHaveLength(1);
     expect(events[0]).toMatchObject({ kind: "v1", attribution: { method: "ebpf" }, process: { comm: "curl" } });
+  });
+
+  it.skipIf(skipLive)("with $TMPDIR on a noexec file system the executable loads its addons from the next place, and names every place when none works", () => {
+    // Hardened hosts mount /tmp noexec: a library written there cannot be mapped. Each case runs in
+    // a private mount namespace (the mounts vanish with it) and a network namespace of its own
+    // with only lo, so the capture sees no traffic and sends none.
+    const directory = makeTempDir("imds-noexec-");
+    const tmp = join(directory, "tmp");
+    const bin = join(directory, "bin");
+    mkdirSync(tmp);
+    mkdirSync(bin);
+    const executable = join(bin, "imds-analyzer-linux-x64");
+    copyFileSync(executablePath("x64"), executable);
+    const capture = `env -u XDG_RUNTIME_DIR TMPDIR=${tmp} ${executable} capture -i lo --attribution ebpf --duration 1s --events ${join(directory, "events.ndjson")}`;
+    const noexecTmp = `ip link set lo up && mount -t tmpfs -o noexec,size=16m tmpfs ${tmp}`;
+    const inPrivateNamespaces = (script: string) => run(["unshare", "--mount", "--net", "--propagation", "private", "sh", "-c", script]);
+
+    const fallsBack = inPrivateNamespaces(`${noexecTmp} && exec ${capture}`);
+    expect(fallsBack.code, fallsBack.stderr).toBe(0);
+    expect(fallsBack.stderr).toContain("attribution: eBPF");
+    expect(fallsBack.stderr).not.toMatch(/privileges not dropped|unavailable/);
+
+    // Every place unusable: /dev/shm noexec too, and the executable's directory read-only.
+    const noPlace = inPrivateNamespaces(`${noexecTmp} && mount -t tmpfs -o noexec,size=16m tmpfs /dev/shm && ` +
+      `mount --bind ${bin} ${bin} && mount -o remount,bind,ro ${bin} && exec ${capture}`);
+    expect(noPlace.code).toBe(1);
+    const lastLine = noPlace.stderr.trim().split("\n").at(-1) ?? "";
+    expect(lastLine).toContain("live capture is unavailable: cannot load the libpcap addon embedded in this executable");
+    expect(lastLine).toContain(`${tmp}: `);
+    expect(lastLine).toContain("failed to map segment");
+    expect(lastLine).toContain("/dev/shm: ");
+    expect(lastLine).toContain(`cannot make a private directory in ${bin}: EROFS`);
   });
 
   it.skipIf(skipLive)("the npm tarball installs into a fresh prefix without compiler, make or python, and captures live", async () => {
