@@ -21,9 +21,15 @@
  * ("bulk,load"), BENCH_CPU_PROF=1 (capture runs under `node --cpu-prof`, profiles in
  * bench/out/profiles), BENCH_KEEP=1 (keep the temp directories), BENCH_ONLY=TEXT (only the
  * scenarios whose name contains TEXT, e.g. "light").
+ *
+ * A starved analyzer (issue 13: falling behind must not spiral into the /proc fallback):
+ * BENCH_ANALYZER_CPU_PERCENT=N runs the capture in a cgroup of its own limited to N % of one CPU
+ * (cgroup v1 `cpu` controller, cfs_quota_us; removed at the end), and the load table then says
+ * how events were attributed (eBPF / /proc / none) and when the backlog was written.
+ * BENCH_CLI=PATH runs another build's bundled CLI (the code before a change, say).
  */
 import { spawnSync } from "node:child_process";
-import { closeSync, mkdirSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readFileSync, readSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
 import { expect, it } from "vitest";
@@ -47,6 +53,9 @@ const settings = {
   keepDirectories: process.env["BENCH_KEEP"] === "1",
   /** Only scenarios whose name contains this text (all when empty). */
   only: process.env["BENCH_ONLY"] ?? "",
+  /** The analyzer's CPU limit in % of one CPU (0: none). */
+  analyzerCpuPercent: Number(process.env["BENCH_ANALYZER_CPU_PERCENT"] ?? 0),
+  cli: process.env["BENCH_CLI"] ?? cli,
   /** IMDS calls per second on each path during the bulk phase: the "little IMDS traffic". */
   trickleRatePerSecond: 20,
   idleSeconds: 3,
@@ -273,6 +282,12 @@ function peakRssMiB(pid: number): number {
   return match ? Math.round(Number(match[1]) / 1024) : Number.NaN;
 }
 
+/** Resident set (VmRSS) of a process now, in MiB. */
+function rssMiB(pid: number): number {
+  const match = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return match ? Math.round(Number(match[1]) / 1024) : Number.NaN;
+}
+
 /** read() system calls made so far by a process (/proc/PID/io syscr): /proc reads show here. */
 function readSyscalls(pid: number): number {
   const match = /^syscr:\s+(\d+)$/m.exec(readFileSync(`/proc/${pid}/io`, "utf8"));
@@ -353,6 +368,42 @@ interface RunningCapture {
   readonly spawned: Spawned;
   readonly eventsPath: string;
   readonly summaryPath: string;
+  /** The cgroup limiting its CPU, removed once it exited. */
+  readonly cpuCgroup: string | null;
+}
+
+const cpuCgroupRoot = "/sys/fs/cgroup/cpu";
+/** cgroups this run made (removed at the end even when a scenario failed). */
+const cpuCgroupsMade = new Set<string>();
+
+/** Puts a process (all its threads) in a new cgroup allowed `percent` % of one CPU. */
+function limitCpu(pid: number, name: string, percent: number): string {
+  const directory = join(cpuCgroupRoot, `imds-bench-${String(process.pid)}-${name.replace(/[^a-z0-9-]+/gi, "_")}`);
+  mkdirSync(directory);
+  cpuCgroupsMade.add(directory);
+  const periodUs = 100_000;
+  writeFileSync(join(directory, "cpu.cfs_period_us"), String(periodUs));
+  writeFileSync(join(directory, "cpu.cfs_quota_us"), String(Math.round((periodUs * percent) / 100)));
+  writeFileSync(join(directory, "cgroup.procs"), String(pid));
+  return directory;
+}
+
+/** Removes a cgroup of ours once its processes are gone (rmdir of a cgroup directory). */
+function removeCpuCgroup(directory: string): void {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    try {
+      rmdirSync(directory);
+      cpuCgroupsMade.delete(directory);
+      return;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") {
+        cpuCgroupsMade.delete(directory);
+        return;
+      }
+      spawnSync("sleep", ["0.1"]);
+    }
+  }
+  console.warn(`could not remove ${directory}`);
 }
 
 async function startCapture(network: TestNetwork, name: string, device: string | null): Promise<RunningCapture> {
@@ -360,16 +411,18 @@ async function startCapture(network: TestNetwork, name: string, device: string |
   const summaryPath = join(network.directory, "summary.json");
   const nodeArgs = settings.cpuProfile ? ["--cpu-prof", `--cpu-prof-dir=${profileDirectory}`, `--cpu-prof-name=${name.replace(/[^a-z0-9-]+/gi, "_")}.cpuprofile`] : [];
   const spawned = network.spawn("instance", [
-    process.execPath, ...nodeArgs, cli, "capture", ...(device === null ? [] : ["-i", device]),
+    process.execPath, ...nodeArgs, settings.cli, "capture", ...(device === null ? [] : ["-i", device]),
     "--events", eventsPath, "--summary-json", summaryPath, "--duration", "10m",
   ]);
+  const cpuCgroup = settings.analyzerCpuPercent > 0 ? limitCpu(spawned.pid, name, settings.analyzerCpuPercent) : null;
   await waitForLine(spawned, "events go to", 30_000);
-  return { spawned, eventsPath, summaryPath };
+  return { spawned, eventsPath, summaryPath, cpuCgroup };
 }
 
 async function stopCapture(capture: RunningCapture): Promise<{ summary: AnalysisSummary; events: ImdsEvent[] }> {
   capture.spawned.child.kill("SIGINT");
   const result = await finishWithin(capture.spawned, 180_000);
+  if (capture.cpuCgroup !== null) removeCpuCgroup(capture.cpuCgroup);
   if (result.code !== 0) throw new Error(`capture exited with ${String(result.code)}: ${result.stderr}`);
   const summary = JSON.parse(readFileSync(capture.summaryPath, "utf8")) as AnalysisSummary;
   const events = eventLines(capture.eventsPath);
@@ -396,6 +449,7 @@ async function withNetwork<T>(body: (network: TestNetwork) => Promise<T>): Promi
     return await body(network);
   } finally {
     await network.close();
+    for (const directory of [...cpuCgroupsMade]) removeCpuCgroup(directory);
     if (!settings.keepDirectories) rmSync(network.directory, { recursive: true, force: true });
   }
 }
@@ -640,6 +694,12 @@ interface LoadRunResult {
   readonly eventsWithProcess: number;
   readonly eventsWithGeneratorPid: number;
   readonly eventsAttributionStatus: Record<string, number>;
+  /** Events by attribution method: "ebpf", "proc", "none" (no attribution). */
+  readonly eventsAttributionMethod: Record<string, number>;
+  /** Calls not yet written as events, at the end of each second (the backlog). */
+  readonly backlogBySecond: readonly number[];
+  /** Analyzer RSS (VmRSS, MiB) at the end of each second. */
+  readonly rssMiBBySecond: readonly number[];
   readonly diagnostics: AnalysisSummary["diagnostics"]["counters"];
 }
 
@@ -676,12 +736,18 @@ async function measureLoad(scenario: LoadScenario): Promise<LoadRunResult> {
     const generatorEnded = { value: false };
     const generatorDone = finishWithin(generator, (settings.imdsSeconds * 3 + 90) * 1000).finally(() => { generatorEnded.value = true; });
     const bySecond: number[] = [];
+    const backlogBySecond: number[] = [];
+    const rssMiBBySecond: number[] = [];
+    const responderLog = new LineCounter(scenario.responder === "fake-imds" ? network.fakeImdsLog : "");
     let previous = startTicks;
     for (let second = 0; second < settings.imdsSeconds * 3 + 90 && !generatorEnded.value; second++) {
       await Promise.race([sleep(1000), generatorDone]);
       const ticks = cpuTicks(pid);
       bySecond.push(round(((ticks - previous) / clockTicksPerSecond) * 100, 1));
       previous = ticks;
+      // Answered calls (the fake IMDS logs each) not yet events: the analyzer's backlog.
+      if (scenario.responder === "fake-imds") backlogBySecond.push(responderLog.update() - counter.update());
+      rssMiBBySecond.push(rssMiB(pid));
     }
     const generatorResult = await generatorDone;
     const loadSeconds = (performance.now() - startedMs) / 1000;
@@ -704,6 +770,10 @@ async function measureLoad(scenario: LoadScenario): Promise<LoadRunResult> {
         break;
       }
       if (seen >= load.completedTotal) caughtUpMs = performance.now();
+      if (poll % 10 === 9) {
+        backlogBySecond.push(load.completedTotal - seen);
+        rssMiBBySecond.push(rssMiB(pid));
+      }
     }
     const analyzerPeakRssMiB = peakRssMiB(pid);
     // CPU and reads from the start of the load until every event was written (or the wait ended).
@@ -728,11 +798,14 @@ async function measureLoad(scenario: LoadScenario): Promise<LoadRunResult> {
     const eventCounts = countByKind(events);
     const sameCounts = (a: Record<CallKind, number>, b: Record<CallKind, number>): boolean => callKinds.every((kind) => a[kind] === b[kind]);
     const statusCounts: Record<string, number> = {};
+    const methodCounts: Record<string, number> = {};
     let withProcess = 0;
     let withGeneratorPid = 0;
     for (const event of events) {
       const status = event.attribution?.status ?? "none";
       statusCounts[status] = (statusCounts[status] ?? 0) + 1;
+      const method = event.attribution?.method ?? "none";
+      methodCounts[method] = (methodCounts[method] ?? 0) + 1;
       if (event.process !== null) withProcess++;
       if (event.process?.pid === generator.pid) withGeneratorPid++;
     }
@@ -767,6 +840,9 @@ async function measureLoad(scenario: LoadScenario): Promise<LoadRunResult> {
       eventsWithProcess: withProcess,
       eventsWithGeneratorPid: withGeneratorPid,
       eventsAttributionStatus: statusCounts,
+      eventsAttributionMethod: methodCounts,
+      backlogBySecond,
+      rssMiBBySecond,
       diagnostics: summary.diagnostics.counters,
     };
   });
@@ -810,12 +886,14 @@ function bulkTable(results: readonly BulkResult[]): string {
 
 function loadTable(results: readonly LoadRunResult[]): string {
   return markdownTable(
-    ["scenario", "load avg before", "target/s", "achieved/s", "completed v1/token/v2", "failed", "events v1/token/v2", "events = completed", "drops kernel/if", "analyzer CPU % mean (max 1 s)", "analyzer CPU ms/call", "read syscalls/call", "peak RSS MiB", "responder CPU %", "generator CPU %", "attributed to generator pid", "last event s after last call"],
+    ["scenario", "load avg before", "target/s", "achieved/s", "completed v1/token/v2", "failed", "events v1/token/v2", "events = completed", "drops kernel/if", "analyzer CPU % mean (max 1 s)", "analyzer CPU ms/call", "read syscalls/call", "peak RSS MiB", "responder CPU %", "generator CPU %", "attributed to generator pid", "events by method eBPF/proc/none", "max backlog", "last event s after last call"],
     results.map((result) => [
       result.scenario, result.loadAverageBefore, result.targetPerSecond, result.achievedPerSecond, kinds(result.generator.completed), result.generator.failedTotal,
       kinds(result.events), result.eventsMatchCompleted ? "yes" : "NO", `${String(result.packetsDroppedByKernel)}/${String(result.packetsDroppedByInterface)}`,
       `${String(result.analyzerCpuPercentMean)} (${String(result.analyzerCpuPercentMax)})`, result.analyzerCpuMsPerCall, result.analyzerReadSyscallsPerCall, result.analyzerPeakRssMiB, result.responderCpuPercent, result.generatorCpuPercent,
-      percent(result.eventsWithGeneratorPid, result.generator.completedTotal), result.lastEventAfterSeconds,
+      percent(result.eventsWithGeneratorPid, result.generator.completedTotal),
+      `${String(result.eventsAttributionMethod["ebpf"] ?? 0)}/${String(result.eventsAttributionMethod["proc"] ?? 0)}/${String(result.eventsAttributionMethod["none"] ?? 0)}`,
+      Math.max(0, ...result.backlogBySecond), result.lastEventAfterSeconds,
     ]),
   );
 }
@@ -832,7 +910,9 @@ it("live capture under bulk traffic and IMDS load", async () => {
   }
   if (settings.phases.includes("load")) {
     for (const scenario of loadScenarios.filter((candidate) => candidate.name.includes(settings.only))) load.push(await measureLoad(scenario));
-    console.log(`\nIMDS load (${String(settings.imdsRatePerSecond)}/s for ${String(settings.imdsSeconds)} s, new connection per call, concurrency ${String(settings.imdsConcurrency)}):\n${loadTable(load)}`);
+    const limit = settings.analyzerCpuPercent > 0 ? `, analyzer limited to ${String(settings.analyzerCpuPercent)} % of one CPU` : "";
+    console.log(`\nIMDS load (${String(settings.imdsRatePerSecond)}/s for ${String(settings.imdsSeconds)} s, new connection per call, concurrency ${String(settings.imdsConcurrency)}${limit}; CLI ${settings.cli}):\n${loadTable(load)}`);
+    for (const result of load) console.log(`${result.scenario}: backlog by second ${result.backlogBySecond.join(" ")}; RSS MiB by second ${result.rssMiBBySecond.join(" ")}; load average after ${loadAverage()}`);
   }
   mkdirSync(outDirectory, { recursive: true });
   writeFileSync(

@@ -26,6 +26,12 @@ export interface AttributorOptions {
   readonly maxConnections?: number;
   /** What names where a process runs, in order; default `defaultEnrichers()`. */
   readonly enrichers?: readonly ProcessEnricher[];
+  /**
+   * Hands over at once (through onConnectRecords) the kernel records already written but not
+   * yet delivered: `EbpfConnectTracer.drain`. Called when a wait runs out, before the /proc
+   * fallback: a loop that fell behind must not pay the fallback for records that exist.
+   */
+  readonly drainKernelRecords?: () => void;
 }
 
 export interface Attribution {
@@ -327,9 +333,16 @@ export class Attributor {
     if (record) return Promise.resolve(record);
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
-        // A busy event loop runs due timers before I/O callbacks, so the kernel's record may
-        // already be waiting in the queue behind this timer: give it one turn of the loop
-        // (setImmediate runs after I/O) before falling back to the far costlier /proc lookup.
+        // Behind by more than the wait (a starved process: the addon's thread ran late too), the
+        // record may still be in the kernel's ring or the addon's queue: take them all now. A
+        // record for this connection settles the wait in onConnectRecords.
+        if (this.options.drainKernelRecords !== undefined) {
+          this.options.drainKernelRecords();
+          if (!(this.waiters.get(key)?.some((waiter) => waiter.timer === timer) ?? false)) return;
+        }
+        // A busy event loop runs due timers before I/O callbacks, so a record handed over as
+        // I/O may be queued behind this timer: give it one turn of the loop (setImmediate runs
+        // after I/O) before falling back to the far costlier /proc lookup.
         setImmediate(() => {
           const waiting = this.waiters.get(key);
           if (waiting) {

@@ -75,6 +75,12 @@ export interface NativeEbpfAddon {
   /** Throws an Error whose `code` is one of the E_EBPF_* codes (native/ebpf/src/error.h). */
   open(onRecords: NativeRecordsListener, captureArgv: boolean, captureIdentity: boolean): NativeTracerHandle;
   stats(handle: NativeTracerHandle): NativeTracerStats;
+  /**
+   * Takes now, in order, every record queued for the loop and every finished record still in
+   * the ring (their /proc part read on this thread): a Buffer of layout.recordSize-byte
+   * records, or null when there are none or the tracer is closed.
+   */
+  drain(handle: NativeTracerHandle): Buffer | null;
   /** Detaches the program, closes fds, unmaps the ring; idempotent. */
   close(handle: NativeTracerHandle): void;
   /**
@@ -92,6 +98,7 @@ function isEbpfAddon(value: unknown): value is NativeEbpfAddon {
   return (
     "open" in value && typeof value.open === "function" &&
     "probe" in value && typeof value.probe === "function" &&
+    "drain" in value && typeof value.drain === "function" &&
     "layout" in value && typeof value.layout === "object"
   );
 }

@@ -16,7 +16,7 @@
 import { AttributionUnavailableError } from "../errors.js";
 import { loadEbpfAddon } from "./ebpf-addon.js";
 import type { NativeEbpfAddon, NativeTracerHandle } from "./ebpf-addon.js";
-import { checkRecordLayout, decodeConnectRecords } from "./ebpf-record.js";
+import { checkRecordLayout, connectRecordLayout, decodeConnectRecords } from "./ebpf-record.js";
 import type { ConnectRecord, RecordDecodeCounters } from "./ebpf-record.js";
 
 export type { ConnectOutcome, ConnectRecord, ProcSnapshot } from "./ebpf-record.js";
@@ -104,6 +104,8 @@ export class EbpfConnectTracer {
   private constructor(
     private readonly addon: NativeEbpfAddon,
     private readonly handle: NativeTracerHandle,
+    private readonly onRecords: (records: readonly ConnectRecord[]) => void,
+    private readonly reportFailedConnects: boolean,
   ) {
     this.argvCapture = handle.argvCapture;
     this.argvUnavailableReason = handle.argvUnavailableReason;
@@ -150,24 +152,40 @@ export class EbpfConnectTracer {
     // The native callback needs the tracer (for counters) before the tracer exists.
     let tracer: EbpfConnectTracer | null = null;
     let handle: NativeTracerHandle;
-    const reportFailed = options.reportFailedConnects ?? false;
     try {
-      handle = addon.open((bytes, count) => {
-        if (tracer === null || tracer.closed) return;
-        const decoded: ConnectRecord[] = [];
-        decodeConnectRecords(bytes, count, decoded, tracer.decodeCounters);
-        const records = reportFailed ? decoded : decoded.filter((record) => record.outcome !== "failed");
-        if (records.length === 0) return;
-        tracer.recordsDelivered += records.length;
-        onRecords(records);
-      }, options.captureArgv ?? true, options.captureProcessIdentity ?? true);
+      handle = addon.open((bytes, count) => { tracer?.deliver(bytes, count); }, options.captureArgv ?? true, options.captureProcessIdentity ?? true);
     } catch (error) {
       const code = nativeErrorCode(error);
       const message = error instanceof Error ? error.message : String(error);
       throw new AttributionUnavailableError(code, `eBPF connect tracer: ${message}`, { cause: error });
     }
-    tracer = new EbpfConnectTracer(addon, handle);
+    tracer = new EbpfConnectTracer(addon, handle, onRecords, options.reportFailedConnects ?? false);
     return tracer;
+  }
+
+  /**
+   * Hands every record the kernel already wrote to onRecords now, before returning: those still
+   * in the ring buffer and those the addon's thread queued for a wakeup the loop has not reached.
+   * For a loop that fell behind (a starved or busy process), so that a connection whose record
+   * exists is attributed from it rather than by the far costlier /proc fallback. Returns how
+   * many records were handed over.
+   */
+  drain(): number {
+    if (this.closed) return 0;
+    const bytes = this.addon.drain(this.handle);
+    if (bytes === null) return 0;
+    return this.deliver(bytes, bytes.length / connectRecordLayout.recordSize);
+  }
+
+  private deliver(bytes: Buffer, count: number): number {
+    if (this.closed) return 0;
+    const decoded: ConnectRecord[] = [];
+    decodeConnectRecords(bytes, count, decoded, this.decodeCounters);
+    const records = this.reportFailedConnects ? decoded : decoded.filter((record) => record.outcome !== "failed");
+    if (records.length === 0) return 0;
+    this.recordsDelivered += records.length;
+    this.onRecords(records);
+    return records.length;
   }
 
   stats(): EbpfTracerStats {

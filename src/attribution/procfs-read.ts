@@ -103,35 +103,6 @@ export function pidsFromDirectoryNames(names: readonly string[], maxPids: number
   return pids.length > maxPids ? pids.slice(0, maxPids) : pids;
 }
 
-/**
- * Runs `visit` over `items` with at most `concurrency` in flight and returns the result of the
- * EARLIEST item (by index) that produced one, so the answer does not depend on timing. Items
- * after a found one are not started; items before it are still awaited.
- */
-export async function findFirstInOrder<T, R>(
-  items: readonly T[],
-  concurrency: number,
-  visit: (item: T) => Promise<R | undefined>,
-): Promise<R | undefined> {
-  let nextIndex = 0;
-  let bestIndex = Number.POSITIVE_INFINITY;
-  let best: R | undefined;
-  const worker = async (): Promise<void> => {
-    while (nextIndex < items.length && nextIndex < bestIndex) {
-      const index = nextIndex++;
-      const result = await visit(items[index]!);
-      if (result !== undefined && index < bestIndex) {
-        bestIndex = index;
-        best = result;
-      }
-    }
-  };
-  const workers: Promise<void>[] = [];
-  for (let i = 0; i < Math.min(concurrency, items.length); i++) workers.push(worker());
-  await Promise.all(workers);
-  return best;
-}
-
 /** Runs `visit` over every item with at most `concurrency` in flight. */
 export async function forEachWithConcurrency<T>(items: readonly T[], concurrency: number, visit: (item: T, index: number) => Promise<void>): Promise<void> {
   let nextIndex = 0;

@@ -7,7 +7,9 @@
  * of one representative pid per namespace, and then looks for the pid holding an fd that links
  * to "socket:[INODE]", scanning that namespace's pids first (newest first). It is slow by nature (a table read
  * costs ~3 ms even when nearly empty, an fd scan ~4 ms per 75 processes), which is fine for a
- * fallback; the work is bounded by `maxPidsScanned`, `maxTableLines` and `maxFdLinksRead`.
+ * fallback; the work is bounded by `maxPidsScanned`, `maxTableLines` and `maxFdLinksRead`, and
+ * calls pending at the same moment share one lookup (one table read per namespace, one fd scan),
+ * so its cost does not grow with the number of calls when the analyzer falls behind.
  */
 import { readdir, readlink } from "node:fs/promises";
 import { join } from "node:path";
@@ -16,7 +18,6 @@ import { parseProcStat } from "./procfs-process-files.js";
 import {
   errnoCode,
   failureFromProcessError,
-  findFirstInOrder,
   maxSmallProcFileBytes,
   forEachWithConcurrency,
   parseBracketInode,
@@ -66,6 +67,13 @@ interface TableHit {
   readonly netnsInode: number;
 }
 
+/** A find() call waiting for the next lookup. */
+interface PendingCall {
+  readonly tuple: SocketTuple;
+  readonly keys: readonly TableKey[];
+  readonly resolve: (answer: SocketOwner | AttributionFailure) => void;
+}
+
 export class SocketOwnerFinder {
   private readonly procRoot: string;
   private readonly namespaceCacheMs: number;
@@ -74,6 +82,10 @@ export class SocketOwnerFinder {
   private readonly maxFdLinksRead: number;
   private readonly concurrency: number;
   private namespaceMap: NamespaceMap | null = null;
+  private pending: PendingCall[] = [];
+  private lookupRunning = false;
+  /** Work done: one namespace's tables read (tcp and tcp6 together), one scan of every process's fds. */
+  readonly stats = { namespaceTableReads: 0, fdScans: 0 };
 
   constructor(options: SocketOwnerFinderOptions = {}) {
     this.procRoot = options.procRoot ?? "/proc";
@@ -84,29 +96,68 @@ export class SocketOwnerFinder {
     this.concurrency = options.concurrency ?? 16;
   }
 
-  async find(tuple: SocketTuple): Promise<SocketOwner | AttributionFailure> {
+  /**
+   * The process holding the socket of this connection. Calls made while a lookup runs wait for
+   * the next one and share it: one read of each namespace's tables and one fd scan answer every
+   * call pending at that moment, so an analyzer that fell behind (many calls at once) pays for
+   * one lookup per round, not one per call.
+   */
+  find(tuple: SocketTuple): Promise<SocketOwner | AttributionFailure> {
     const keys = tableKeys(tuple);
     if (keys === null) {
-      return attributionFailure("error", `not an IPv${tuple.ipVersion} tuple: ${tuple.clientAddress}:${tuple.clientPort} -> ${tuple.serverAddress}:${tuple.serverPort}`);
+      return Promise.resolve(
+        attributionFailure("error", `not an IPv${tuple.ipVersion} tuple: ${tuple.clientAddress}:${tuple.clientPort} -> ${tuple.serverAddress}:${tuple.serverPort}`),
+      );
     }
-    try {
-      const cached = this.freshCachedNamespaceMap();
-      let map = cached ?? (await this.rebuildNamespaceMap());
-      let hit = await this.searchTables(map, keys);
-      if (hit === null && cached !== null) {
-        // A namespace created since the map was built (a container that just started) is not
-        // in it: rebuild once before giving up.
-        map = await this.rebuildNamespaceMap();
-        hit = await this.searchTables(map, keys);
-      }
+    return new Promise((resolve) => {
+      this.pending.push({ tuple, keys, resolve });
+      this.startLookup();
+    });
+  }
+
+  private startLookup(): void {
+    if (this.lookupRunning || this.pending.length === 0) return;
+    this.lookupRunning = true;
+    // One turn of the loop first: the calls made in this turn join the same lookup.
+    setImmediate(() => {
+      const calls = this.pending;
+      this.pending = [];
+      this.lookUp(calls)
+        .then(
+          (answers) => { calls.forEach((call, index) => { call.resolve(answers[index]!); }); },
+          (error: unknown) => {
+            const failure = attributionFailure("error", error instanceof Error ? error.message : String(error));
+            for (const call of calls) call.resolve(failure);
+          },
+        )
+        .finally(() => {
+          this.lookupRunning = false;
+          this.startLookup();
+        });
+    });
+  }
+
+  private async lookUp(calls: readonly PendingCall[]): Promise<(SocketOwner | AttributionFailure)[]> {
+    const cached = this.freshCachedNamespaceMap();
+    let map = cached ?? (await this.rebuildNamespaceMap());
+    const hits = await this.searchTables(map, calls.map((call) => call.keys));
+    const missed = hits.flatMap((hit, index) => (hit === null ? [index] : []));
+    if (missed.length > 0 && cached !== null) {
+      // A namespace created since the map was built (a container that just started) is not
+      // in it: rebuild once before giving up.
+      map = await this.rebuildNamespaceMap();
+      const again = await this.searchTables(map, missed.map((index) => calls[index]!.keys));
+      missed.forEach((callIndex, index) => { hits[callIndex] = again[index]!; });
+    }
+    const owners = await this.findInodeOwners(map, hits.filter((hit): hit is TableHit => hit !== null && hit.inode !== 0));
+    return calls.map((call, index) => {
+      const hit = hits[index] ?? null;
       if (hit === null) {
-        return attributionFailure("socket-not-found", `no TCP socket ${describeTuple(tuple)} in ${Math.max(1, map.pidsByNamespace.size)} network namespace(s)`);
+        return attributionFailure("socket-not-found", `no TCP socket ${describeTuple(call.tuple)} in ${Math.max(1, map.pidsByNamespace.size)} network namespace(s)`);
       }
       if (hit.inode === 0) return attributionFailure("socket-not-found", "connection already closed");
-      return await this.findInodeOwner(map, hit);
-    } catch (error) {
-      return attributionFailure("error", error instanceof Error ? error.message : String(error));
-    }
+      return owners.get(hit.inode)!;
+    });
   }
 
   private freshCachedNamespaceMap(): NamespaceMap | null {
@@ -149,71 +200,102 @@ export class SocketOwnerFinder {
   }
 
   /**
-   * Reads each namespace's tables through a representative pid, own namespace first, a few
-   * namespaces at a time (each table read costs milliseconds). A live socket anywhere wins over
-   * a TIME_WAIT entry (inode 0) with the same tuple.
+   * Reads each namespace's tables once, through a representative pid, a few namespaces at a
+   * time (each table read costs milliseconds), and finds every call's socket in them: a live
+   * socket in the first namespace in order (own namespace first) that has one, else a TIME_WAIT
+   * entry (inode 0) with the same tuple, else null.
    */
-  private async searchTables(map: NamespaceMap, keys: readonly TableKey[]): Promise<TableHit | null> {
+  private async searchTables(map: NamespaceMap, keysOfCalls: readonly (readonly TableKey[])[]): Promise<(TableHit | null)[]> {
     const namespaces = [...map.pidsByNamespace.keys()].sort((a, b) => (a === map.ownNamespace ? -1 : b === map.ownNamespace ? 1 : a - b));
-    const closedHits: TableHit[] = [];
-    const live = await findFirstInOrder(namespaces, namespacesSearchedAtOnce, async (netnsInode) => {
+    const tableNames = new Set(keysOfCalls.flatMap((keys) => keys.map((key) => key.table)));
+    const tablesByNamespace = new Array<ReadonlyMap<string, string> | null>(namespaces.length).fill(null);
+    await forEachWithConcurrency(namespaces, namespacesSearchedAtOnce, async (netnsInode, index) => {
       const pids = map.pidsByNamespace.get(netnsInode)!;
       for (const representative of pids.slice(0, maxRepresentativesTried)) {
-        const inode = await this.searchNamespace(join(this.procRoot, String(representative), "net"), keys);
-        if (inode === undefined) continue; // representative gone: try the next one
-        if (inode === 0) closedHits.push({ inode, netnsInode });
-        return inode === null || inode === 0 ? undefined : { inode, netnsInode };
+        const tables = await this.readTables(join(this.procRoot, String(representative), "net"), tableNames);
+        if (tables === null) continue; // representative gone: try the next one
+        tablesByNamespace[index] = tables;
+        return;
       }
-      return undefined;
     });
-    if (live !== undefined) return live;
-    const closed = closedHits.sort((a, b) => namespaces.indexOf(a.netnsInode) - namespaces.indexOf(b.netnsInode))[0] ?? null;
-    if (closed === null && map.pidsByNamespace.size === 0) {
+    if (namespaces.length === 0) {
       // No ns link was readable (not root: ns links need ptrace access): our own namespace only.
-      const inode = await this.searchNamespace(join(this.procRoot, "net"), keys);
-      if (inode !== undefined && inode !== null) return { inode, netnsInode: map.ownNamespace ?? 0 };
+      namespaces.push(map.ownNamespace ?? 0);
+      tablesByNamespace.push(await this.readTables(join(this.procRoot, "net"), tableNames));
     }
-    return closed;
+    return keysOfCalls.map((keys) => {
+      let closed: TableHit | null = null;
+      for (let index = 0; index < namespaces.length; index++) {
+        const tables = tablesByNamespace[index];
+        if (tables === null || tables === undefined) continue;
+        const inode = findInTables(tables, keys, this.maxTableLines);
+        if (inode === 0) closed ??= { inode, netnsInode: namespaces[index]! };
+        else if (inode !== null) return { inode, netnsInode: namespaces[index]! };
+      }
+      return closed;
+    });
   }
 
-  /** Inode of the matching socket in one namespace's tables; null if absent; undefined if unreadable. */
-  private async searchNamespace(netDir: string, keys: readonly TableKey[]): Promise<number | null | undefined> {
+  /** One namespace's tables by name; null if unreadable (the representative is gone). */
+  private async readTables(netDir: string, tableNames: ReadonlySet<string>): Promise<ReadonlyMap<string, string> | null> {
+    this.stats.namespaceTableReads++;
+    const names = [...tableNames];
     // Each table read costs ~3-5 ms of kernel hash walking even when nearly empty: in parallel.
     const texts = await Promise.all(
-      keys.map((key) =>
-        readBoundedText(join(netDir, key.table), this.maxTableLines * bytesPerTableLine, "latin1").catch((error: unknown) =>
-          key.table === "tcp6" && errnoCode(error) === "ENOENT" ? "" : null, // no tcp6: IPv6 disabled
+      names.map((table) =>
+        readBoundedText(join(netDir, table), this.maxTableLines * bytesPerTableLine, "latin1").catch((error: unknown) =>
+          table === "tcp6" && errnoCode(error) === "ENOENT" ? "" : null, // no tcp6: IPv6 disabled
         ),
       ),
     );
-    let found: number | null = null;
-    for (let index = 0; index < keys.length; index++) {
-      const key = keys[index]!;
+    const tables = new Map<string, string>();
+    for (let index = 0; index < names.length; index++) {
       const text = texts[index];
-      if (text === null || text === undefined) return undefined; // the representative is gone
-      const { entry } = findSocketInTable(text, key.localHex, key.remoteHex, this.maxTableLines);
-      if (entry !== null) {
-        if (entry.inode !== 0) return entry.inode;
-        found = 0;
-      }
+      if (text === null || text === undefined) return null;
+      tables.set(names[index]!, text);
     }
-    return found;
+    return tables;
   }
 
   /**
-   * The pid with an fd linking to "socket:[INODE]": pids of the socket's namespace first, and
-   * newest (highest) pids first within each group: a fallback lookup is most often for a
-   * short-lived caller (curl in a script), and a long-lived daemon costs the same either way.
-   * When several processes share the socket (inherited across fork), the highest pid wins.
+   * The pids with an fd linking to each socket inode, in one scan of every process's fds: pids
+   * of the sockets' namespaces first, newest (highest) first: a fallback lookup is most often
+   * for a short-lived caller (curl in a script), and a long-lived daemon costs the same either
+   * way. A socket's owner is the first holder in its own namespace, else the first elsewhere
+   * (when several processes share the socket, inherited across fork, the highest pid wins).
    */
-  private async findInodeOwner(map: NamespaceMap, hit: TableHit): Promise<SocketOwner | AttributionFailure> {
+  private async findInodeOwners(map: NamespaceMap, hits: readonly TableHit[]): Promise<Map<number, SocketOwner | AttributionFailure>> {
+    const answers = new Map<number, SocketOwner | AttributionFailure>();
+    if (hits.length === 0) return answers;
+    this.stats.fdScans++;
+    const netnsOfInode = new Map(hits.map((hit) => [hit.inode, hit.netnsInode]));
+    const namespaceOfPid = new Map<number, number>();
+    for (const netnsInode of new Set(netnsOfInode.values())) {
+      for (const pid of map.pidsByNamespace.get(netnsInode) ?? []) namespaceOfPid.set(pid, netnsInode);
+    }
     const livePids = (await this.listPids()).reverse();
-    const inNamespace = new Set(map.pidsByNamespace.get(hit.netnsInode) ?? []);
-    const ordered = [...livePids.filter((pid) => inNamespace.has(pid)), ...livePids.filter((pid) => !inNamespace.has(pid))];
-    const wanted = `socket:[${hit.inode}]`;
+    const ordered = [...livePids.filter((pid) => namespaceOfPid.has(pid)), ...livePids.filter((pid) => !namespaceOfPid.has(pid))];
+    const inSocketNamespacesEnd = livePids.filter((pid) => namespaceOfPid.has(pid)).length;
+    const wanted = new Map([...netnsOfInode.keys()].map((inode) => [`socket:[${inode}]`, inode]));
+    /** Per inode: the scan position of the best holder in its namespace, and elsewhere. */
+    const holders = new Map<number, { inNamespace: number; elsewhere: number }>();
+    const holderOf = (inode: number): { inNamespace: number; elsewhere: number } => {
+      let holder = holders.get(inode);
+      if (holder === undefined) {
+        holder = { inNamespace: Number.POSITIVE_INFINITY, elsewhere: Number.POSITIVE_INFINITY };
+        holders.set(inode, holder);
+      }
+      return holder;
+    };
+    let nextIndex = 0;
+    const settled = (): boolean =>
+      [...netnsOfInode.keys()].every((inode) => {
+        const holder = holders.get(inode);
+        return holder !== undefined && (holder.inNamespace < Number.POSITIVE_INFINITY || nextIndex >= inSocketNamespacesEnd);
+      });
     let linksRead = 0;
     let deniedPids = 0;
-    const owner = await findFirstInOrder(ordered, this.concurrency, async (pid) => {
+    const scanOne = async (pid: number, index: number): Promise<void> => {
       const fdDir = join(this.procRoot, String(pid), "fd");
       let fds: string[];
       try {
@@ -221,27 +303,40 @@ export class SocketOwnerFinder {
       } catch (error) {
         const code = errnoCode(error);
         if (code === "EACCES" || code === "EPERM") deniedPids++;
-        return undefined;
+        return;
       }
       // An async readlink costs a thread-pool round trip (~0.1 ms) against ~5 µs of kernel work,
       // so one process's fds are read in parallel batches rather than one after another.
       for (let start = 0; start < fds.length; start += fdBatchSize) {
         const batch = fds.slice(start, start + Math.min(fdBatchSize, this.maxFdLinksRead - linksRead));
-        if (batch.length === 0) return undefined;
+        if (batch.length === 0) return;
         linksRead += batch.length;
         const targets = await Promise.all(batch.map((fd) => readlinkOrNull(join(fdDir, fd))));
-        if (targets.includes(wanted)) return pid;
+        for (const target of targets) {
+          const inode = target === null ? undefined : wanted.get(target);
+          if (inode === undefined) continue;
+          const holder = holderOf(inode);
+          if (namespaceOfPid.get(pid) === netnsOfInode.get(inode)) holder.inNamespace = Math.min(holder.inNamespace, index);
+          else holder.elsewhere = Math.min(holder.elsewhere, index);
+        }
       }
-      return undefined;
-    });
-    if (owner !== undefined) return { pid: owner, inode: hit.inode, netnsInode: hit.netnsInode };
-    if (deniedPids > 0) {
-      return attributionFailure("permission-denied", `socket inode ${hit.inode}: fds of ${deniedPids} process(es) were not readable`);
+    };
+    const worker = async (): Promise<void> => {
+      while (nextIndex < ordered.length && !settled()) {
+        const index = nextIndex++;
+        await scanOne(ordered[index]!, index);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.concurrency, ordered.length) }, worker));
+    for (const [inode, netnsInode] of netnsOfInode) {
+      const holder = holders.get(inode);
+      const position = holder === undefined ? Number.POSITIVE_INFINITY : holder.inNamespace < Number.POSITIVE_INFINITY ? holder.inNamespace : holder.elsewhere;
+      if (position < Number.POSITIVE_INFINITY) answers.set(inode, { pid: ordered[position]!, inode, netnsInode });
+      else if (deniedPids > 0) answers.set(inode, attributionFailure("permission-denied", `socket inode ${inode}: fds of ${deniedPids} process(es) were not readable`));
+      else if (linksRead >= this.maxFdLinksRead) answers.set(inode, attributionFailure("socket-not-found", `socket inode ${inode}: fd scan stopped at ${this.maxFdLinksRead} links`));
+      else answers.set(inode, attributionFailure("socket-not-found", `socket inode ${inode} has no owner (closed, or its process exited)`));
     }
-    if (linksRead >= this.maxFdLinksRead) {
-      return attributionFailure("socket-not-found", `socket inode ${hit.inode}: fd scan stopped at ${this.maxFdLinksRead} links`);
-    }
-    return attributionFailure("socket-not-found", `socket inode ${hit.inode} has no owner (closed, or its process exited)`);
+    return answers;
   }
 }
 
@@ -286,6 +381,19 @@ export async function confirmSocketOwner(
     "pid-reused",
     `pid ${owner.pid} started at tick ${stat.startTimeTicks}, during the lookup, and does not hold socket inode ${owner.inode}`,
   );
+}
+
+/** A call's socket in one namespace's tables: its inode, 0 for TIME_WAIT only, null if absent. */
+function findInTables(tables: ReadonlyMap<string, string>, keys: readonly TableKey[], maxLines: number): number | null {
+  let found: number | null = null;
+  for (const key of keys) {
+    const { entry } = findSocketInTable(tables.get(key.table) ?? "", key.localHex, key.remoteHex, maxLines);
+    if (entry !== null) {
+      if (entry.inode !== 0) return entry.inode;
+      found = 0;
+    }
+  }
+  return found;
 }
 
 interface TableKey {

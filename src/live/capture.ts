@@ -382,9 +382,12 @@ function startAttribution(options: LiveCaptureOptions): {
   if (choice === "proc") {
     return { attributor: new Attributor({ method: "proc", ...roots }), tracer: null, fallbackReason: "--attribution proc was given" };
   }
-  const attributor = new Attributor({ method: "ebpf", ...roots });
+  // A wait for a kernel record that runs out first drains what the tracer already holds.
+  let opened: EbpfConnectTracer | null = null;
+  const attributor = new Attributor({ method: "ebpf", ...roots, drainKernelRecords: () => { opened?.drain(); } });
   try {
     const tracer = EbpfConnectTracer.open((records) => { attributor.onConnectRecords(records); });
+    opened = tracer;
     return { attributor, tracer, fallbackReason: null };
   } catch (error) {
     if (choice === "ebpf" || !(error instanceof ImdsAnalyzerError)) throw error;

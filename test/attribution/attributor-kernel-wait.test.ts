@@ -52,6 +52,38 @@ describe("Attributor waiting for the kernel", () => {
     attributor.close();
   });
 
+  it("drains the tracer when the wait runs out: a record still in the ring is taken, not the /proc fallback", async () => {
+    // A starved process: the addon's thread has not handed the record to the loop yet, so no
+    // I/O completion will bring it. Only draining the ring finds it.
+    let drains = 0;
+    const attributor: Attributor = new Attributor({
+      method: "ebpf",
+      procRoot: fake.procRoot,
+      etcRoot: fake.etcRoot,
+      waitForKernelMs: 20,
+      drainKernelRecords: () => {
+        drains++;
+        attributor.onConnectRecords([recordOf(41005)]);
+      },
+    });
+    const result = await attributor.attribute(event({ clientIp: "10.0.0.10", clientPort: 41005, serverIp: "169.254.169.254", serverPort: 80 }));
+    expect([result.attribution.method, result.process?.pid, drains]).toEqual(["ebpf", 4242, 1]);
+    expect(attributor.stats).toMatchObject({ connections: 1, kernelRecords: 1, lateKernelRecords: 0 });
+    attributor.close();
+  });
+
+  it("does not drain when the record came within the wait, and falls back when a drain finds nothing", async () => {
+    let drains = 0;
+    const attributor = new Attributor({ method: "ebpf", procRoot: fake.procRoot, etcRoot: fake.etcRoot, waitForKernelMs: 20, drainKernelRecords: () => { drains++; } });
+    const intime = attributor.attribute(event({ clientIp: "10.0.0.10", clientPort: 41006, serverIp: "169.254.169.254", serverPort: 80 }));
+    attributor.onConnectRecords([recordOf(41006)]);
+    expect((await intime).attribution.method).toBe("ebpf");
+    expect(drains).toBe(0);
+    const missing = await attributor.attribute(event({ clientIp: "10.0.0.10", clientPort: 41007, serverIp: "169.254.169.254", serverPort: 80 }));
+    expect([missing.attribution.method, drains]).toEqual(["proc", 1]);
+    attributor.close();
+  });
+
   it("falls back to /proc when no record comes", async () => {
     const attributor = new Attributor({ method: "ebpf", procRoot: fake.procRoot, etcRoot: fake.etcRoot, waitForKernelMs: 20 });
     const result = await attributor.attribute(event({ clientIp: "10.0.0.10", clientPort: 41001, serverIp: "169.254.169.254", serverPort: 80 }));

@@ -405,6 +405,26 @@ describe.skipIf(!check.ok && !underCi)("EbpfConnectTracer on the real kernel", (
     expect(withExePath).toBeGreaterThan(0);
   });
 
+  it("drain() hands over at once, in this turn of the loop, the records the loop has not been given yet", async () => {
+    // The loop stays blocked from the first curl to the drain (spawnSync, then synchronous
+    // code): no wakeup can have delivered these records; they are in the ring or the addon's
+    // queue, as for an analyzer that fell behind. drain() must hand them over before it returns.
+    const blocked = Array.from({ length: 5 }, (_, index) => {
+      const command = curlCommand(`http://169.254.169.254/latest/meta-data/?drained=${index}`);
+      return { ran: namespaces!.runBlocking("imds", command), command };
+    });
+    const deliveredBefore = blocked.map(({ ran }) => recordsOf(ran.pid).length);
+    const drained = tracer!.drain();
+    const deliveredAfter = blocked.map(({ ran }) => recordsOf(ran.pid).length);
+    expect(deliveredBefore).toEqual([0, 0, 0, 0, 0]);
+    // Other connects to IMDS on this machine (other namespaces) may be drained with them.
+    expect(drained).toBeGreaterThanOrEqual(5);
+    expect(deliveredAfter).toEqual([1, 1, 1, 1, 1]);
+    // Handed over once: the wakeup that follows does not deliver them again.
+    const attributed = await expectAttributed(blocked, { comm: "curl", ipVersion: 4, exePath: curlPath });
+    expect(attributed.map((record) => record.procSnapshot).every((snapshot) => snapshot === "confirmed" || snapshot === "exited")).toBe(true);
+  });
+
   it("gives a long-lived client's start time exactly as /proc/PID/stat field 22, with exe and cgroup", async () => {
     const code = `import time, urllib.request; urllib.request.urlopen('http://169.254.169.254/latest/meta-data/', timeout=5).read(); print('requested', flush=True); time.sleep(${lingerSeconds})`;
     let requested = (): void => undefined;

@@ -187,3 +187,27 @@ describe("SocketOwnerFinder bounds", () => {
     });
   });
 });
+
+describe("SocketOwnerFinder under many calls at once (an analyzer that fell behind)", () => {
+  it("reads each namespace's tables once and scans the fds once for all the calls pending at that moment", async () => {
+    // 40 calls pending together: 20 for a host socket, 20 for the container's. One scan per
+    // call would read 2 namespaces' tables 40 times and scan /proc/*/fd 40 times.
+    const tuples = Array.from({ length: 20 }, () => [v4("127.0.0.1", 37936, "127.0.0.1", 36397), containerImdsTuple]).flat();
+    const owners = await Promise.all(tuples.map((tuple) => finder.find(tuple)));
+    expect(owners.filter((owner) => "pid" in owner && owner.pid === 4242)).toHaveLength(20);
+    expect(owners.filter((owner) => "pid" in owner && owner.pid === 5001)).toHaveLength(20);
+    expect(finder.stats).toEqual({ namespaceTableReads: 2, fdScans: 1 });
+  });
+
+  it("answers each call of a shared batch on its own: found, TIME_WAIT, unknown", async () => {
+    const [found, closed, unknown] = await Promise.all([
+      finder.find(containerImdsTuple),
+      finder.find(v4("127.0.0.1", 35434, "127.0.0.1", 38461)),
+      finder.find(v4("10.9.9.9", 1, "169.254.169.254", 80)),
+    ]);
+    expect(found).toEqual({ pid: 5001, inode: 91_001, netnsInode: containerNetns });
+    expect(closed).toMatchObject({ reason: "socket-not-found", detail: "connection already closed" });
+    expect(unknown).toMatchObject({ reason: "socket-not-found" });
+    expect(finder.stats.fdScans).toBe(1);
+  });
+});

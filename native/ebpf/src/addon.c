@@ -10,6 +10,9 @@
  *                              throws Error { code: "E_EBPF_*" (error.h), message }
  *   stats(handle)           -> counters (a snapshot taken at close once closed)
  *   close(handle)           -> idempotent; detaches, closes fds, unmaps
+ *   drain(handle)           -> Buffer of the records queued or still in the ring (in order,
+ *                              layout.recordSize bytes each; /proc read for ring ones now),
+ *                              taken synchronously; null when there are none or it is closed
  *   layout                  -> the record layout numbers (record.h) for the decoder to check
  *   fillProcSnapshot(record, procRoot)
  *                           -> fills the /proc part of a delivered record (a Buffer of
@@ -235,6 +238,18 @@ static struct addon_tracer *unwrap(napi_env env, napi_value handle) {
   return data;
 }
 
+/* The tracer a (handle) call is given; NULL with an exception pending when it is not one. */
+static struct addon_tracer *handle_argument(napi_env env, napi_callback_info info, const char *usage) {
+  size_t argc = 1;
+  napi_value args[1];
+  CHECK(napi_get_cb_info(env, info, &argc, args, NULL, NULL));
+  if (argc < 1) {
+    napi_throw_type_error(env, ERR_INVALID_ARG_TYPE, usage);
+    return NULL;
+  }
+  return unwrap(env, args[0]);
+}
+
 static napi_value js_open(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value args[3];
@@ -324,28 +339,30 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_close(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value args[1];
-  CHECK(napi_get_cb_info(env, info, &argc, args, NULL, NULL));
-  if (argc < 1) {
-    napi_throw_type_error(env, ERR_INVALID_ARG_TYPE, "close(handle)");
-    return NULL;
-  }
-  struct addon_tracer *at = unwrap(env, args[0]);
+  struct addon_tracer *at = handle_argument(env, info, "close(handle)");
   if (at == NULL) return NULL;
   close_all(at);
   return NULL;
 }
 
-static napi_value js_stats(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value args[1];
-  CHECK(napi_get_cb_info(env, info, &argc, args, NULL, NULL));
-  if (argc < 1) {
-    napi_throw_type_error(env, ERR_INVALID_ARG_TYPE, "stats(handle)");
-    return NULL;
+static napi_value js_drain(napi_env env, napi_callback_info info) {
+  struct addon_tracer *at = handle_argument(env, info, "drain(handle)");
+  if (at == NULL) return NULL;
+  napi_value result;
+  const unsigned char *records = NULL;
+  size_t count = at->closed ? 0 : consumer_drain(&at->consumer, &records);
+  if (count == 0) {
+    CHECK(napi_get_null(env, &result));
+    return result;
   }
-  struct addon_tracer *at = unwrap(env, args[0]);
+  void *copy = NULL;
+  CHECK(napi_create_buffer_copy(env, count * DELIVERED_RECORD_SIZE, records, &copy, &result));
+  at->records_delivered += (double)count;
+  return result;
+}
+
+static napi_value js_stats(napi_env env, napi_callback_info info) {
+  struct addon_tracer *at = handle_argument(env, info, "stats(handle)");
   if (at == NULL) return NULL;
   unsigned long long counters[COUNTER_COUNT];
   long pending;
@@ -478,6 +495,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"open", NULL, js_open, NULL, NULL, NULL, napi_enumerable, NULL},
       {"close", NULL, js_close, NULL, NULL, NULL, napi_enumerable, NULL},
       {"stats", NULL, js_stats, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"drain", NULL, js_drain, NULL, NULL, NULL, napi_enumerable, NULL},
       {"fillProcSnapshot", NULL, js_fill_proc_snapshot, NULL, NULL, NULL, napi_enumerable, NULL},
       {"layout", NULL, NULL, NULL, NULL, layout, napi_enumerable, NULL},
   };

@@ -11,27 +11,35 @@
 
 #include "record.h"
 
-/* Appends `count` records to the queue, waiting for room; returns 0 when stopping. */
-static int enqueue(struct consumer_thread *c, const unsigned char *records, size_t count) {
+/*
+ * Waits until the queue has room for a whole chunk; returns 0 when stopping. Only this thread
+ * adds to the queue, so the room is still there when the chunk is queued.
+ */
+static int wait_for_room(struct consumer_thread *c) {
   pthread_mutex_lock(&c->lock);
-  while (!c->stopping && c->queued + count > CONSUMER_QUEUE_RECORDS) pthread_cond_wait(&c->room, &c->lock);
+  while (!c->stopping && c->queued + CONSUMER_CHUNK_RECORDS > CONSUMER_QUEUE_RECORDS) pthread_cond_wait(&c->room, &c->lock);
   int go_on = !c->stopping;
-  if (go_on) {
-    memcpy(c->queue + c->queued * DELIVERED_RECORD_SIZE, records, count * DELIVERED_RECORD_SIZE);
-    c->queued += count;
-  }
   pthread_mutex_unlock(&c->lock);
-  /* Coalesces: one loop wakeup takes whatever is queued by then. */
-  if (go_on) uv_async_send(c->wake);
   return go_on;
 }
 
 static void *consumer_main(void *arg) {
   struct consumer_thread *c = arg;
   for (;;) {
+    if (!wait_for_room(c)) break;
+    /* From the ring to the queue under ring_lock: a drain sees every record in one place or the other. */
+    pthread_mutex_lock(&c->ring_lock);
     size_t count = tracer_consume(c->tracer, c->chunk, CONSUMER_CHUNK_RECORDS);
     if (count > 0) {
-      if (!enqueue(c, c->chunk, count)) break;
+      pthread_mutex_lock(&c->lock);
+      memcpy(c->queue + c->queued * DELIVERED_RECORD_SIZE, c->chunk, count * DELIVERED_RECORD_SIZE);
+      c->queued += count;
+      pthread_mutex_unlock(&c->lock);
+    }
+    pthread_mutex_unlock(&c->ring_lock);
+    if (count > 0) {
+      /* Coalesces: one loop wakeup takes whatever is queued by then. */
+      uv_async_send(c->wake);
       continue;
     }
     /* Level-triggered: a record written after the empty consume above still wakes us. */
@@ -62,7 +70,8 @@ static void release(struct consumer_thread *c) {
   free(c->queue);
   free(c->spare);
   free(c->chunk);
-  c->queue = c->spare = c->chunk = NULL;
+  free(c->drained);
+  c->queue = c->spare = c->chunk = c->drained = NULL;
 }
 
 int consumer_start(struct consumer_thread *c, struct tracer *tracer, uv_async_t *wake, struct ebpf_error *err) {
@@ -70,6 +79,7 @@ int consumer_start(struct consumer_thread *c, struct tracer *tracer, uv_async_t 
   c->tracer = tracer;
   c->wake = wake;
   c->epoll_fd = c->stop_fd = -1;
+  pthread_mutex_init(&c->ring_lock, NULL);
   pthread_mutex_init(&c->lock, NULL);
   pthread_cond_init(&c->room, NULL);
   c->queue = malloc((size_t)CONSUMER_QUEUE_RECORDS * DELIVERED_RECORD_SIZE);
@@ -77,6 +87,7 @@ int consumer_start(struct consumer_thread *c, struct tracer *tracer, uv_async_t 
   c->chunk = malloc((size_t)CONSUMER_CHUNK_RECORDS * DELIVERED_RECORD_SIZE);
   if (c->queue == NULL || c->spare == NULL || c->chunk == NULL) {
     release(c);
+    pthread_mutex_destroy(&c->ring_lock);
     pthread_mutex_destroy(&c->lock);
     pthread_cond_destroy(&c->room);
     return ebpf_fail(err, EBPF_ERR_SYSTEM, "out of memory");
@@ -87,6 +98,7 @@ int consumer_start(struct consumer_thread *c, struct tracer *tracer, uv_async_t 
       add_to_epoll(c->epoll_fd, c->stop_fd) != 0) {
     int saved = errno;
     release(c);
+    pthread_mutex_destroy(&c->ring_lock);
     pthread_mutex_destroy(&c->lock);
     pthread_cond_destroy(&c->room);
     return ebpf_fail(err, EBPF_ERR_SYSTEM, "epoll on the ring buffer: %s", strerror(saved));
@@ -99,6 +111,7 @@ int consumer_start(struct consumer_thread *c, struct tracer *tracer, uv_async_t 
   pthread_sigmask(SIG_SETMASK, &previous, NULL);
   if (failed != 0) {
     release(c);
+    pthread_mutex_destroy(&c->ring_lock);
     pthread_mutex_destroy(&c->lock);
     pthread_cond_destroy(&c->room);
     return ebpf_fail(err, EBPF_ERR_SYSTEM, "pthread_create (ring buffer consumer): %s", strerror(failed));
@@ -120,6 +133,31 @@ size_t consumer_take(struct consumer_thread *c, const unsigned char **records) {
   return count;
 }
 
+size_t consumer_drain(struct consumer_thread *c, const unsigned char **records) {
+  *records = NULL;
+  if (!c->started) return 0;
+  if (c->drained == NULL) {
+    c->drained = malloc((size_t)CONSUMER_DRAIN_RECORDS * DELIVERED_RECORD_SIZE);
+    if (c->drained == NULL) return 0;
+  }
+  pthread_mutex_lock(&c->ring_lock);
+  /* Queued records first: they left the ring before those still in it. */
+  pthread_mutex_lock(&c->lock);
+  size_t count = c->queued;
+  memcpy(c->drained, c->queue, count * DELIVERED_RECORD_SIZE);
+  c->queued = 0;
+  pthread_cond_broadcast(&c->room);
+  pthread_mutex_unlock(&c->lock);
+  while (count < CONSUMER_DRAIN_RECORDS) {
+    size_t taken = tracer_consume(c->tracer, c->drained + count * DELIVERED_RECORD_SIZE, CONSUMER_DRAIN_RECORDS - count);
+    if (taken == 0) break;
+    count += taken;
+  }
+  pthread_mutex_unlock(&c->ring_lock);
+  *records = c->drained;
+  return count;
+}
+
 void consumer_stop(struct consumer_thread *c) {
   if (!c->started) return; /* never started, or already stopped: nothing is held */
   {
@@ -135,6 +173,7 @@ void consumer_stop(struct consumer_thread *c) {
     pthread_join(c->thread, NULL);
   }
   c->started = 0;
+  pthread_mutex_destroy(&c->ring_lock);
   pthread_mutex_destroy(&c->lock);
   pthread_cond_destroy(&c->room);
   release(c);

@@ -45,7 +45,7 @@ void tracer_init(struct tracer *t);
  * the identity fields (parent, start time, exe name). Either is also dropped, with a reason, when
  * BTF lacks what it needs or the verifier rejects it: the program then loads without it. */
 int tracer_open(struct tracer *t, int want_argv, int want_identity, struct ebpf_error *err);
-/* Call from one thread at a time (the consumer thread). Copies up to max_records finished records into out (DELIVERED_RECORD_SIZE bytes each: the kernel's
+/* Call from one thread at a time (consumer_thread.c's ring_lock: its thread, or a drain). Copies up to max_records finished records into out (DELIVERED_RECORD_SIZE bytes each: the kernel's
  * record, then what /proc says about its process, read right here); returns the count.
  * Records that do not fit stay in the ring for the next call. */
 size_t tracer_consume(struct tracer *t, unsigned char *out, size_t max_records);
