@@ -5,7 +5,7 @@ import { defineConfig } from "vitest/config";
  * sees every namespace's connections (run beside each other they saw each other's calls and
  * failed: startup-capabilities counted 8 connections where it made 2).
  */
-const liveTests = ["test/live/**/*.test.ts", "test/secrets.test.ts", "test/attribution/ebpf-tracer.test.ts"];
+const liveTests = ["test/live/**/*.test.ts", "test/secrets.test.ts", "test/attribution/ebpf-tracer.test.ts", "test/deploy/ssm-rollout.test.ts"];
 
 export default defineConfig({
   test: {
