@@ -94,7 +94,7 @@ interface CaptureCommandOptions {
 }
 
 /** What `capture`'s options say, checked; a bad value is a UsageError with the option's name. */
-interface CheckedCaptureOptions {
+export interface CheckedCaptureOptions {
   readonly durationMs: number | null;
   readonly maxFileBytes: number | null;
   readonly keepFiles: number;
@@ -336,6 +336,37 @@ export function buildProgram(setExitCode: (code: ExitCode) => void): Command {
       setExitCode(await runInstallService(options));
     });
   return program;
+}
+
+/** A capture command line's options as capture would run with them. */
+export interface CheckedCaptureCommandLine extends CheckedCaptureOptions {
+  readonly interface: string;
+  /** --events FILE, or null: events to standard output. */
+  readonly events: string | null;
+  readonly quiet: boolean;
+}
+
+/**
+ * Parses a command line (after the program name) as main() would and, when it is a `capture`,
+ * runs capture's option check on it, starting nothing: for command lines written elsewhere (the
+ * Kubernetes manifest's args). Throws the CommanderError or UsageError main() would report.
+ */
+export async function checkCaptureCommandLine(argv: readonly string[]): Promise<CheckedCaptureCommandLine> {
+  const program = buildProgram(() => undefined);
+  const silent = { writeOut: () => undefined, writeErr: () => undefined };
+  program.configureOutput(silent);
+  // Set by the action, which commander calls during parseAsync.
+  const found: { checked: CheckedCaptureCommandLine | null } = { checked: null };
+  for (const command of program.commands) {
+    command.configureOutput(silent);
+    command.action((options: CaptureCommandOptions) => {
+      if (command.name() !== "capture") throw new UsageError(`not a capture command line: ${command.name()}`);
+      found.checked = { ...checkCaptureOptions(options), interface: options.interface, events: options.events ?? null, quiet: options.quiet === true };
+    });
+  }
+  await program.parseAsync([...argv], { from: "user" });
+  if (found.checked === null) throw new UsageError("not a capture command line");
+  return found.checked;
 }
 
 export async function main(argv: readonly string[]): Promise<ExitCode> {
