@@ -27,7 +27,7 @@ export type { ClassifiedCall } from "./imds/classify.js";
 export type { HttpHeader, HttpRequestHead } from "./http/types.js";
 export { imdsCaptureFilter, imdsEndpoints } from "./imds/endpoints.js";
 
-// The migration-readiness report: fold events and summaries, render JSON, Markdown or HTML.
+// The migration-readiness report: fold events and summaries, render in any format of report/formats.ts.
 export {
   ReportBuilder,
   compareVersions,

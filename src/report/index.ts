@@ -1,6 +1,6 @@
 /**
  * The migration-readiness report: fold IMDS events (and analysis summaries) from one host or a
- * fleet into a verdict, and render it as JSON, Markdown or HTML.
+ * fleet into a verdict, and render it in any format of the table in formats.ts.
  */
 export { ReportBuilder, defaultReportLimits } from "./aggregate.js";
 export type { ReportOptions } from "./aggregate.js";
