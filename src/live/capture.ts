@@ -22,6 +22,7 @@ import { readBootTimeSeconds } from "../attribution/process-identity.js";
 import { loadPcapAddon } from "./pcap-addon.js";
 import { LivePcapSource } from "./pcap-source.js";
 import { ReopeningPcapSource } from "./reopening-pcap-source.js";
+import { afterDuration } from "./duration.js";
 import { describeError, runEveryStep } from "./stop-steps.js";
 
 export type AttributionChoice = "auto" | AttributionMethod;
@@ -404,9 +405,9 @@ function waitForStop(durationMs: number | null, signals: readonly (AbortSignal |
       resolve();
       return;
     }
-    const timer = durationMs === null ? null : setTimeout(finish, durationMs);
+    const cancelTimer = durationMs === null ? null : afterDuration(durationMs, finish);
     function finish(): void {
-      if (timer) clearTimeout(timer);
+      cancelTimer?.();
       for (const signal of present) signal.removeEventListener("abort", finish);
       resolve();
     }

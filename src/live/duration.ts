@@ -18,3 +18,23 @@ export function parseDurationMs(text: string): number {
   }
   return Math.round(total);
 }
+
+/** setTimeout's longest delay, about 24.8 days: Node runs a callback with a longer one at once. */
+export const longestTimerMs = 2 ** 31 - 1;
+
+/**
+ * Calls `callback` once `ms` milliseconds have passed, however long that is: a delay beyond
+ * setTimeout's limit is waited out in chunks (a plain `--duration 30d` timer ended the capture at
+ * once). Returns the function that cancels it.
+ */
+export function afterDuration(ms: number, callback: () => void): () => void {
+  let remaining = ms;
+  let timer: NodeJS.Timeout;
+  const arm = (): void => {
+    const chunk = Math.min(remaining, longestTimerMs);
+    remaining -= chunk;
+    timer = setTimeout(remaining > 0 ? arm : callback, chunk);
+  };
+  arm();
+  return () => { clearTimeout(timer); };
+}
