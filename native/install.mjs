@@ -6,7 +6,8 @@
  * it builds from source with native/build.mjs, which never fails the install outside CI.
  *
  * Each prebuild is loaded in a child process, so that a broken one cannot take the install down;
- * src/native-addon.ts makes the same choice at run time (prebuild first, then the source build).
+ * src/native-addon.ts loads from the same two places at run time, the newer file first (they meet
+ * only in a development checkout: there a build made after changing the C code wins).
  */
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
