@@ -135,6 +135,26 @@ function modifiedAtMs(path: string): number {
   }
 }
 
+/** Where an addon lies outside a single executable: a prebuild, or a build from source. */
+export interface AddonFile {
+  readonly kind: "prebuilt" | "source";
+  readonly path: string;
+}
+
+/**
+ * The files `loadNativeAddon` tries outside a single executable, in the order it tries them: of
+ * the prebuild and the build from source, the newer first (see the top of this file). Whoever
+ * copies an addon (install-service) takes it from here too, so it copies what would be loaded.
+ */
+export function addonFilesInLoadOrder(
+  description: Pick<AddonDescription<unknown>, "fileName" | "sourceDirectory">,
+  packageRoot: string,
+): readonly AddonFile[] {
+  const prebuilt: AddonFile = { kind: "prebuilt", path: join(packageRoot, prebuildDirectory(), description.fileName) };
+  const built: AddonFile = { kind: "source", path: join(packageRoot, description.sourceDirectory, "build", "Release", description.fileName) };
+  return modifiedAtMs(built.path) > modifiedAtMs(prebuilt.path) ? [built, prebuilt] : [prebuilt, built];
+}
+
 function loadFile<Addon>(path: string, description: AddonDescription<Addon>): Attempt<Addon> {
   if (!existsSync(path)) return { ok: false, problem: `${path} is missing` };
   try {
@@ -153,12 +173,8 @@ export function loadNativeAddon<Addon>(description: AddonDescription<Addon>, pac
   if (assets !== null) return loadEmbedded(assets, description);
   const root = packageRoot ?? findPackageRoot(dirname(fileURLToPath(import.meta.url)));
   if (root === null) return { ok: false, reason: "cannot find the imds-analyzer package directory (no package.json above the module)" };
-  const prebuilt = join(root, prebuildDirectory(), description.fileName);
-  const built = join(root, description.sourceDirectory, "build", "Release", description.fileName);
-  const order = modifiedAtMs(built) > modifiedAtMs(prebuilt) ? ["source", "prebuilt"] as const : ["prebuilt", "source"] as const;
   const problems = { prebuilt: "", source: "" };
-  for (const kind of order) {
-    const path = kind === "prebuilt" ? prebuilt : built;
+  for (const { kind, path } of addonFilesInLoadOrder(description, root)) {
     const attempt = loadFile(path, description);
     if (attempt.ok) return { ok: true, addon: attempt.addon, origin: `${kind === "prebuilt" ? "prebuilt" : "built from source"} (${path})` };
     problems[kind] = attempt.problem;

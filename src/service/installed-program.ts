@@ -17,7 +17,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { OutputError } from "../errors.js";
 import { openOutputFile } from "../sink/output-path.js";
-import { findPackageRoot, isSingleExecutable, prebuildDirectory } from "../native-addon.js";
+import { addonFilesInLoadOrder, findPackageRoot, isSingleExecutable, prebuildDirectory } from "../native-addon.js";
 
 export const defaultExecutableInstallPath = "/usr/local/bin/imds-analyzer";
 export const defaultBundleInstallDirectory = "/usr/local/lib/imds-analyzer";
@@ -35,14 +35,18 @@ export interface ProgramInstallPlan {
   readonly files: readonly { readonly from: string; readonly to: string; readonly mode: number }[];
 }
 
-/** The addons a copy of the bundle needs, from where this package loads them (prebuilt first). */
-function addonSources(packageRoot: string): Map<string, string> {
+/**
+ * The addons a copy of the bundle needs: for each, the file this package's loader tries first
+ * (native-addon.ts: of a prebuild and a build from source, the newer), so the service runs the
+ * addon this process would. (Prebuild first copied a stale prebuild over a newer build from
+ * source, or, where the prebuild cannot load and install built from source, one that fails.)
+ */
+export function installedAddonSources(packageRoot: string): Map<string, string> {
   const sources = new Map<string, string>();
   for (const file of addonFiles) {
-    const name = file.replace(/^imds_|\.node$/g, "");
-    const candidates = [join(packageRoot, prebuildDirectory(), file), join(packageRoot, "native", name, "build", "Release", file)];
-    const found = candidates.find((candidate) => existsSync(candidate));
-    if (found !== undefined) sources.set(file, found);
+    const sourceDirectory = join("native", file.replace(/^imds_|\.node$/g, ""));
+    const found = addonFilesInLoadOrder({ fileName: file, sourceDirectory }, packageRoot).find(({ path }) => existsSync(path));
+    if (found !== undefined) sources.set(file, found.path);
   }
   return sources;
 }
@@ -60,7 +64,7 @@ export function planProgramInstall(installTo: string | undefined): ProgramInstal
   }
   const destination = resolve(installTo ?? defaultBundleInstallDirectory);
   const files = [{ from: bundle, to: join(destination, bundleFile), mode: 0o755 }];
-  for (const [file, from] of addonSources(packageRoot)) files.push({ from, to: join(destination, prebuildDirectory(), file), mode: 0o755 });
+  for (const [file, from] of installedAddonSources(packageRoot)) files.push({ from, to: join(destination, prebuildDirectory(), file), mode: 0o755 });
   return { kind: "bundle", destination, command: [process.execPath, join(destination, bundleFile)], files };
 }
 
