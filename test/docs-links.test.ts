@@ -1,8 +1,9 @@
 /**
  * Every relative link in the project's Markdown (README.md, docs/, the READMEs beside the code)
  * leads somewhere: the file or directory exists, and a `#fragment` names a heading of the target
- * (GitHub's anchor rules). Links to the web are not followed. Documents move (the README was
- * split into docs/), and a stale link is the first thing a newcomer trips on.
+ * (GitHub's anchor rules); and the README links every document in docs/. Links to the web are
+ * not followed. Documents move (the README was split into docs/), and a stale link is the first
+ * thing a newcomer trips on.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
@@ -82,6 +83,12 @@ describe("links in the documentation", () => {
   it("reads the README, docs/ and the READMEs beside the code", () => {
     const names = files.map((file) => relative(root, file));
     for (const expected of ["README.md", "docs/ARCHITECTURE.md", "native/ebpf/README.md", "captures/README.md"]) expect(names).toContain(expected);
+  });
+
+  it("the README links every document in docs/ (its \"Read more\" is where a newcomer finds them)", () => {
+    const linked = new Set(linkTargets(readFileSync(join(root, "README.md"), "utf8")).map((target) => target.replace(/#.*$/, "")));
+    const documents = readdirSync(join(root, "docs")).filter((name) => name.endsWith(".md")).map((name) => `docs/${name}`);
+    expect(documents.filter((document) => !linked.has(document))).toEqual([]);
   });
 
   for (const file of files) {
