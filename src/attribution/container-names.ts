@@ -138,7 +138,11 @@ export class ContainerNamesEnricher implements ProcessEnricher {
       this.cache.set(container.id, cached);
       const entry = cached;
       void answer.then((found) => {
-        if (found.names === null && this.cache.get(container.id) === entry) this.cache.set(container.id, { answer, retryAtMs: Date.now() + missRetryMs });
+        // A miss is believed for a while only when the caller's ancestry was read up to init: a
+        // caller gone before /proc was read, whose parents went too, shows no runtime ancestor,
+        // and the next call from the same container (or its parents, still there) may do better.
+        const retryAfterMs = reachesInit(input.parents) ? missRetryMs : 0;
+        if (found.names === null && this.cache.get(container.id) === entry) this.cache.set(container.id, { answer, retryAtMs: Date.now() + retryAfterMs });
       });
     } else {
       this.count("cached");
@@ -266,6 +270,11 @@ export function kubernetesContainerNames(
     kubernetes: { namespace: nameField(values[keys.namespace]), pod: nameField(values[keys.pod]), podUid: nameField(values[keys.podUid]), container },
     ecs: null,
   };
+}
+
+/** Whether a parent chain (nearest first) was read all the way up to pid 1. */
+function reachesInit(parents: readonly ParentProcess[]): boolean {
+  return parents.at(-1)?.pid === 1;
 }
 
 function namesSomething(names: ContainerNames): boolean {

@@ -294,4 +294,15 @@ describe("the cache by container id", () => {
     for (let call = 0; call < 3; call++) await containerOf(namer, `0::/docker/${dockerId}\n`);
     expect(namer.stats()).toMatchObject({ lookups: 1, cached: 2, unnamed: 1 });
   });
+
+  it("asks again at once when the miss came from a caller whose ancestry was not read up to init", async () => {
+    // A one-shot caller gone before /proc was read, its shell gone too: only the parent's pid is
+    // known, so a runtime's monitor among its ancestors could not be seen.
+    const namer = enricher();
+    const parentGone = [{ pid: 4200, comm: "sh", cmdline: [] }];
+    for (let call = 0; call < 2; call++) expect(await containerOf(namer, `0::/docker/${dockerId}\n`, parentGone)).toMatchObject({ name: null });
+    await place(join(paths.dockerDataRoot, "containers", dockerId, "config.v2.json"), "docker-20.10.24", "config.v2.json");
+    expect(await containerOf(namer, `0::/docker/${dockerId}\n`)).toMatchObject({ name: "shop-web" });
+    expect(namer.stats()).toMatchObject({ lookups: 3, unnamed: 2, "named:docker-config": 1 });
+  });
 });
