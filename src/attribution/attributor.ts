@@ -1,6 +1,7 @@
 import type { AttributionInfo, ImdsEvent, ProcessInfo, ProcessPlacement } from "../events.js";
 import { RecencyMap } from "./recency-map.js";
 import type { FlowEndpoints } from "../reassembly/types.js";
+import type { CgroupDirectoryIndex } from "./cgroup-directory-index.js";
 import type { ConnectRecord } from "./ebpf-tracer.js";
 import type { AttributionFailure, ParentProcess, ProcessIdentity } from "./process-identity.js";
 import { readBootTimeSeconds, readProcessIdentity, readUptimeTicks, redactArgv } from "./process-identity.js";
@@ -32,6 +33,11 @@ export interface AttributorOptions {
    * fallback: a loop that fell behind must not pay the fallback for records that exist.
    */
   readonly drainKernelRecords?: () => void;
+  /**
+   * Finds the cgroup of a process that exited before /proc could be read by the kernel's cgroup
+   * id (live capture passes one; without it such a process has no cgroup, container or pod).
+   */
+  readonly cgroupIndex?: CgroupDirectoryIndex;
 }
 
 export interface Attribution {
@@ -252,7 +258,7 @@ export class Attributor {
     // A process simply gone keeps the path its cgroup id was seen with; a reused pid contributes
     // nothing beyond the kernel's own record (test/live/pid-reuse.test.ts).
     const learnedCgroupPath = record.procSnapshot === "exited" || record.procSnapshot === "not-read" ? this.cgroupPathsById.get(record.cgroupId) : undefined;
-    const cgroupPath = record.cgroupPath ?? learnedCgroupPath ?? null;
+    const cgroupPath = record.cgroupPath ?? learnedCgroupPath ?? (await this.cgroupPathOfGone(record));
     const complete = kernelCmdline !== null && record.exePath !== null && cgroupPath !== null && startTime !== null;
     return {
       process: await this.processInfo({
@@ -268,6 +274,16 @@ export class Attributor {
       }),
       attribution: { method: "ebpf", status: complete ? "ok" : "partial", reason: complete ? null : identity.reason },
     };
+  }
+
+  /**
+   * The cgroup of a process gone before /proc was read, by the kernel's cgroup id: its cgroup
+   * usually outlives it (a one-shot client's container still runs, or is being removed). Not for
+   * a reused pid (see above), whose record is all that is known.
+   */
+  private async cgroupPathOfGone(record: ConnectRecord): Promise<string | null> {
+    if (this.options.cgroupIndex === undefined || (record.procSnapshot !== "exited" && record.procSnapshot !== "not-read")) return null;
+    return this.options.cgroupIndex.pathOf(record.cgroupId);
   }
 
   /**

@@ -3,6 +3,7 @@ import { hostname } from "node:os";
 import { dirname, resolve } from "node:path";
 import { Attributor } from "../attribution/attributor.js";
 import type { AttributionMethod } from "../attribution/attributor.js";
+import { CgroupDirectoryIndex } from "../attribution/cgroup-directory-index.js";
 import { EbpfConnectTracer } from "../attribution/ebpf-tracer.js";
 import { describeLinkType } from "../decode/link-types.js";
 import { Diagnostics } from "../diagnostics.js";
@@ -385,7 +386,7 @@ function startAttribution(options: LiveCaptureOptions): {
   }
   // A wait for a kernel record that runs out first drains what the tracer already holds.
   let opened: EbpfConnectTracer | null = null;
-  const attributor = new Attributor({ method: "ebpf", ...roots, drainKernelRecords: () => { opened?.drain(); } });
+  const attributor = new Attributor({ method: "ebpf", ...roots, drainKernelRecords: () => { opened?.drain(); }, cgroupIndex: new CgroupDirectoryIndex() });
   try {
     const tracer = EbpfConnectTracer.open((records) => { attributor.onConnectRecords(records); });
     opened = tracer;

@@ -102,6 +102,7 @@ describe("deploy/kubernetes/daemonset.yaml", () => {
     expect(mounts.map((mount) => mount.hostPath).sort()).toEqual(
       [
         "/sys/kernel/tracing",
+        "/sys/fs/cgroup",
         `${defaultRuntimeFilePaths.containerdStateDirs[0]}/io.containerd.runtime.v2.task`,
         defaultRuntimeFilePaths.containersStorageRoots[0],
         `${defaultRuntimeFilePaths.dockerDataRoot}/containers`,
@@ -113,6 +114,7 @@ describe("deploy/kubernetes/daemonset.yaml", () => {
     const types = Object.fromEntries(mounts.map((mount) => [mount.hostPath, mount.type]));
     expect(types).toEqual({
       "/sys/kernel/tracing": "Directory",
+      "/sys/fs/cgroup": "Directory",
       "/run/containerd/io.containerd.runtime.v2.task": "DirectoryOrCreate",
       "/run/containers/storage": "DirectoryOrCreate",
       "/var/lib/docker/containers": "DirectoryOrCreate",

@@ -60,12 +60,17 @@ export function makeCurlRootfs(directory: string): string {
   for (const applet of ["sh", "sleep", "cat", "echo", "true"]) symlinkSync("busybox", join(rootfs, "bin", applet));
   const curl = runChecked("sh", ["-c", "command -v curl"]).trim();
   copyFileSync(curl, join(rootfs, "bin/curl"));
-  for (const library of runChecked("ldd", [curl]).match(/\/\S+/g) ?? []) {
+  addLibrariesOf(rootfs, curl);
+  writeFileSync(join(rootfs, "etc/passwd"), "root:x:0:0:root:/:/bin/sh\n");
+  return rootfs;
+}
+
+/** Copies every library PROGRAM links (as `ldd` lists them) into ROOTFS at the same paths. */
+export function addLibrariesOf(rootfs: string, program: string): void {
+  for (const library of runChecked("ldd", [program]).match(/\/\S+/g) ?? []) {
     mkdirSync(join(rootfs, dirname(library)), { recursive: true });
     copyFileSync(library, join(rootfs, library)); // copyFileSync follows the library's symlinks
   }
-  writeFileSync(join(rootfs, "etc/passwd"), "root:x:0:0:root:/:/bin/sh\n");
-  return rootfs;
 }
 
 /** A tar stream of ROOTFS, for `docker import -` and `podman import -`. */

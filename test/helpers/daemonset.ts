@@ -177,7 +177,7 @@ export function kernelCapabilityName(name: string): string {
 /**
  * The `podman run` options that give a container what the kubelet gives the DaemonSet's pod:
  * host PID namespace, host network (of whatever namespace podman runs in: the tests run it
- * with nsenter --net in a test namespace), the user, capabilities, seccomp, no_new_privs,
+ * with nsenter --net in a test namespace) and host name, the user, capabilities, seccomp, no_new_privs,
  * read-only root, environment, emptyDir volumes as tmpfs (exec allowed, as the kubelet mounts
  * them) and hostPath volumes read-only or not as the manifest says. `hostPathOnThisMachine`
  * says where each hostPath is on this machine (a test's private runtime directories stand in
@@ -188,7 +188,8 @@ export function podmanRunOptions(manifest: DaemonSetManifest, hostPathOnThisMach
   const security = container.securityContext;
   const options: string[] = [];
   if (pod.hostPID === true) options.push("--pid=host");
-  if (pod.hostNetwork === true) options.push("--network=host");
+  // The kubelet gives a host-network pod the node's UTS namespace (its host name) too.
+  if (pod.hostNetwork === true) options.push("--network=host", "--uts=host");
   options.push(`--user=${security.runAsUser ?? 0}:${security.runAsGroup ?? 0}`);
   if (security.privileged === true) options.push("--privileged");
   for (const name of security.capabilities.drop) options.push(`--cap-drop=${name.toLowerCase()}`);

@@ -14,14 +14,17 @@
  */
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
+import { mkdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ImdsEvent } from "../../src/events.js";
-import { Containerd, imdsCallsScript, makeCurlRootfs, missingRuntimePrograms, Podman, runChecked, runCheckedAsync, unmountUnder } from "../helpers/container-runtimes.js";
-import { hostPathMounts, podmanRunOptions, readDaemonSetManifest } from "../helpers/daemonset.js";
+import type { ImdsReport } from "../../src/report/types.js";
+import { addLibrariesOf, Containerd, imdsCallsScript, makeCurlRootfs, missingRuntimePrograms, Podman, runChecked, runCheckedAsync, unmountUnder } from "../helpers/container-runtimes.js";
+import { cliPath } from "../helpers/cli.js";
+import { podmanRunOptions, readDaemonSetManifest } from "../helpers/daemonset.js";
 import { credentialsOf, keptCapabilityMask } from "../helpers/live-capture.js";
-import { shouldSkipLiveTests, TestNetwork, waitForLine } from "../helpers/netns.js";
+import { containerIpv4, shouldSkipLiveTests, TestNetwork, waitForLine } from "../helpers/netns.js";
 import type { Spawned } from "../helpers/netns.js";
 import { repositoryRoot } from "../helpers/packed-package.js";
 import { ensureRelease, executablePath } from "../helpers/release.js";
@@ -40,6 +43,15 @@ const skip = shouldSkip();
 const manifest = readDaemonSetManifest();
 const imageName = "localhost/imds-analyzer:daemonset-test";
 const podUid = "0c9d6a43-5b1e-4f6a-8d2c-3e4f5a6b7c8d";
+/** A Deployment's pod: "payments" + the ReplicaSet's hash + the pod's suffix. */
+const podName = "payments-7c9d8b6f5-x2x9z";
+const podImage = "registry.local/billing/payments:3.4";
+const jsSdkClient = join(repositoryRoot, "test", "fake-imds", "clients", "js-sdk-credentials.mjs");
+
+/** The kubelet's cgroupfs path of a burstable pod's container. */
+function podCgroupPath(id: string): string {
+  return `/kubepods/burstable/pod${podUid}/${id}`;
+}
 
 describe.skipIf(skip)("the DaemonSet's image, run as the manifest says (live, root, podman, test namespaces)", () => {
   let network: TestNetwork | null = null;
@@ -61,6 +73,7 @@ describe.skipIf(skip)("the DaemonSet's image, run as the manifest says (live, ro
     const [command, buildArgs] = builder.commandLine(["build", "--quiet", "-f", join(context, "Containerfile"), "-t", imageName, context]);
     runChecked(command, buildArgs, { timeoutMs: 180_000 });
     rootfs = makeCurlRootfs(directory);
+    addLibrariesOf(rootfs, process.execPath);
     containerd = await Containerd.start(testNetwork.instance, join(directory, "containerd"));
   }, 600_000);
 
@@ -80,26 +93,29 @@ describe.skipIf(skip)("the DaemonSet's image, run as the manifest says (live, ro
     }
   }, 120_000);
 
-  // Kubernetes has no setting for it: runtimes give containers the host's cgroup namespace on
-  // cgroup v1 nodes and a private one on cgroup v2 nodes (podman's documented defaults), where
-  // /proc shows other containers' cgroup paths relative to the analyzer's own ("/../../...").
-  it.each(["host", "private"] as const)("cgroup namespace %s: names the pod's container behind a one-shot curl's IMDSv1 call, with only the manifest's capabilities", async (cgroupNamespace) => {
+  /** The analyzer's container, started as the DaemonSet's pod, once its capture runs. */
+  interface RunningAnalyzer {
+    readonly name: string;
+    readonly pid: number;
+    readonly process: Spawned & { events(): ImdsEvent[] };
+  }
+
+  async function startAnalyzer(cgroupNamespace: "host" | "private"): Promise<RunningAnalyzer> {
     const podman = podmanOf();
     // The node's files, as this machine has them: containerd's task directory is the test's
     // private one; the other runtimes' directories are empty stand-ins (DirectoryOrCreate on a
-    // containerd node makes them so); tracefs is the real one.
+    // containerd node makes them so); tracefs and the cgroup hierarchy are the real ones.
     const taskDirectory = join(containerd!.stateDirectory, "io.containerd.runtime.v2.task");
     mkdirSync(taskDirectory, { recursive: true });
     const standIns: string[] = [];
     const onThisMachine = (hostPath: string): string => {
-      if (hostPath === "/sys/kernel/tracing") return hostPath;
+      if (hostPath === "/sys/kernel/tracing" || hostPath === "/sys/fs/cgroup") return hostPath;
       if (hostPath === "/run/containerd/io.containerd.runtime.v2.task") return taskDirectory;
       const standIn = join(directory, "node", hostPath);
       mkdirSync(standIn, { recursive: true });
       standIns.push(hostPath);
       return standIn;
     };
-    expect(hostPathMounts(manifest).length).toBeGreaterThan(0);
     const name = `imds-analyzer-${randomBytes(4).toString("hex")}`;
     const [command, runArgs] = podman.commandLine([
       "run", "--rm", "--name", name,
@@ -111,40 +127,80 @@ describe.skipIf(skip)("the DaemonSet's image, run as the manifest says (live, ro
     ]);
     expect(standIns.sort()).toEqual(["/run/containers/storage", "/var/lib/docker/containers", "/var/log/containers", "/var/log/pods"]);
     const analyzer = spawnAnalyzer(command, runArgs);
+    const running = { name, pid: 0, process: analyzer };
     try {
       await waitForLine(analyzer, "events go to", 60_000);
-      const analyzerPid = Number(runChecked(...podman.commandLine(["inspect", "--format", "{{.State.Pid}}", name])).trim());
-      // After start, the capture keeps only what attribution needs, as on a host.
-      expect(credentialsOf(`/proc/${analyzerPid}/status`).CapEff).toBe(keptCapabilityMask);
+      return { ...running, pid: Number(runChecked(...podman.commandLine(["inspect", "--format", "{{.State.Pid}}", name])).trim()) };
+    } catch (error) {
+      await removeAnalyzer(running);
+      throw error;
+    }
+  }
 
-      const sameCgroupNamespace = readlinkSync(`/proc/${analyzerPid}/ns/cgroup`) === readlinkSync("/proc/self/ns/cgroup");
+  /** Stops the analyzer as the kubelet would (SIGTERM, then a grace period): its exit, events and status lines. */
+  async function stopAnalyzer(analyzer: RunningAnalyzer): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    runChecked(...podmanOf().commandLine(["stop", "--time", "20", analyzer.name]), { timeoutMs: 60_000 });
+    return analyzer.process.done;
+  }
+
+  /** Removes the analyzer by its runtime (and the podman process by pid) whatever happened. */
+  async function removeAnalyzer(analyzer: Pick<RunningAnalyzer, "name" | "process">): Promise<void> {
+    const child = analyzer.process.child;
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    spawnSyncQuiet(...podmanOf().commandLine(["rm", "-f", "-t", "0", analyzer.name]));
+    child.kill("SIGKILL");
+    await analyzer.process.done;
+  }
+
+  /**
+   * A pod's container as containerd's CRI plugin makes it (ctr: its annotations, the kubelet's
+   * cgroupfs path), on the node's network or, like a pod behind the CNI, in the test's second
+   * namespace behind a veth; runs SCRIPT and exits (--rm).
+   */
+  async function runPodContainer(id: string, command: readonly string[], network: "node" | "pod", mounts: readonly string[] = []): Promise<void> {
+    const annotations = {
+      "io.kubernetes.cri.container-type": "container",
+      "io.kubernetes.cri.sandbox-id": randomBytes(32).toString("hex"),
+      "io.kubernetes.cri.sandbox-name": podName,
+      "io.kubernetes.cri.sandbox-namespace": "billing",
+      "io.kubernetes.cri.sandbox-uid": podUid,
+      "io.kubernetes.cri.container-name": "api",
+      "io.kubernetes.cri.image-name": podImage,
+    };
+    await runCheckedAsync("ctr", containerd!.ctrArgs("k8s.io", [
+      "run", "--rm", ...(network === "node" ? ["--net-host"] : ["--with-ns", `network:/var/run/netns/${testNetworkOf().container}`]),
+      "--fifo-dir", join(directory, "ctr-fifo"), "--cgroup", podCgroupPath(id),
+      ...Object.entries(annotations).flatMap(([key, value]) => ["--annotation", `${key}=${value}`]),
+      ...mounts.flatMap((path) => ["--mount", `type=bind,src=${path},dst=${path},options=rbind:ro`]),
+      "--rootfs", rootfs, id, ...command,
+    ]), 60_000);
+  }
+
+  function testNetworkOf(): TestNetwork {
+    if (network === null) throw new Error("the test network was not set up (see the beforeAll error)");
+    return network;
+  }
+
+  // Kubernetes has no setting for it: runtimes give containers the host's cgroup namespace on
+  // cgroup v1 nodes and a private one on cgroup v2 nodes (podman's documented defaults), where
+  // /proc shows other containers' cgroup paths relative to the analyzer's own ("/../../...").
+  it.each(["host", "private"] as const)("cgroup namespace %s: names the pod's container behind a one-shot curl's IMDSv1 call, with only the manifest's capabilities", async (cgroupNamespace) => {
+    const analyzer = await startAnalyzer(cgroupNamespace);
+    try {
+      // After start, the capture keeps only what attribution needs, as on a host.
+      expect(credentialsOf(`/proc/${analyzer.pid}/status`).CapEff).toBe(keptCapabilityMask);
+      const sameCgroupNamespace = readlinkSync(`/proc/${analyzer.pid}/ns/cgroup`) === readlinkSync("/proc/self/ns/cgroup");
       expect(sameCgroupNamespace).toBe(cgroupNamespace === "host");
 
       const id = randomBytes(32).toString("hex");
-      const cgroupPath = `/kubepods/burstable/pod${podUid}/${id}`;
-      const annotations = {
-        "io.kubernetes.cri.container-type": "container",
-        "io.kubernetes.cri.sandbox-id": randomBytes(32).toString("hex"),
-        "io.kubernetes.cri.sandbox-name": "payments-5f7c9d8b6-q2w3e",
-        "io.kubernetes.cri.sandbox-namespace": "billing",
-        "io.kubernetes.cri.sandbox-uid": podUid,
-        "io.kubernetes.cri.container-name": "api",
-        "io.kubernetes.cri.image-name": "registry.local/billing/payments:3.4",
-      };
-      await runCheckedAsync("ctr", containerd!.ctrArgs("k8s.io", [
-        "run", "--rm", "--net-host", "--fifo-dir", join(directory, "ctr-fifo"), "--cgroup", cgroupPath,
-        ...Object.entries(annotations).flatMap(([key, value]) => ["--annotation", `${key}=${value}`]),
-        "--rootfs", rootfs, id, "/bin/sh", "-c", imdsCallsScript,
-      ]), 60_000);
-      await waitForEvents(analyzer, (events) => events.filter((event) => event.process?.container?.id === id).length >= 3, 20_000);
-      const peakRssKiB = Number(/^VmHWM:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${analyzerPid}/status`, "utf8"))?.[1]);
+      await runPodContainer(id, ["/bin/sh", "-c", imdsCallsScript], "node");
+      await waitForEvents(analyzer.process, (events) => events.filter((event) => event.process?.container?.id === id).length >= 3, 20_000);
+      const peakRssKiB = Number(/^VmHWM:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${analyzer.pid}/status`, "utf8"))?.[1]);
 
-      runChecked(...podman.commandLine(["stop", "--time", "20", name]), { timeoutMs: 60_000 });
-      const result = await analyzer.done;
+      const result = await stopAnalyzer(analyzer);
       expect(result.code, result.stderr).toBe(0);
-      const stderr = result.stderr;
-      expect(stderr).toContain("imds-analyzer: attribution: eBPF");
-      expect(stderr).toContain("imds-analyzer: privileges: kept only CAP_DAC_READ_SEARCH, CAP_SYS_PTRACE (attribution reads other processes' /proc entries), no new privileges\n");
+      expect(result.stderr).toContain("imds-analyzer: attribution: eBPF");
+      expect(result.stderr).toContain("imds-analyzer: privileges: kept only CAP_DAC_READ_SEARCH, CAP_SYS_PTRACE (attribution reads other processes' /proc entries), no new privileges\n");
 
       const calls = eventsOf(result.stdout).filter((event) => event.process?.container?.id === id);
       expect(calls.map((event) => [event.kind, event.method, event.path, event.status])).toEqual([
@@ -155,27 +211,60 @@ describe.skipIf(skip)("the DaemonSet's image, run as the manifest says (live, ro
       for (const call of calls) {
         expect(call.attribution?.method).toBe("ebpf");
         expect(call.process?.comm).toBe("curl");
-        // As /proc shows it to the analyzer: relative to a private cgroup namespace's root.
-        if (cgroupNamespace === "host") expect(call.process?.cgroup).toBe(cgroupPath);
-        else expect(call.process?.cgroup).toMatch(new RegExp(`^(/\\.\\.)+${cgroupPath}$`));
+        // The node's host name: a host-network pod shares the node's UTS namespace.
+        expect(call.host).toBe(hostname());
+        // As /proc shows it to the analyzer (relative to a private cgroup namespace's root), or,
+        // for a process gone before /proc was read, as its cgroup id names it in the host's hierarchy.
+        if (cgroupNamespace === "host") expect(call.process?.cgroup).toBe(podCgroupPath(id));
+        else expect(call.process?.cgroup).toMatch(new RegExp(`^(/\\.\\.)*${podCgroupPath(id)}$`));
         expect(call.process?.container).toEqual({
           runtime: "containerd",
           id,
           name: "api",
-          image: "registry.local/billing/payments:3.4",
-          kubernetes: { namespace: "billing", pod: "payments-5f7c9d8b6-q2w3e", podUid, container: "api" },
+          image: podImage,
+          kubernetes: { namespace: "billing", pod: podName, podUid, container: "api" },
           ecs: null,
           source: "containerd-bundle",
         });
       }
       console.log(`analyzer container (cgroup namespace ${cgroupNamespace}): peak RSS ${(peakRssKiB / 1024).toFixed(1)} MiB`);
     } finally {
-      // Stopped by its runtime (and the podman process by pid) whatever happened above.
-      if (analyzer.child.exitCode === null && analyzer.child.signalCode === null) {
-        spawnSyncQuiet(...podman.commandLine(["rm", "-f", "-t", "0", name]));
-        analyzer.child.kill("SIGKILL");
-        await analyzer.done;
-      }
+      await removeAnalyzer(analyzer);
+    }
+  }, 180_000);
+
+  it("a pod behind the CNI whose token PUT goes unanswered falls back to IMDSv1: the report on the analyzer's events names the pod and says the fix is the hop limit (2)", async () => {
+    // What a PUT response hop limit of 1 does to a pod one hop away: the token never arrives.
+    await testNetworkOf().startFakeImds("put-hang");
+    const analyzer = await startAnalyzer("host");
+    try {
+      const id = randomBytes(32).toString("hex");
+      // A real SDK: the AWS SDK for JavaScript v3's credential provider (node and the
+      // repository's node_modules mounted read-only), whose token PUT times out after 1 s.
+      await runPodContainer(id, [process.execPath, jsSdkClient, "--package", "aws"], "pod", [process.execPath, repositoryRoot]);
+      await waitForEvents(analyzer.process, (events) => events.filter((event) => event.process?.container?.id === id).length >= 2, 20_000);
+      const result = await stopAnalyzer(analyzer);
+      expect(result.code, result.stderr).toBe(0);
+      const calls = eventsOf(result.stdout).filter((event) => event.process?.container?.id === id);
+      expect(calls.map((event) => [event.kind, event.status, event.clientIp])).toEqual([
+        ["token-request", null, containerIpv4],
+        ["v1", 200, containerIpv4],
+        ["v1", 200, containerIpv4],
+      ]);
+      expect(calls.map((event) => event.path)).toEqual(["/latest/api/token", "/latest/meta-data/iam/security-credentials/", expect.stringMatching(/^\/latest\/meta-data\/iam\/security-credentials\/.+/) as unknown]);
+
+      const eventsPath = join(directory, "put-unanswered.ndjson");
+      writeFileSync(eventsPath, result.stdout);
+      const report = JSON.parse(runChecked(process.execPath, [cliPath, "report", "--format", "json", eventsPath])) as ImdsReport;
+      const fix = report.fixes.find((candidate) => candidate.placement.images.includes(podImage));
+      expect(fix, JSON.stringify(report.fixes)).toBeDefined();
+      expect([fix!.reason, fix!.fallbackCause, fix!.inContainer, fix!.hopLimitNeeded]).toEqual(["fallback", "put-unanswered", true, true]);
+      expect(fix!.placement.workloads).toEqual(["billing/payments (Deployment, derived)"]);
+      expect(fix!.advice).toContain(`it runs in pod billing/${podName}, container api, image ${podImage}`);
+      expect(fix!.advice).toContain("the fix is the hop limit, not the SDK");
+    } finally {
+      await removeAnalyzer(analyzer);
+      await testNetworkOf().startFakeImds("optional");
     }
   }, 180_000);
 });
