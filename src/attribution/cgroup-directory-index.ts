@@ -8,11 +8,12 @@
  * The cgroup2 mount is /sys/fs/cgroup/unified (hybrid hosts) or /sys/fs/cgroup; a container
  * sees its own cgroup only there unless the host's /sys/fs/cgroup is mounted over it (the
  * Kubernetes DaemonSet does), and then finds nothing else, which is no worse than before. The
- * walk is bounded in directories, depth and time, one at a time, and done again only for an id
- * asked about after the last walk started (a cgroup made since); its paths are absolute in the
- * mount's hierarchy.
+ * walk is bounded in directories, depth and time, one at a time, at most four a second, and done
+ * again only for an id asked about after the last walk began (a cgroup made since); its paths are
+ * absolute in the mount's hierarchy.
  */
 import { opendir, stat, statfs } from "node:fs/promises";
+import { setTimeout as sleep } from "node:timers/promises";
 
 /** statfs(2) f_type of cgroup2. */
 const cgroup2SuperMagic = 0x63677270;
@@ -21,6 +22,11 @@ const defaultMaxDirectories = 20_000;
 const maxDepth = 32;
 /** Longest one walk may take; what it found by then is kept. */
 const defaultWalkDeadlineMs = 2000;
+/**
+ * Shortest time between the starts of two walks: callers gone from cgroups that are gone too (a
+ * burst of one-shot cron jobs in transient units) would otherwise keep a walk running all the time.
+ */
+const minWalkIntervalMs = 250;
 
 export interface CgroupDirectoryIndexOptions {
   /** Where to look for the cgroup2 mount, first match wins; default /sys/fs/cgroup/unified, /sys/fs/cgroup. */
@@ -59,10 +65,12 @@ export class CgroupDirectoryIndex {
     // after it. At most one walk runs and one waits; later questions join the waiting one.
     let walk = this.lastWalk;
     if (walk === null || (walk.begunAtMs !== null && walk.begunAtMs < askedAtMs)) {
-      const previous = walk?.done ?? Promise.resolve();
+      const previous = walk;
       const next: Walk = {
         begunAtMs: null,
-        done: previous.then(() => {
+        done: (previous?.done ?? Promise.resolve()).then(async () => {
+          const waitMs = (previous?.begunAtMs ?? 0) + minWalkIntervalMs - Date.now();
+          if (waitMs > 0) await sleep(waitMs);
           next.begunAtMs = Date.now();
           return this.walk(mountPoint);
         }),
