@@ -315,6 +315,7 @@ export function generateFleet(options, sink) {
           tokenTtlSeconds: call.kind === "token-request" ? 21600 : null,
           forwardedFor: false,
           requestOnConnection: 1,
+          incomplete: null,
         };
         if (options.reuseEvent === true) {
           reused = reused === null ? event : Object.assign(reused, event);

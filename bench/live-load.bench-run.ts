@@ -430,7 +430,7 @@ async function stopCapture(capture: RunningCapture): Promise<{ summary: Analysis
 }
 
 function countByKind(events: readonly ImdsEvent[]): Record<CallKind, number> {
-  const counts: Record<CallKind, number> = { v1: 0, "token-request": 0, v2: 0 };
+  const counts: Record<CallKind, number> = { v1: 0, "token-request": 0, v2: 0, unclassified: 0 };
   for (const event of events) counts[event.kind]++;
   return counts;
 }
@@ -787,7 +787,7 @@ async function measureLoad(scenario: LoadScenario): Promise<LoadRunResult> {
       responderCounts = lastJsonLine((await finishWithin(light, 10_000)).stdout, "light responder") as Record<CallKind, number>;
     } else {
       await network.stopFakeImds();
-      responderCounts = { v1: 0, "token-request": 0, v2: 0 };
+      responderCounts = { v1: 0, "token-request": 0, v2: 0, unclassified: 0 };
       for (const entry of network.fakeImdsRequests()) {
         const kind = entry["kind"];
         if (kind === "v1" || kind === "v2" || kind === "token-request") responderCounts[kind]++;

@@ -10,7 +10,9 @@
 # Nothing is run against IMDS addresses in the machine's own namespace, where the real metadata
 # service answers. Both namespaces are deleted on exit, also on failure.
 #
-# Usage (as root, from anywhere): bash scripts/make-captures.sh
+# Usage (as root, from anywhere): bash scripts/make-captures.sh [SCENARIO...]
+# With scenario names (the scenario_* functions without the prefix, e.g. "snaplen"), only those
+# captures are made again and replace their files; README.md is rewritten from every expected file.
 # Overrides: AWS_CLI_V1 (default /root/.pyenv/shims/aws), AWS_CLI_V2 (default /usr/bin/aws),
 # PYENV_ROOT (default /root/.pyenv).
 set -euo pipefail
@@ -41,6 +43,7 @@ readonly BACKGROUND_PORT=8080
 readonly SETTLE_SECONDS=0.3
 readonly CLIENT_TIMEOUT_SECONDS=60
 readonly IMDS_FILTER='http.request && tcp.dstport==80 && (ip.dst==169.254.169.254 || ipv6.dst==fd00:ec2::254)'
+readonly IMDS_DATA_TO_SERVER='tcp.dstport==80 && tcp.len > 0 && (ip.dst==169.254.169.254 || ipv6.dst==fd00:ec2::254)'
 
 log() { printf 'make-captures: %s\n' "$*" >&2; }
 die() {
@@ -193,6 +196,7 @@ begin_scenario() {
   SCENARIO_DESCRIPTION=$4
   SCENARIO_BACKGROUND=$5
   SCENARIO_FILE=$STAGING/$SCENARIO
+  SCENARIO_SNAPLEN=
   SCENARIO_LOG=$WORK/$SCENARIO.imds.ndjson
   SCENARIO_CLIENTS=$WORK/$SCENARIO.clients.txt
   SCENARIO_OUTPUT=$WORK/$SCENARIO.client-output.txt
@@ -211,6 +215,11 @@ begin_scenario() {
     tcpdump-any-nano) capture_args=(tcpdump -i any --time-stamp-precision nano) ;;
     tcpdump-any-sll) capture_args=(tcpdump -i any -y LINUX_SLL) ;;
     tcpdump-veth) capture_args=(tcpdump -i "$VETH_HOST") ;;
+    tcpdump-lo-s96)
+      # An old runbook's small snapshot length: request lines, no headers.
+      SCENARIO_SNAPLEN=96
+      capture_args=(tcpdump -i lo -s "$SCENARIO_SNAPLEN")
+      ;;
     dumpcap-any) capture_args=(dumpcap -i any -q) ;;
     dumpcap-lo-veth) capture_args=(dumpcap -i lo -i "$VETH_HOST" -q) ;;
     *) die "unknown capture kind $SCENARIO_CAPTURE_KIND" ;;
@@ -309,7 +318,9 @@ end_scenario() {
   wait "$IMDS_PID" || die "$SCENARIO: fake IMDS exited with an error: $(cat "$WORK/$SCENARIO.imds.err")"
   forget_pid "$IMDS_PID"
 
-  node "$WRITE_EXPECTED" --log "$SCENARIO_LOG" --capture "$SCENARIO_FILE" \
+  local snaplen_args=()
+  [[ -n $SCENARIO_SNAPLEN ]] && snaplen_args=(--snaplen "$SCENARIO_SNAPLEN")
+  node "$WRITE_EXPECTED" --log "$SCENARIO_LOG" --capture "$SCENARIO_FILE" "${snaplen_args[@]}" \
     --out "${SCENARIO_FILE%.*}.expected.json" \
     --description "$SCENARIO_DESCRIPTION" \
     --imds-mode "$SCENARIO_MODE" \
@@ -321,10 +332,18 @@ end_scenario() {
 
   # Independent check: tshark must find as many IMDS requests in the capture as the server got.
   local seen wanted
-  seen=$(tshark -r "$SCENARIO_FILE" -o tcp.reassemble_out_of_order:TRUE -Y "$IMDS_FILTER" \
-    -T fields -e http.request.method 2>/dev/null | tr ',' '\n' | grep -c . || true)
   wanted=$(wc -l <"$SCENARIO_LOG")
-  [[ $seen -eq $wanted ]] || die "$SCENARIO: tshark sees $seen IMDS requests in the capture, the fake IMDS logged $wanted"
+  if [[ -z $SCENARIO_SNAPLEN ]]; then
+    seen=$(tshark -r "$SCENARIO_FILE" -o tcp.reassemble_out_of_order:TRUE -Y "$IMDS_FILTER" \
+      -T fields -e http.request.method 2>/dev/null | tr ',' '\n' | grep -c . || true)
+    [[ $seen -eq $wanted ]] || die "$SCENARIO: tshark sees $seen IMDS requests in the capture, the fake IMDS logged $wanted"
+  else
+    # Cut requests are no HTTP requests to tshark: count the client's data segments to IMDS,
+    # each cut at the snaplen (every request here is one segment, sent after the last answer).
+    seen=$(tshark -r "$SCENARIO_FILE" -Y "$IMDS_DATA_TO_SERVER && frame.cap_len == $SCENARIO_SNAPLEN && frame.len > $SCENARIO_SNAPLEN" \
+      -T fields -e frame.number 2>/dev/null | grep -c . || true)
+    [[ $seen -eq $wanted ]] || die "$SCENARIO: tshark sees $seen cut request segments to IMDS, the fake IMDS logged $wanted requests"
+  fi
   local size
   size=$(stat -c %s "$SCENARIO_FILE")
   ((size < 1000000)) || die "$SCENARIO: capture is $size bytes (limit 1 MB)"
@@ -431,6 +450,16 @@ scenario_container() {
   end_scenario "token-request:200:Boto3 v2:200:Boto3*2 v1:200:curl token-request:403:curl"
 }
 
+scenario_snaplen() {
+  begin_scenario curl-snaplen96-lo.pcap optional tcpdump-lo-s96 \
+    "tcpdump -s 96, as older runbooks say: each frame keeps 96 bytes, so a request keeps at most 30 bytes of its line after the Ethernet, IPv4 and TCP headers (with timestamps) and none of its headers. curl 7.88: IMDSv1 GETs (three on one keep-alive connection), token PUTs and v2 GETs. The analyzer must count no request as v1 or v2, still report the token PUTs, and say the packets were cut at 96 bytes." v4
+  client instance "curl -sS -o /dev/null $IMDS/latest/meta-data/instance-id"
+  client instance "TOKEN=\$($PUT_TOKEN) && curl -sS -o /dev/null -H \"X-aws-ec2-metadata-token: \$TOKEN\" $IMDS/latest/meta-data/iam/security-credentials/"
+  client instance "curl -sS -o /dev/null -o /dev/null -o /dev/null $IMDS/latest/meta-data/ami-id $IMDS/latest/meta-data/hostname $IMDS/latest/meta-data/placement/region"
+  client instance "TOKEN=\$($PUT_TOKEN) && curl -sS -o /dev/null -H \"X-aws-ec2-metadata-token: \$TOKEN\" $IMDS/latest/meta-data/instance-id"
+  end_scenario "v1:200:curl token-request:200:curl v2:200:curl v1:200:curl*3 token-request:200:curl v2:200:curl"
+}
+
 main() {
   check_prerequisites
   cd "$REPO"
@@ -444,30 +473,30 @@ main() {
   setup_namespaces
   start_background_server
 
-  scenario_curl
-  scenario_wget
-  scenario_urllib
-  scenario_awscli1_v2
-  scenario_awscli1_put403
-  scenario_awscli2_put404
-  scenario_js_put_hang
-  scenario_required
-  scenario_ipv6
-  scenario_keepalive
-  scenario_container
+  local scenarios=("$@") scenario
+  ((${#scenarios[@]} > 0)) ||
+    scenarios=(curl wget urllib awscli1_v2 awscli1_put403 awscli2_put404 js_put_hang required ipv6 keepalive container snaplen)
+  for scenario in "${scenarios[@]}"; do
+    declare -F "scenario_$scenario" >/dev/null || die "unknown scenario: $scenario"
+  done
+  for scenario in "${scenarios[@]}"; do "scenario_$scenario"; done
 
-  node "$WRITE_README" --dir "$STAGING" --client-env "$CLIENT_ENV_TEXT"
   # Secrets never reach the expected files (the capture files do hold the fake ones, by design).
-  if grep -l -E 'FAKESECRET[A-Za-z0-9]|FAKEUSERDATA marker' "$STAGING"/*.json "$STAGING"/README.md; then
+  if grep -l -E 'FAKESECRET[A-Za-z0-9]|FAKEUSERDATA marker' "$STAGING"/*.json; then
     die "a fake secret leaked into the expected files"
   fi
 
-  # Idempotent: the folder ends up holding exactly what this run made.
   mkdir -p "$CAPTURES"
-  rm -f -- "$CAPTURES"/*.pcap "$CAPTURES"/*.pcapng "$CAPTURES"/*.expected.json "$CAPTURES"/README.md
+  if (($# == 0)); then
+    # Idempotent: the folder ends up holding exactly what this run made.
+    rm -f -- "$CAPTURES"/*.pcap "$CAPTURES"/*.pcapng "$CAPTURES"/*.expected.json "$CAPTURES"/README.md
+  fi
   chmod 0644 "$STAGING"/*
   chown --reference="$REPO" "$STAGING"/* 2>/dev/null || true
   mv -- "$STAGING"/* "$CAPTURES"/
+  node "$WRITE_README" --dir "$CAPTURES" --client-env "$CLIENT_ENV_TEXT"
+  chown --reference="$REPO" "$CAPTURES/README.md" 2>/dev/null || true
+  if grep -q -E 'FAKESECRET[A-Za-z0-9]|FAKEUSERDATA marker' "$CAPTURES/README.md"; then die "a fake secret leaked into captures/README.md"; fi
   log "done in $((SECONDS - started_at)) s: $(find "$CAPTURES" -name '*.pcap*' | wc -l) captures in $CAPTURES"
 }
 

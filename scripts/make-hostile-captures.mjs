@@ -256,10 +256,10 @@ function response(status, body = "ok") {
 /**
  * @typedef {object} ExpectedEvent
  * @property {string} time
- * @property {"v1" | "v2" | "token-request"} kind
+ * @property {"v1" | "v2" | "token-request" | "unclassified"} kind
  * @property {string} method
  * @property {string} path
- * @property {string} httpVersion
+ * @property {string | null} httpVersion
  * @property {string | null} userAgent
  * @property {string} clientIp
  * @property {number} clientPort
@@ -270,11 +270,16 @@ function response(status, body = "ok") {
  * @property {number | null} tokenTtlSeconds
  * @property {boolean} forwardedFor
  * @property {number} requestOnConnection
+ * @property {IncompleteRequest | null} incomplete
+ */
+
+/**
+ * @typedef {{ cause: "snaplen" | "gap" | "ended" | "parse-error", snaplen: number | null, parseError: string | null, pathComplete: boolean }} IncompleteRequest
  */
 
 /**
  * @param {CaptureBuilder} capture @param {Conversation} conversation @param {number} frame frame that completes the head
- * @param {{ kind: ExpectedEvent["kind"], method?: string, path: string, status: number | null, requestOnConnection?: number, userAgent?: string | null, tokenTtlSeconds?: number | null, digits?: number }} fields
+ * @param {{ kind: ExpectedEvent["kind"], method?: string, path: string, status: number | null, requestOnConnection?: number, userAgent?: string | null, tokenTtlSeconds?: number | null, digits?: number, httpVersion?: string | null, incomplete?: IncompleteRequest }} fields
  * @returns {ExpectedEvent}
  */
 function expectedEvent(capture, conversation, frame, fields) {
@@ -283,7 +288,7 @@ function expectedEvent(capture, conversation, frame, fields) {
     kind: fields.kind,
     method: fields.method ?? "GET",
     path: fields.path,
-    httpVersion: "1.1",
+    httpVersion: fields.httpVersion === undefined ? "1.1" : fields.httpVersion,
     userAgent: fields.userAgent === undefined ? userAgent : fields.userAgent,
     clientIp: conversation.clientIp,
     clientPort: conversation.clientPort,
@@ -294,7 +299,18 @@ function expectedEvent(capture, conversation, frame, fields) {
     tokenTtlSeconds: fields.tokenTtlSeconds ?? null,
     forwardedFor: false,
     requestOnConnection: fields.requestOnConnection ?? 1,
+    incomplete: fields.incomplete ?? null,
   };
+}
+
+/**
+ * `incomplete` of a request seen in part (see docs/EVENTS.md).
+ * @param {"snaplen" | "gap" | "ended" | "parse-error"} cause
+ * @param {{ snaplen?: number, parseError?: string, pathComplete?: boolean }} [details]
+ * @returns {IncompleteRequest}
+ */
+function incomplete(cause, details = {}) {
+  return { cause, snaplen: details.snaplen ?? null, parseError: details.parseError ?? null, pathComplete: details.pathComplete ?? true };
 }
 
 /** ISO-8601 UTC with `digits` sub-second digits. @param {bigint} micros @param {number} digits */
@@ -753,7 +769,7 @@ function buildCases() {
     const conversation = new Conversation(capture, { clientPort: 40022 });
     conversation.handshake();
     const request = getRequest("/latest/meta-data/iam/security-credentials/", [`X-aws-ec2-metadata-token: ${token}`]);
-    conversation.send(request);
+    const requestFrame = conversation.send(request);
     const reply = response(200, "role-name");
     conversation.reply(reply);
     conversation.close();
@@ -776,11 +792,20 @@ function buildCases() {
       gzip: false,
       bytes,
       description: "a v2 GET and its response captured with snaplen 64: SYN and SYN-ACK (40-byte TCP headers) lose their TCP options, data frames keep 10 payload bytes",
-      outcome: "no event (the request's headers were never captured, so it cannot be classified - it must not be guessed v1); the loss is counted: framesSnaplenCut 4, framesTruncatedHeaders 2, 2 gaps of the missing bytes, a flow started mid-stream; exit 0",
+      outcome: "one event of kind unclassified, marked incomplete (snaplen, cut at 64 bytes): the request's line is cut after 10 bytes (`GET /lates`) and its headers were never captured, so it cannot be classified - it must not be guessed v1; the loss is counted: framesSnaplenCut 4, framesTruncatedHeaders 2, 2 gaps of the missing bytes, a flow started mid-stream; exit 0",
       exitCode: 0,
       error: null,
       frames,
-      events: [],
+      events: [
+        expectedEvent(capture, conversation, requestFrame, {
+          kind: "unclassified",
+          path: request.slice(4, payloadRoom),
+          httpVersion: null,
+          userAgent: null,
+          status: null,
+          incomplete: incomplete("snaplen", { snaplen, pathComplete: false }),
+        }),
+      ],
       counters: {
         framesRead: frames,
         bytesRead: bytes.length,
@@ -793,6 +818,8 @@ function buildCases() {
         segmentsAfterClose: 1,
         gaps: 2,
         gapBytes: lost,
+        requestsWithoutResponse: 1,
+        requestsIncomplete: 1,
       },
       warnings: [],
     });
@@ -871,7 +898,7 @@ function buildCases() {
       gzip: true,
       bytes,
       description: "the same 100,000 one-byte segments (ten 10,000-byte requests), sent last byte first",
-      outcome: `memory stays bounded by maxQueuedBytesPerDirection (256 KiB, each piece charged at least 64 bytes): ${queued} pieces are queued, then the hole before them is given up (gaps 1, gapBytes ${lost}) and the ${lost} earlier bytes count as segmentsOutOfOrderDropped; what is left is the tail of a padding header, so no call is reported (the counters say why) and the ten responses cannot be paired; exit 0`,
+      outcome: `memory stays bounded by maxQueuedBytesPerDirection (256 KiB, each piece charged at least 64 bytes): ${queued} pieces are queued, then the hole before them is given up (gaps 1, gapBytes ${lost}) and the ${lost} earlier bytes count as segmentsOutOfOrderDropped; what is left is the tail of a padding header, so no call is reported: the connection is counted in connectionsWithUnreadRequestBytes (request bytes lost where no request line was visible) and the ten responses cannot be paired; exit 0`,
       exitCode: 0,
       error: null,
       frames,
@@ -888,6 +915,7 @@ function buildCases() {
         gaps: 1,
         gapBytes: lost,
         responsesParsed: tinyRequests,
+        connectionsWithUnreadRequestBytes: 1,
       },
       warnings: [],
     });
@@ -902,6 +930,8 @@ function buildCases() {
     const headers = Array.from({ length: headerCount }, (_, index) => `X-Header-${String(index).padStart(4, "0")}: ${"h".repeat(1040)}`);
     const huge = getRequest("/latest/meta-data/instance-id", headers);
     const path = "/latest/meta-data/placement/availability-zone";
+    // The head is dropped in the segment that carries its byte number maxHeadBytes + 1.
+    const hugeDropFrame = capture.frames.length + 1 + Math.floor(limits.maxHeadBytes / 1448);
     conversation.send(huge);
     const frame = conversation.send(getRequest(path, [`X-aws-ec2-metadata-token: ${token}`]));
     conversation.reply(response(431, ""));
@@ -916,11 +946,19 @@ function buildCases() {
       gzip: true,
       bytes,
       description: `a request whose head is ${huge.length} bytes (1000 headers of ~1 KB) followed on the same connection by a normal v2 GET; the server answers 431 then 200`,
-      outcome: "the huge head is dropped at maxHeadBytes (64 KiB) and counted (httpRequestErrors 1), never buffered whole; the parser resynchronises on the next request line (httpResyncs 1) and reports the v2 call; its status is null because after a dropped request the responses cannot be paired with certainty; exit 0",
+      outcome: "the huge head is dropped at maxHeadBytes (64 KiB) and counted (httpRequestErrors 1), never buffered whole; it is still reported, as far as it was seen: an unclassified event (incomplete: parse-error head-too-large) with its request line and User-Agent; the parser resynchronises on the next request line (httpResyncs 1) and reports the v2 call; both statuses are null because after a dropped request the responses cannot be paired with certainty; exit 0",
       exitCode: 0,
       error: null,
       frames,
-      events: [expectedEvent(capture, conversation, frame, { kind: "v2", path, status: null })],
+      events: [
+        expectedEvent(capture, conversation, hugeDropFrame, {
+          kind: "unclassified",
+          path: "/latest/meta-data/instance-id",
+          status: null,
+          incomplete: incomplete("parse-error", { parseError: "head-too-large" }),
+        }),
+        expectedEvent(capture, conversation, frame, { kind: "v2", path, status: null, requestOnConnection: 2 }),
+      ],
       counters: {
         framesRead: frames,
         bytesRead: bytes.length,
@@ -928,7 +966,8 @@ function buildCases() {
         ...cleanFlows(1, 1, 2),
         httpRequestErrors: 1,
         httpResyncs: 1,
-        requestsWithoutResponse: 1,
+        requestsWithoutResponse: 2,
+        requestsIncomplete: 1,
       },
       warnings: [],
     });
@@ -973,7 +1012,8 @@ function buildCases() {
     const capture = new CaptureBuilder();
     const first = new Conversation(capture, { clientPort: 40042 });
     first.handshake();
-    first.send(getRequest("/latest/meta-data/iam/security-credentials/", [`X-Foo\u0000X-aws-ec2-metadata-token: ${token}`]));
+    const credentialsPath = "/latest/meta-data/iam/security-credentials/";
+    const firstBadFrame = first.send(getRequest(credentialsPath, [`X-Foo\u0000X-aws-ec2-metadata-token: ${token}`]));
     const path = "/latest/meta-data/instance-id";
     const frame = first.send(getRequest(path));
     first.reply(response(400, ""));
@@ -981,7 +1021,7 @@ function buildCases() {
     first.close();
     const second = new Conversation(capture, { clientPort: 40043 });
     second.handshake();
-    second.send(getRequest("/latest/meta-data/iam/security-credentials/", [`X-aws-ec2-metadata-token\u0000: ${token}`]));
+    const secondBadFrame = second.send(getRequest(credentialsPath, [`X-aws-ec2-metadata-token\u0000: ${token}`]));
     second.reply(response(400, ""));
     second.close();
     const bytes = pcapFile(capture.frames).bytes;
@@ -992,11 +1032,25 @@ function buildCases() {
       gzip: false,
       bytes,
       description: "connection 1: a GET with header name `X-Foo\\0X-aws-ec2-metadata-token` (a substring search would call it v2), then a plain v1 GET; connection 2: a GET with header name `X-aws-ec2-metadata-token\\0`; the server answers 400 to the bad ones",
-      outcome: "a NUL is not a token character: both bad requests are dropped and counted (httpRequestErrors 2), never classified v2; the v1 GET after the first is reported (httpResyncs 1, status null: pairing lost); exit 0",
+      outcome: "a NUL is not a token character: both bad requests are dropped and counted (httpRequestErrors 2), never classified v2 (nor v1): each is an unclassified event (incomplete: parse-error bad-header) with what was seen of it; the v1 GET after the first is reported (httpResyncs 1, status null: pairing lost); exit 0",
       exitCode: 0,
       error: null,
       frames,
-      events: [expectedEvent(capture, first, frame, { kind: "v1", path, status: null })],
+      events: [
+        expectedEvent(capture, first, firstBadFrame, {
+          kind: "unclassified",
+          path: credentialsPath,
+          status: null,
+          incomplete: incomplete("parse-error", { parseError: "bad-header" }),
+        }),
+        expectedEvent(capture, first, frame, { kind: "v1", path, status: null, requestOnConnection: 2 }),
+        expectedEvent(capture, second, secondBadFrame, {
+          kind: "unclassified",
+          path: credentialsPath,
+          status: null,
+          incomplete: incomplete("parse-error", { parseError: "bad-header" }),
+        }),
+      ],
       counters: {
         framesRead: frames,
         bytesRead: bytes.length,
@@ -1004,7 +1058,8 @@ function buildCases() {
         ...cleanFlows(2, 1, 3),
         httpRequestErrors: 2,
         httpResyncs: 1,
-        requestsWithoutResponse: 1,
+        requestsWithoutResponse: 3,
+        requestsIncomplete: 2,
       },
       warnings: [],
     });

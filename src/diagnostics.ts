@@ -41,6 +41,9 @@ export const counterNames = [
   "responsesUnpaired",
   // events
   "requestsWithoutResponse",
+  // partial observation (appended later; see ImdsFlow)
+  "requestsIncomplete",
+  "connectionsWithUnreadRequestBytes",
 ] as const;
 export type CounterName = (typeof counterNames)[number];
 
@@ -103,6 +106,21 @@ export class Diagnostics {
   /** Warnings not recorded because too many distinct kinds were seen. */
   get warningsNotRecorded(): number {
     return this.droppedWarnings;
+  }
+
+  /**
+   * HTTP messages the parsers dropped, by direction and the parser's reason (bad-request-line,
+   * bad-header, head-too-large, ...): the summary's `httpParseErrors`. The reasons are a closed
+   * set, so this stays small.
+   */
+  readonly httpParseErrors: { readonly requests: Record<string, number>; readonly responses: Record<string, number> } = {
+    requests: {},
+    responses: {},
+  };
+
+  countParseError(direction: "requests" | "responses", reason: string): void {
+    const byReason = this.httpParseErrors[direction];
+    byReason[reason] = (byReason[reason] ?? 0) + 1;
   }
 
   /** Counters that are not zero, in declaration order: what the summary prints. */

@@ -5,7 +5,31 @@
  */
 export const eventSchema = "imds-analyzer/event@1";
 
-export type CallKind = "v1" | "v2" | "token-request";
+/**
+ * "unclassified": an IMDS request seen in part (see `IncompleteRequest`) whose part says neither
+ * v1 nor v2; never counted as either.
+ */
+export type CallKind = "v1" | "v2" | "token-request" | "unclassified";
+
+/**
+ * Why a request head was not seen whole: "snaplen" (the capture cut its packets short),
+ * "gap" (bytes of it were never captured: dropped packets, a capture that started inside it,
+ * a full out-of-order buffer), "ended" (the connection or the capture ended inside it),
+ * "parse-error" (it was malformed after its request line).
+ */
+export type IncompleteCause = "snaplen" | "gap" | "ended" | "parse-error";
+export const incompleteCauses: readonly IncompleteCause[] = ["snaplen", "gap", "ended", "parse-error"];
+
+/** What an event says about a request whose head was not seen whole. */
+export interface IncompleteRequest {
+  readonly cause: IncompleteCause;
+  /** For "snaplen": the length (bytes, link header included) frames were cut at; else null. */
+  readonly snaplen: number | null;
+  /** For "parse-error": the parser's reason (bad-header, head-too-large, ...); else null. */
+  readonly parseError: string | null;
+  /** False when the cut fell inside the request target: `path` is only its beginning. */
+  readonly pathComplete: boolean;
+}
 
 /** An EC2 instance id, strictly: `i-` and 8 or 17 lower-case hex digits. */
 const instanceIdPattern = /^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$/;
@@ -131,7 +155,15 @@ export interface ImdsEvent {
   readonly kind: CallKind;
   readonly method: string;
   readonly path: string;
-  readonly httpVersion: string;
+  /** Null only for an incomplete request cut before its version. */
+  readonly httpVersion: string | null;
+  /**
+   * Null when the request head was seen whole and classified from its headers. Otherwise why it
+   * was not: `kind` is then what the part seen proves ("token-request" from the request line,
+   * "v2" from a whole token header line) or "unclassified", and the header fields (userAgent,
+   * tokenTtlSeconds, forwardedFor) say only what was seen. Absent in older events (read as null).
+   */
+  readonly incomplete: IncompleteRequest | null;
   readonly userAgent: string | null;
   readonly clientIp: string;
   readonly clientPort: number;

@@ -1,5 +1,5 @@
 import type { CounterName, Diagnostics } from "./diagnostics.js";
-import type { ImdsEvent } from "./events.js";
+import type { ImdsEvent, IncompleteCause } from "./events.js";
 import type { CaptureFormat } from "./source/types.js";
 
 export const summarySchema = "imds-analyzer/summary@1";
@@ -97,13 +97,53 @@ export interface LiveCaptureSummary {
   readonly errors?: readonly string[];
 }
 
+export interface IncompleteRequestsSummary {
+  /** Requests seen in part (classified or not). */
+  readonly total: number;
+  /** Of those, the ones neither a token request nor provably v2: not counted as v1 or v2. */
+  readonly unclassified: number;
+  /** Requests seen in part, by cause (each cause present, zero or not). */
+  readonly byCause: Readonly<Record<IncompleteCause, number>>;
+  /** Unclassified requests by cause. */
+  readonly unclassifiedByCause: Readonly<Record<IncompleteCause, number>>;
+  /** The length (bytes, link header included) the capture's snaplen cut frames at; null when none was cut. */
+  readonly snaplenBytes: number | null;
+  /**
+   * Connections to IMDS on which request bytes were lost where no request line was visible:
+   * whole requests may be missing there, how many is unknown.
+   */
+  readonly connectionsWithUnreadRequestBytes: number;
+}
+
 export interface AnalysisSummary {
   readonly schema: typeof summarySchema;
   readonly sources: readonly SourceSummary[];
   readonly framesRead: number;
   readonly bytesRead: number;
-  readonly requests: { readonly total: number; readonly v1: number; readonly v2: number; readonly tokenRequests: number };
-  /** Per (client address, User-Agent), most v1 calls first. */
+  /**
+   * `total` counts every IMDS request seen, `unclassified` among them those seen only in part
+   * that could be counted as neither v1 nor v2 (see `incompleteRequests`; absent in older
+   * summaries, whose total is v1 + v2 + tokenRequests).
+   */
+  readonly requests: {
+    readonly total: number;
+    readonly v1: number;
+    readonly v2: number;
+    readonly tokenRequests: number;
+    readonly unclassified?: number;
+  };
+  /**
+   * Requests whose head was not seen whole (events with `incomplete`): how many, how many of
+   * them stayed unclassified, by cause, and the length the snaplen cut frames at. Absent in
+   * older summaries.
+   */
+  readonly incompleteRequests?: IncompleteRequestsSummary;
+  /** HTTP messages the parsers dropped, by the parser's reason. Absent in older summaries. */
+  readonly httpParseErrors?: {
+    readonly requests: Readonly<Record<string, number>>;
+    readonly responses: Readonly<Record<string, number>>;
+  };
+  /** Per (client address, User-Agent), most v1 calls first; requests seen in part are in none. */
   readonly clients: readonly ClientSummary[];
   /** Calls from clients beyond the per-run client limit (counted in totals, not listed). */
   readonly callsFromUntrackedClients: number;
@@ -142,13 +182,21 @@ export class SummaryBuilder {
   private v1 = 0;
   private v2 = 0;
   private tokenRequests = 0;
+  private unclassified = 0;
+  private readonly incompleteByCause: Record<IncompleteCause, number> = { snaplen: 0, gap: 0, ended: 0, "parse-error": 0 };
+  private readonly unclassifiedByCause: Record<IncompleteCause, number> = { snaplen: 0, gap: 0, ended: 0, "parse-error": 0 };
+  private snaplenBytes: number | null = null;
   private instanceId: string | null = null;
   private instanceIdsDiffer = false;
 
   addEvent(event: ImdsEvent): void {
+    if (event.incomplete !== null) this.addIncomplete(event);
     if (event.kind === "v1") this.v1++;
     else if (event.kind === "v2") this.v2++;
-    else this.tokenRequests++;
+    else if (event.kind === "token-request") this.tokenRequests++;
+    else this.unclassified++;
+    // A request seen in part is in no client's row: its User-Agent is unknown, not absent.
+    if (event.incomplete !== null) return;
     let client = this.lastClient;
     if (client === null || client.clientIp !== event.clientIp || client.userAgent !== event.userAgent) {
       client = this.clientOf(event);
@@ -161,6 +209,13 @@ export class SummaryBuilder {
     const status = event.status === null ? "none" : String(event.status);
     client.statuses[status] = (client.statuses[status] ?? 0) + 1;
     client.lastSeen = event.time;
+  }
+
+  private addIncomplete(event: ImdsEvent): void {
+    const { cause, snaplen } = event.incomplete!;
+    this.incompleteByCause[cause]++;
+    if (event.kind === "unclassified") this.unclassifiedByCause[cause]++;
+    if (snaplen !== null && (this.snaplenBytes === null || snaplen > this.snaplenBytes)) this.snaplenBytes = snaplen;
   }
 
   /** The client entry of the event's (address, User-Agent), or null beyond the client limit. */
@@ -216,10 +271,23 @@ export class SummaryBuilder {
       framesRead: diagnostics.counters.framesRead,
       bytesRead: this.sources.reduce((sum, source) => sum + source.bytes, 0),
       requests: {
-        total: this.v1 + this.v2 + this.tokenRequests,
+        total: this.v1 + this.v2 + this.tokenRequests + this.unclassified,
         v1: this.v1,
         v2: this.v2,
         tokenRequests: this.tokenRequests,
+        unclassified: this.unclassified,
+      },
+      incompleteRequests: {
+        total: Object.values(this.incompleteByCause).reduce((sum, count) => sum + count, 0),
+        unclassified: this.unclassified,
+        byCause: { ...this.incompleteByCause },
+        unclassifiedByCause: { ...this.unclassifiedByCause },
+        snaplenBytes: this.snaplenBytes,
+        connectionsWithUnreadRequestBytes: diagnostics.counters.connectionsWithUnreadRequestBytes,
+      },
+      httpParseErrors: {
+        requests: { ...diagnostics.httpParseErrors.requests },
+        responses: { ...diagnostics.httpParseErrors.responses },
       },
       clients,
       callsFromUntrackedClients: this.callsFromUntrackedClients,

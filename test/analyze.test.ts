@@ -61,7 +61,7 @@ describe("analyzeCaptures end to end on crafted captures", () => {
       requestOnConnection: 1,
     });
     expect(events[2]!.requestOnConnection).toBe(3);
-    expect(summary.requests).toEqual({ total: 3, v1: 1, v2: 1, tokenRequests: 1 });
+    expect(summary.requests).toEqual({ total: 3, v1: 1, v2: 1, tokenRequests: 1, unclassified: 0 });
     expect(summary.clients).toHaveLength(1);
     expect(summary.clients[0]).toMatchObject({ clientIp: "10.0.0.5", v1: 1, v2: 1, tokenRequests: 1, statuses: { "200": 2, "401": 1 } });
     expect(JSON.stringify(events)).not.toContain("FAKETOKEN");

@@ -50,7 +50,7 @@ describe("imds-analyzer analyze (CLI)", () => {
     expect(readFileSync(eventsPath, "utf8").trim().split("\n")).toHaveLength(3);
     const summary = JSON.parse(readFileSync(summaryPath, "utf8")) as { schema: string; requests: unknown; sources: unknown[] };
     expect(summary.schema).toBe("imds-analyzer/summary@1");
-    expect(summary.requests).toEqual({ total: 3, v1: 1, v2: 1, tokenRequests: 1 });
+    expect(summary.requests).toEqual({ total: 3, v1: 1, v2: 1, tokenRequests: 1, unclassified: 0 });
     expect(summary.sources).toHaveLength(2);
     expect(statSync(eventsPath).mode & 0o777).toBe(0o600);
     expect(statSync(summaryPath).mode & 0o777).toBe(0o600);

@@ -13,7 +13,7 @@
  * same capture checks what the process keeps after start: only the capabilities it reports.
  */
 import { spawn } from "node:child_process";
-import { chmodSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
@@ -151,6 +151,11 @@ function filesUnder(directory: string): Map<string, string> {
 }
 
 const topLevelCaptures = capturesIn(capturesDirectory);
+
+function cutBySnaplen(capturePath: string): boolean {
+  const expectedPath = capturePath.replace(/\.(pcap|pcapng)(\.gz)?$/, ".expected.json");
+  return existsSync(expectedPath) && typeof (JSON.parse(readFileSync(expectedPath, "utf8")) as { snaplen?: unknown }).snaplen === "number";
+}
 const hostileCaptures = capturesIn(hostileDirectory);
 const outputRoot = makeTempDir("imds-secrets-");
 
@@ -160,8 +165,9 @@ describe("secret-leak test: captures through every command and output format", (
     const totals = { accessKeyId: 0, fakeSecret: 0, userData: 0, issuedToken: 0, tokenHeader: 0 };
     for (const capture of topLevelCaptures) {
       const { values, kinds } = secretsIn(captureBytes(capture));
-      // Every golden capture has at least a token header value in it.
-      expect(values.size, capture).toBeGreaterThan(0);
+      // Every golden capture has at least a token header value in it, but one cut by a small
+      // snaplen (its expected file says so), which holds no header at all.
+      if (!cutBySnaplen(capture)) expect(values.size, capture).toBeGreaterThan(0);
       for (const kind of Object.keys(totals) as (keyof typeof totals)[]) totals[kind] += kinds[kind];
     }
     expect(totals.accessKeyId).toBeGreaterThanOrEqual(8);

@@ -28,7 +28,7 @@ describe("SummaryBuilder clients", () => {
       ["10.0.0.2", "curl/8.0", 0, 1, 0, { "200": 1 }],
     ]));
     expect(rows[0]).toEqual(["10.0.0.1", "curl/8.0", 2, 0, 0, { "200": 1, "401": 1 }]);
-    expect(summary.requests).toEqual({ total: 7, v1: 4, v2: 2, tokenRequests: 1 });
+    expect(summary.requests).toEqual({ total: 7, v1: 4, v2: 2, tokenRequests: 1, unclassified: 0 });
   });
 
   it("stops listing clients at 10,000 and counts the calls of the rest", () => {

@@ -10,10 +10,12 @@ export { BoundedBodyCollector } from "./body-capture.js";
 export { HeaderNameSet } from "./header-name-set.js";
 export { defaultHttpParseLimits } from "./types.js";
 export type {
+  HeadLossCause,
   HttpBodySink,
   HttpHeader,
   HttpParseErrorReason,
   HttpParseLimits,
   HttpRequestHead,
   HttpResponseHead,
+  IncompleteRequestHead,
 } from "./types.js";

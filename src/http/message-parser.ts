@@ -2,7 +2,7 @@ import { BodyFraming } from "./body-framing.js";
 import { Byte, hexDigitValue, isOwsByte, isTokenByte } from "./bytes.js";
 import type { HeaderNameSet } from "./header-name-set.js";
 import { decodeLatin1 } from "./latin1.js";
-import type { HttpBodySink, HttpHeader, HttpParseErrorReason, HttpParseLimits } from "./types.js";
+import type { HeadLossCause, HttpBodySink, HttpHeader, HttpParseErrorReason, HttpParseLimits } from "./types.js";
 
 /**
  * The engine shared by the request and response parsers: line splitting, header fields, body
@@ -208,6 +208,7 @@ export abstract class HttpMessageParser {
         break;
     }
     if (lostBytes === 0) return true;
+    this.reportHeadLost("gap");
     this.enterResync(true);
     return false;
   }
@@ -216,6 +217,7 @@ export abstract class HttpMessageParser {
   end(): void {
     // A body delimited by the end of the connection is complete now; any other is cut short.
     this.endBody(this.state === ParserState.bodyUntilClose);
+    this.reportHeadLost("end");
     this.state = ParserState.ended;
     this.carry = null;
     this.carryLength = 0;
@@ -267,8 +269,30 @@ export abstract class HttpMessageParser {
 
   /** Drops the current message, reports why, and goes looking for the next one. */
   protected fail(reason: HttpParseErrorReason, detail: string, atLineStart: boolean): void {
+    // A start line that failed is no message at all; a head that failed after it is one.
+    const headLost = this.state === ParserState.headerLine;
+    const headers = this.headers;
     this.enterResync(atLineStart);
     this.reportError(reason, detail);
+    if (headLost) this.headLost(reason, null, headers);
+  }
+
+  /**
+   * A head in progress is being dropped. `startLine` is the part of the start line seen when the
+   * head was dropped inside it (line end not reached), or null when the start line was whole
+   * (the subclass kept what parseStartLine read); `headers` are the whole header lines before.
+   * Only the request parser listens: a request seen in part is still a request.
+   */
+  protected headLost(_cause: HeadLossCause, _startLine: Uint8Array | null, _headers: readonly HttpHeader[]): void {
+    // Responses seen in part carry nothing the pipeline uses.
+  }
+
+  private reportHeadLost(cause: HeadLossCause): void {
+    if (this.state === ParserState.headerLine) {
+      this.headLost(cause, null, this.headers);
+    } else if (this.state === ParserState.startLine && this.carryLength > 0 && this.carry !== null) {
+      this.headLost(cause, this.carry.subarray(0, this.carryLength), []);
+    }
   }
 
   /** Tells the body's sink, if any, that the body is over (only once). */
@@ -419,9 +443,9 @@ export abstract class HttpMessageParser {
 
   private handleHeaderLine(line: Uint8Array, start: number, end: number): void {
     if (start === end) {
-      const headers = this.headers;
-      this.headers = [];
-      this.completeHead(headers);
+      // The list stays until the next start line (or a failure) replaces it: a head that fails
+      // in completeHead is reported lost with its headers.
+      this.completeHead(this.headers);
       return;
     }
     const headers = this.headers;

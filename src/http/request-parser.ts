@@ -3,7 +3,7 @@ import { Byte, httpVersionCodeAt, httpVersionTextOf, isTokenByte } from "./bytes
 import { decodeLatin1 } from "./latin1.js";
 import type { HeaderNameSet } from "./header-name-set.js";
 import { HttpMessageParser, StartLinePrefix } from "./message-parser.js";
-import type { HttpHeader, HttpParseErrorReason, HttpParseLimits, HttpRequestHead } from "./types.js";
+import type { HeadLossCause, HttpHeader, HttpParseErrorReason, HttpParseLimits, HttpRequestHead, IncompleteRequestHead } from "./types.js";
 import { defaultHttpParseLimits } from "./types.js";
 
 export interface HttpRequestListener {
@@ -11,6 +11,12 @@ export interface HttpRequestListener {
   onRequest(head: HttpRequestHead): void;
   /** The current message was dropped. `detail` is short and never contains header values. */
   onError(reason: HttpParseErrorReason, detail: string): void;
+  /**
+   * A request whose line (or the beginning of it) was seen was dropped before its head was
+   * complete: bytes of it are missing, the stream ended inside it, or it failed to parse after
+   * its request line (`onError` has already been called then). Tells what was seen of it.
+   */
+  onIncompleteRequest?(head: IncompleteRequestHead, cause: HeadLossCause): void;
 }
 
 /**
@@ -78,7 +84,55 @@ export class HttpRequestParser extends HttpMessageParser {
     this.listener.onRequest(head);
   }
 
+  protected override headLost(cause: HeadLossCause, startLine: Uint8Array | null, headers: readonly HttpHeader[]): void {
+    const listener = this.listener;
+    if (listener.onIncompleteRequest === undefined) return;
+    if (startLine === null) {
+      listener.onIncompleteRequest({ method: this.method, target: this.target, targetComplete: true, httpVersion: this.httpVersion, headers }, cause);
+      return;
+    }
+    const seen = parsePartialRequestLine(startLine);
+    if (seen !== null) listener.onIncompleteRequest(seen, cause);
+  }
+
   protected reportError(reason: HttpParseErrorReason, detail: string): void {
     this.listener.onError(reason, detail);
   }
+}
+
+/**
+ * What a request line cut short says: its method (upper-case letters followed by a space, as
+ * every IMDS client sends; anything else is not taken for a request) and as much of the target
+ * and version as arrived. Null when the bytes do not look like the start of a request line.
+ */
+export function parsePartialRequestLine(line: Uint8Array): IncompleteRequestHead | null {
+  let end = line.length;
+  if (end > 0 && line[end - 1] === Byte.cr) end--;
+  let index = 0;
+  while (index < end && index < maxMethodBytes && isUpperCaseLetter(line[index]!)) index++;
+  const methodEnd = index;
+  if (methodEnd === 0 || index === end || line[index] !== Byte.space) return null;
+  while (index < end && line[index] === Byte.space) index++;
+  const targetStart = index;
+  while (index < end && line[index]! > Byte.space && line[index] !== Byte.del) index++;
+  const targetEnd = index;
+  if (index < end && line[index] !== Byte.space) return null;
+  const target = decodeLatin1(line, targetStart, targetEnd);
+  if (target.length > 0 && !target.startsWith("/") && !/^https?:\/\//i.test(target) && !"http://".startsWith(target.toLowerCase())) {
+    return null;
+  }
+  const targetComplete = index < end;
+  while (index < end && line[index] === Byte.space) index++;
+  const versionCode = end - index === 8 ? httpVersionCodeAt(line, index, end) : -1;
+  return {
+    method: decodeLatin1(line, 0, methodEnd),
+    target,
+    targetComplete,
+    httpVersion: versionCode < 0 ? null : httpVersionTextOf(versionCode),
+    headers: [],
+  };
+}
+
+function isUpperCaseLetter(byte: number): boolean {
+  return byte >= 0x41 && byte <= 0x5a;
 }

@@ -16,6 +16,28 @@ export interface HttpRequestHead {
   readonly headers: readonly HttpHeader[];
 }
 
+/**
+ * A request head that was dropped before it completed, with what was seen of it: the request
+ * line (in part, when the head was cut inside it) and the header lines that were whole.
+ */
+export interface IncompleteRequestHead {
+  readonly method: string;
+  /** The request target as far as it was seen. */
+  readonly target: string;
+  /** False when the head was cut inside the target: `target` is only its beginning. */
+  readonly targetComplete: boolean;
+  /** "1.0", "1.1"; null when the head was cut before the version. */
+  readonly httpVersion: string | null;
+  /** Header lines seen whole before the head was dropped (only the reported names). */
+  readonly headers: readonly HttpHeader[];
+}
+
+/**
+ * Why a head in progress was dropped: bytes were missing ("gap"), the stream ended inside it
+ * ("end"), or it failed to parse after its start line.
+ */
+export type HeadLossCause = "gap" | "end" | HttpParseErrorReason;
+
 export interface HttpResponseHead {
   readonly statusCode: number;
   readonly httpVersion: string;

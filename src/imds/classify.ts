@@ -1,5 +1,5 @@
 import type { CallKind } from "../events.js";
-import type { HttpHeader, HttpRequestHead } from "../http/types.js";
+import type { HttpHeader, HttpRequestHead, IncompleteRequestHead } from "../http/types.js";
 
 /** Header names IMDS defines, lower case (HTTP header names are case-insensitive). */
 export const imdsHeader = {
@@ -50,6 +50,19 @@ export function classifyImdsRequest(head: HttpRequestHead): ClassifiedCall {
     tokenTtlSeconds: kind === "token-request" ? parseTtlSeconds(ttlText) : null,
     forwardedFor,
   };
+}
+
+/**
+ * Classifies a request seen only in part, as far as the part proves: a token request from its
+ * request line (method and whole target), v2 from a whole token header line with a value;
+ * otherwise "unclassified". Never v1: the headers that would make it v2 may be in the lost part.
+ * The header fields say only what was seen (forwardedFor false: not seen).
+ */
+export function classifyIncompleteRequest(head: IncompleteRequestHead): ClassifiedCall {
+  const seen = classifyImdsRequest({ method: head.method, target: head.target, httpVersion: head.httpVersion ?? "", headers: head.headers });
+  const tokenRequest = seen.kind === "token-request" && head.targetComplete;
+  const kind: CallKind = tokenRequest ? "token-request" : seen.kind === "v2" ? "v2" : "unclassified";
+  return { ...seen, kind, tokenTtlSeconds: tokenRequest ? seen.tokenTtlSeconds : null };
 }
 
 function isTokenRequest(head: HttpRequestHead): boolean {

@@ -72,7 +72,7 @@ export class CapturePipeline implements FlowConsumerFactory {
 
   createFlow(endpoints: FlowEndpoints, _context: DeliveryContext): FlowConsumer {
     this.hooks.onFlowStart?.(endpoints);
-    return new ImdsFlow(endpoints, this.source, this.queue, this.diagnostics);
+    return new ImdsFlow(endpoints, this.source, this.queue, this.diagnostics, () => this.snaplenCutAtBytes);
   }
 
   /** The source is exhausted (or failed): end every flow and let every event out. */

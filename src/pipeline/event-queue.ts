@@ -134,5 +134,6 @@ function toEvent(call: PendingCall, instanceId: string | null): ImdsEvent {
     tokenTtlSeconds: call.tokenTtlSeconds,
     forwardedFor: call.forwardedFor,
     requestOnConnection: call.requestOnConnection,
+    incomplete: call.incomplete,
   };
 }

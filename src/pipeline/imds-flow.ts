@@ -2,9 +2,11 @@ import type { Diagnostics } from "../diagnostics.js";
 import { formatCaptureTime } from "../source/frame.js";
 import { BoundedBodyCollector, defaultHttpParseLimits, HeaderNameSet, HttpRequestParser, HttpResponseParser } from "../http/index.js";
 import { framingHeaderNames } from "../http/body-framing.js";
-import type { HttpParseErrorReason, HttpRequestHead, HttpResponseHead } from "../http/types.js";
-import { classifiedHeaderNames, classifyImdsRequest, requestPath } from "../imds/classify.js";
-import type { DeliveryContext, FlowConsumer, FlowEndpoints, FlowEndReason } from "../reassembly/types.js";
+import type { HeadLossCause, HttpParseErrorReason, HttpRequestHead, HttpResponseHead, IncompleteRequestHead } from "../http/types.js";
+import type { IncompleteRequest } from "../events.js";
+import { classifiedHeaderNames, classifyImdsRequest, classifyIncompleteRequest, requestPath } from "../imds/classify.js";
+import type { ClassifiedCall } from "../imds/classify.js";
+import type { DeliveryContext, FlowConsumer, FlowEndpoints, FlowEndReason, GapCause } from "../reassembly/types.js";
 import { Direction } from "../reassembly/types.js";
 import { AwaitingCalls, alreadyEmitted } from "./awaiting-calls.js";
 import type { EventQueue, PendingCall } from "./event-queue.js";
@@ -30,6 +32,12 @@ export const responseHeadersRead = new HeaderNameSet(framingHeaderNames);
  * The body of a 200 answer to a GET of the instance id or the identity document is read (up to
  * maxIdentityBodyBytes) to learn the instance id; that call's event waits for its body, so it
  * carries the id it fetched. Every other body is skipped unread.
+ *
+ * A request seen only in part (its packets cut by the snaplen, bytes of its head missing, the
+ * stream ending inside it, a malformed header) still becomes an event, marked `incomplete` with
+ * the cause, and is classified only as far as the part seen proves (classifyIncompleteRequest):
+ * never v1. Request bytes lost where no request line was visible at all are counted per
+ * connection (connectionsWithUnreadRequestBytes), since how many requests they held is unknown.
  */
 export class ImdsFlow implements FlowConsumer {
   /**
@@ -42,18 +50,24 @@ export class ImdsFlow implements FlowConsumer {
   private pairingLost = false;
   private requestCount = 0;
   private context: DeliveryContext | null = null;
+  /** Why the gap being handled happened (set around requestParser.gap). */
+  private currentGapCause: GapCause = "lost";
+  private unreadRequestBytesCounted = false;
 
   constructor(
     private readonly endpoints: FlowEndpoints,
     private readonly source: string,
     private readonly queue: EventQueue,
     private readonly diagnostics: Diagnostics,
+    /** The length the capture cut frames at, when it cut any (CapturePipeline.snaplenCutAtBytes). */
+    private readonly snaplenCutAt: () => number | null = () => null,
   ) {}
 
   private get requestParser(): HttpRequestParser {
     this.requestParserOrNull ??= new HttpRequestParser({
       onRequest: (head) => { this.onRequest(head); },
       onError: (reason) => { this.onParseError(reason, "httpRequestErrors"); },
+      onIncompleteRequest: (head, cause) => { this.onIncompleteRequest(head, cause); },
     }, defaultHttpParseLimits, requestHeadersRead);
     return this.requestParserOrNull;
   }
@@ -72,11 +86,24 @@ export class ImdsFlow implements FlowConsumer {
     else this.responseParser.push(bytes);
   }
 
-  onGap(direction: Direction, lostBytes: number | null, context: DeliveryContext): void {
+  onGap(direction: Direction, lostBytes: number | null, context: DeliveryContext, cause: GapCause = "lost"): void {
     this.context = context;
-    const absorbed = direction === Direction.toServer
-      ? this.requestParser.gap(lostBytes)
-      : this.responseParser.gap(lostBytes);
+    let absorbed: boolean;
+    if (direction === Direction.toServer) {
+      this.currentGapCause = cause;
+      const requestsBefore = this.requestCount;
+      absorbed = this.requestParser.gap(lostBytes);
+      // No request seen in part was reported for this gap (onIncompleteRequest counts one).
+      const noVisibleRequest = this.requestCount === requestsBefore;
+      if (!absorbed && noVisibleRequest && !this.unreadRequestBytesCounted) {
+        // Request bytes went missing where no request line was visible: requests may have been
+        // lost whole, and how many is unknown. Said once per connection.
+        this.unreadRequestBytesCounted = true;
+        this.diagnostics.count("connectionsWithUnreadRequestBytes");
+      }
+    } else {
+      absorbed = this.responseParser.gap(lostBytes);
+    }
     // A gap inside a body of known length is skipped exactly and costs nothing; any other gap
     // may have swallowed requests or responses, so pairing on this connection cannot be trusted.
     if (!absorbed) this.losePairing();
@@ -93,11 +120,34 @@ export class ImdsFlow implements FlowConsumer {
   }
 
   private onRequest(head: HttpRequestHead): void {
-    const context = this.context!;
     this.diagnostics.count("requestsParsed");
+    const call = this.newCall(head, classifyImdsRequest(head), null, this.pairingLost);
+    this.queue.add(call);
+    if (!this.pairingLost) {
+      this.awaitingResponse.add(call);
+      this.responseParser.expectResponseTo(head.method);
+    }
+  }
+
+  /**
+   * A request seen in part: an event marked incomplete, classified only as far as what was seen
+   * proves. It gets no status: whatever follows a lost part cannot be paired with confidence.
+   */
+  private onIncompleteRequest(head: IncompleteRequestHead, cause: HeadLossCause): void {
+    this.diagnostics.count("requestsIncomplete");
+    this.queue.add(this.newCall(head, classifyIncompleteRequest(head), this.describeIncomplete(head, cause), true));
+  }
+
+  /** The next request on this connection, at the frame being delivered. */
+  private newCall(
+    head: { readonly method: string; readonly target: string; readonly httpVersion: string | null },
+    classified: ClassifiedCall,
+    incomplete: IncompleteRequest | null,
+    settled: boolean,
+  ): PendingCall {
+    const context = this.context!;
     this.requestCount++;
-    const classified = classifyImdsRequest(head);
-    const call: PendingCall = {
+    return {
       time: formatCaptureTime(context.timestampSeconds, context.timestampNanos, context.timePrecisionDigits),
       timeMs: context.timestampSeconds * 1000 + Math.floor(context.timestampNanos / 1_000_000),
       kind: classified.kind,
@@ -114,15 +164,22 @@ export class ImdsFlow implements FlowConsumer {
       tokenTtlSeconds: classified.tokenTtlSeconds,
       forwardedFor: classified.forwardedFor,
       requestOnConnection: this.requestCount,
+      incomplete,
       status: null,
-      settled: this.pairingLost,
+      settled,
       emitted: false,
     };
-    this.queue.add(call);
-    if (!this.pairingLost) {
-      this.awaitingResponse.add(call);
-      this.responseParser.expectResponseTo(head.method);
+  }
+
+  private describeIncomplete(head: IncompleteRequestHead, cause: HeadLossCause): IncompleteRequest {
+    const pathComplete = head.targetComplete;
+    if (cause === "gap") {
+      return this.currentGapCause === "snaplen"
+        ? { cause: "snaplen", snaplen: this.snaplenCutAt(), parseError: null, pathComplete }
+        : { cause: "gap", snaplen: null, parseError: null, pathComplete };
     }
+    if (cause === "end") return { cause: "ended", snaplen: null, parseError: null, pathComplete };
+    return { cause: "parse-error", snaplen: null, parseError: cause, pathComplete };
   }
 
   private onResponse(head: HttpResponseHead): void {
@@ -149,8 +206,9 @@ export class ImdsFlow implements FlowConsumer {
     );
   }
 
-  private onParseError(_reason: HttpParseErrorReason, counter: "httpRequestErrors" | "httpResponseErrors"): void {
+  private onParseError(reason: HttpParseErrorReason, counter: "httpRequestErrors" | "httpResponseErrors"): void {
     this.diagnostics.count(counter);
+    this.diagnostics.countParseError(counter === "httpRequestErrors" ? "requests" : "responses", reason);
     // A message we could not parse may be a request we did not report, or a response we did not
     // pair: either way later pairs would shift by one.
     this.losePairing();

@@ -31,6 +31,7 @@ import type {
   FlowConsumerFactory,
   FlowEndReason,
   FlowEndpoints,
+  GapCause,
   ReassemblyLimits,
 } from "./types.js";
 
@@ -362,7 +363,7 @@ export class TcpReassembler {
           this.context,
         );
       }
-      if (stop > half.nextOffset) this.declareGap(half, stop); // snaplen-cut bytes
+      if (stop > half.nextOffset) this.declareGap(half, stop, "snaplen");
     }
     this.drainContiguous(half);
   }
@@ -403,7 +404,7 @@ export class TcpReassembler {
     this.queuedHalves.update(half);
     const end = piece.offset + piece.length;
     if (piece.bytes === null) {
-      this.declareGap(half, end);
+      this.declareGap(half, end, "snaplen");
     } else {
       half.nextOffset = end;
       half.flow.consumer.onData(half.direction, piece.bytes, this.context);
@@ -419,7 +420,7 @@ export class TcpReassembler {
   }
 
   /** Declares [nextOffset, offset) lost and moves the stream past it. */
-  private declareGap(half: HalfStream, offset: number): void {
+  private declareGap(half: HalfStream, offset: number, cause: GapCause = "lost"): void {
     const lostBytes = offset - half.nextOffset;
     if (lostBytes <= 0) return;
     half.lastGapStart = half.nextOffset;
@@ -427,7 +428,7 @@ export class TcpReassembler {
     half.nextOffset = offset;
     this.diagnostics.count("gaps");
     this.diagnostics.count("gapBytes", lostBytes);
-    half.flow.consumer.onGap(half.direction, lostBytes, this.context);
+    half.flow.consumer.onGap(half.direction, lostBytes, this.context, cause);
   }
 
   /** A client SYN on a tracked flow starts a new connection unless it repeats the known ISN. */

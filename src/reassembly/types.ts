@@ -25,6 +25,14 @@ export interface DeliveryContext {
   timePrecisionDigits: number;
 }
 
+/**
+ * Why bytes are missing: "snaplen" when the segment was captured but cut short by the capture's
+ * snapshot length (its TCP sequence numbers say how much), "lost" when the segment was never
+ * captured (dropped, the capture started or ended inside it) or was given up from a full
+ * out-of-order queue.
+ */
+export type GapCause = "snaplen" | "lost";
+
 export type FlowEndReason =
   | "fin" // both sides closed (or one side FIN and the other side RST/FIN)
   | "rst" // reset
@@ -38,8 +46,9 @@ export interface FlowConsumer {
   /**
    * Bytes that will never arrive (lost, snaplen cut, evicted from a full out-of-order queue).
    * `lostBytes` is null when the size is unknown. Data after a gap continues the same stream.
+   * `cause` says whether the capture cut them off its frames or never had them.
    */
-  onGap(direction: Direction, lostBytes: number | null, context: DeliveryContext): void;
+  onGap(direction: Direction, lostBytes: number | null, context: DeliveryContext, cause: GapCause): void;
   /** The flow is over; called exactly once and nothing is delivered after it. */
   onEnd(reason: FlowEndReason, context: DeliveryContext): void;
 }

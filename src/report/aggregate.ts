@@ -1,4 +1,5 @@
 import type { ImdsEvent } from "../events.js";
+import { sumUnclassified } from "./incomplete-requests.js";
 import { isInstanceId } from "../events.js";
 import type { AnalysisSummary } from "../summary.js";
 import type { CallerAggregate } from "./caller-aggregate.js";
@@ -100,7 +101,8 @@ export class ReportBuilder {
     const instanceId = instanceIdOfEvent(event);
     const state = instanceId === null ? this.hostState(name) : this.identifiedHostState(instanceId, name);
     const timeMs = Date.parse(event.time);
-    this.timeline.add(timeMs, event.kind === "v1");
+    // Unclassified requests are no call of a kind: the chart shows v1 against v2 and tokens.
+    if (event.kind !== "unclassified") this.timeline.add(timeMs, event.kind === "v1");
     if (state === null) {
       this.untrackedHostCalls.count(event.kind);
       return;
@@ -306,6 +308,7 @@ export class ReportBuilder {
       eventsNotWritten: hosts.reduce((sum, host) => sum + host.capture.eventsNotWritten, 0),
       secondsWithoutCapture: hosts.reduce((sum, host) => sum + host.capture.secondsWithoutCapture, 0),
       sourceErrors: hosts.flatMap((host) => host.capture.sourceErrors.map((error) => `${host.host}: ${error}`)).slice(0, 20),
+      unclassifiedRequests: sumUnclassified(hosts.map((host) => host.capture.unclassifiedRequests)),
     };
   }
 }

@@ -1,5 +1,5 @@
 import type { ContainerInfo, ImdsEvent } from "../events.js";
-import { eventSchema } from "../events.js";
+import { eventSchema, incompleteCauses } from "../events.js";
 import type { AnalysisSummary } from "../summary.js";
 import { summarySchema } from "../summary.js";
 
@@ -17,10 +17,14 @@ export function parseEventRecord(value: unknown): ImdsEvent | string {
   }
   const problem =
     checkTime(value.time) ??
-    check(value.kind === "v1" || value.kind === "v2" || value.kind === "token-request", "kind") ??
+    check(value.kind === "v1" || value.kind === "v2" || value.kind === "token-request" || value.kind === "unclassified", "kind") ??
     check(typeof value.method === "string", "method") ??
     check(typeof value.path === "string", "path") ??
-    check(typeof value.httpVersion === "string", "httpVersion") ??
+    // Null only for a request seen in part, cut before its version.
+    check(typeof value.httpVersion === "string" || (value.httpVersion === null && isObject(value.incomplete)), "httpVersion") ??
+    // Absent in events written before the field existed (read as null: seen whole).
+    check(value.incomplete === undefined || value.incomplete === null || isIncomplete(value.incomplete), "incomplete") ??
+    check(value.kind !== "unclassified" || isObject(value.incomplete), "incomplete") ??
     check(isStringOrNull(value.userAgent), "userAgent") ??
     check(typeof value.clientIp === "string" && value.clientIp.length <= 64, "clientIp") ??
     check(isPort(value.clientPort), "clientPort") ??
@@ -38,7 +42,21 @@ export function parseEventRecord(value: unknown): ImdsEvent | string {
     // Absent in events written before the field existed; a string that is not an instance id
     // is ignored by the report (see instanceIdOfEvent), not an error.
     check(value.instanceId === undefined || isStringOrNull(value.instanceId), "instanceId");
-  return problem ?? fillContainerNames(value as unknown as ImdsEvent);
+  if (problem !== null) return problem;
+  const event = value.incomplete === undefined ? ({ ...value, incomplete: null } as unknown as ImdsEvent) : (value as unknown as ImdsEvent);
+  return fillContainerNames(event);
+}
+
+/** `incomplete`: why a request was seen only in part (docs/EVENTS.md). */
+function isIncomplete(value: unknown): boolean {
+  return (
+    isObject(value) &&
+    typeof value.cause === "string" &&
+    (incompleteCauses as readonly string[]).includes(value.cause) &&
+    (value.snaplen === null || isCount(value.snaplen)) &&
+    isStringOrNull(value.parseError) &&
+    typeof value.pathComplete === "boolean"
+  );
 }
 
 /**
@@ -56,6 +74,8 @@ export function parseSummaryRecord(value: unknown): AnalysisSummary | string {
     check(Array.isArray(value.sources) && value.sources.every(isSourceSummary), "sources") ??
     check(isObject(diagnostics) && isObject(diagnostics.counters) && Object.values(diagnostics.counters as object).every(isCount), "diagnostics") ??
     check(value.live === null || isLiveSummary(value.live), "live") ??
+    // Absent in older summaries.
+    check(value.incompleteRequests === undefined || isIncompleteRequestsSummary(value.incompleteRequests), "incompleteRequests") ??
     check(value.instanceId === undefined || isStringOrNull(value.instanceId), "instanceId");
   return problem ?? (value as unknown as AnalysisSummary);
 }
@@ -154,6 +174,15 @@ function isSourceSummary(value: unknown): boolean {
   );
 }
 
+function isIncompleteRequestsSummary(value: unknown): boolean {
+  return (
+    isObject(value) &&
+    isObject(value.unclassifiedByCause) &&
+    Object.values(value.unclassifiedByCause as object).every(isCount) &&
+    (value.snaplenBytes === null || isCount(value.snaplenBytes))
+  );
+}
+
 function isLiveSummary(value: unknown): boolean {
   return (
     isObject(value) &&
@@ -179,7 +208,8 @@ type FieldName =
   | "framesRead" | "requests" | "v1" | "v2" | "tokenRequests" | "sources" | "diagnostics" | "counters" | "live"
   | "error" | "message" | "startedAt" | "stoppedAt" | "packetsDroppedByKernel" | "packetsDroppedByInterface"
   | "connections" | "attributed" | "instanceId" | "bootTime" | "windowIncludesBoot" | "name" | "image" | "kubernetes"
-  | "ecs" | "errors";
+  | "ecs" | "errors" | "incomplete" | "cause" | "snaplen" | "parseError" | "pathComplete" | "incompleteRequests"
+  | "unclassifiedByCause" | "snaplenBytes";
 type Fields = Readonly<Partial<Record<FieldName, unknown>>>;
 
 function isObject(value: unknown): value is Fields {

@@ -3,6 +3,7 @@ import type { AnalysisSummary } from "../summary.js";
 import { CallerAggregate, capUserAgent, processCallerKey } from "./caller-aggregate.js";
 import { secondsBetween } from "./format.js";
 import { instanceIdOfHost } from "./host-identity.js";
+import { UnclassifiedRequestsAggregate } from "./incomplete-requests.js";
 import type { CallTotals, CaptureHealth, ReportWindow } from "./types.js";
 
 /** Process caller keys remembered per host (a cache: cleared when full). */
@@ -17,10 +18,11 @@ export class MutableTotals implements CallTotals {
   v2 = 0;
   tokenRequests = 0;
 
+  /** Unclassified requests are no call of a kind: they are counted apart (UnclassifiedRequestsAggregate). */
   count(kind: ImdsEvent["kind"]): void {
     if (kind === "v1") this.v1++;
     else if (kind === "v2") this.v2++;
-    else this.tokenRequests++;
+    else if (kind === "token-request") this.tokenRequests++;
   }
 
   add(other: CallTotals): void {
@@ -78,6 +80,7 @@ export class HostAggregate {
   private secondsWithoutCapture = 0;
   private readonly sourceErrors: string[] = [];
   private moreSourceErrors = 0;
+  private readonly unclassified = new UnclassifiedRequestsAggregate();
   private readonly summaryTotals = new MutableTotals();
   /** Live summaries that say their capture watched the boot, and those that say it did not. */
   private bootsWatched = 0;
@@ -122,6 +125,10 @@ export class HostAggregate {
       this.lastSource = event.source;
       if (this.sources.length < maxSourcesPerHost && !this.sources.includes(event.source)) this.sources.push(event.source);
     }
+    if (event.kind === "unclassified") this.unclassified.addEvent(event);
+    // A request seen in part names no caller: offline its caller is known by its User-Agent,
+    // which was not seen (a token request classified by its line alone is in the totals only).
+    if (event.incomplete !== null) return;
     const caller = this.findCaller(event, admit);
     if (caller === null) this.untrackedCalls.count(event.kind);
     else caller.add(event, timeMs);
@@ -181,6 +188,7 @@ export class HostAggregate {
     const counters = summary.diagnostics.counters;
     this.possiblyMissedRequests += (counters.gaps ?? 0) + (counters.httpRequestErrors ?? 0) + (counters.flowsEvictedLimit ?? 0);
     this.framesSnaplenCut += counters.framesSnaplenCut ?? 0;
+    this.unclassified.addSummary(summary);
     for (const source of summary.sources) {
       if (source.error !== null) this.addSourceError(`${source.path}: ${source.error.message}`);
     }
@@ -246,6 +254,7 @@ export class HostAggregate {
     this.malformedLines += other.malformedLines;
     this.possiblyMissedRequests += other.possiblyMissedRequests;
     this.framesSnaplenCut += other.framesSnaplenCut;
+    this.unclassified.absorb(other.unclassified);
     this.eventsNotWritten += other.eventsNotWritten;
     this.secondsWithoutCapture += other.secondsWithoutCapture;
     for (const message of other.sourceErrors) this.addSourceError(message);
@@ -310,6 +319,7 @@ export class HostAggregate {
       eventsNotWritten: this.eventsNotWritten,
       secondsWithoutCapture: this.secondsWithoutCapture,
       sourceErrors,
+      unclassifiedRequests: this.unclassified.snapshot(),
     };
   }
 

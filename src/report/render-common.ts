@@ -1,5 +1,6 @@
 /** Wording shared by the Markdown and HTML renderings (plain text; each renderer escapes it). */
 import { bootWindowToleranceSeconds } from "../summary.js";
+import { describeUnclassified } from "./incomplete-requests.js";
 import { describeContainer } from "./container-names.js";
 import { formatDuration, formatShare, plural } from "./format.js";
 import { hostLabel } from "./host-identity.js";
@@ -73,6 +74,9 @@ export function healthRows(report: Pick<ImdsReport, "window" | "totals">, captur
   ];
   if (capture.possiblyMissedRequests > 0) rows.push(["Possibly missed requests", String(capture.possiblyMissedRequests)]);
   if (capture.framesSnaplenCut > 0) rows.push(["Frames cut by the snaplen", String(capture.framesSnaplenCut)]);
+  if (capture.unclassifiedRequests.total > 0) {
+    rows.push(["IMDS requests not classified", `${capture.unclassifiedRequests.total}: ${describeUnclassified(capture.unclassifiedRequests)}`]);
+  }
   if (capture.eventsNotWritten > 0) rows.push(["Events not written", String(capture.eventsNotWritten)]);
   if (capture.secondsWithoutCapture > 0) rows.push(["Capture interrupted", formatDuration(capture.secondsWithoutCapture)]);
   if (capture.sourceErrors.length > 0) rows.push(["Source errors", capture.sourceErrors.join("; ")]);
@@ -170,6 +174,8 @@ export function unknownCauseLabel(cause: UnknownCause): string {
       return "sources not read to the end";
     case "lost-traffic":
       return "traffic lost by the analysis (TCP gaps, unparsable requests, evicted flows)";
+    case "unclassified-requests":
+      return "IMDS requests seen only in part, not classified (snaplen cuts, missing bytes, malformed heads)";
   }
 }
 

@@ -244,7 +244,11 @@ function callerSection(report: ImdsReport, maxCallers: number): string[] {
   const e = escapeMarkdown;
   const out = ["## Callers", ""];
   const listed = report.callers.slice(0, maxCallers);
-  if (listed.length === 0) return [...out, "No IMDS calls observed.", ""];
+  if (listed.length === 0) {
+    // Requests seen only in part name no caller (their headers were not seen): say so, not "none".
+    const inPart = report.totals.tokenRequests + report.totals.v2 + report.capture.unclassifiedRequests.total;
+    return [...out, inPart > 0 ? "No caller could be named: the IMDS requests seen were seen only in part (see the capture health)." : "No IMDS calls observed.", ""];
+  }
   const rows = new BudgetedLines(sectionBudgets.callers);
   rows.add("| Caller | Why IMDSv1 | IMDSv1 | IMDSv2 | Token requests | Statuses | First seen | Last seen | User-Agent | Paths |", "|---|---|---:|---:|---:|---|---|---|---|---|");
   for (const caller of listed) {

@@ -9,6 +9,7 @@ import type { PathCategory } from "./paths.js";
 import type { TimelineSnapshot } from "./timeline.js";
 import type { SdkInfo } from "./user-agent.js";
 import type { UnknownCause } from "./verdict.js";
+import type { UnclassifiedRequests } from "./incomplete-requests.js";
 
 export const reportSchema = "imds-analyzer/report@1";
 
@@ -75,6 +76,11 @@ export interface CaptureHealth {
   readonly secondsWithoutCapture: number;
   /** Capture or event files that could not be read to their end. */
   readonly sourceErrors: readonly string[];
+  /**
+   * IMDS requests seen only in part (packets cut by the snaplen, bytes missing, malformed heads)
+   * that could be neither v1 nor v2: by cause, with the first few flows (and live, processes).
+   */
+  readonly unclassifiedRequests: UnclassifiedRequests;
 }
 
 export interface Enforcement {

@@ -1,5 +1,6 @@
 import { bootWindowToleranceSeconds } from "../summary.js";
 import { formatDuration, formatShare, plural, truncateText } from "./format.js";
+import { describeUnclassified } from "./incomplete-requests.js";
 import type { CallerReport, CallTotals, CaptureHealth, Enforcement, ReportWindow, Verdict } from "./types.js";
 
 /**
@@ -49,7 +50,7 @@ export interface HostVerdict {
 /** Why a window without IMDSv1 calls cannot be trusted. */
 export type UnknownCause =
   | "nothing-observed" | "short-window" | "packets-dropped" | "events-not-written" | "capture-interrupted" | "malformed-lines" | "source-errors"
-  | "lost-traffic";
+  | "lost-traffic" | "unclassified-requests";
 
 interface Doubt {
   readonly cause: UnknownCause;
@@ -142,6 +143,14 @@ function windowDoubts(input: HostVerdictInput): Doubt[] {
   const doubt = (cause: UnknownCause, text: string): void => { doubts.push({ cause, text }); };
   const { window, capture } = input;
   const minimum = formatDuration(input.minimumWindowSeconds);
+  const unclassified = capture.unclassifiedRequests;
+  if (unclassified.total > 0) {
+    // First: it is about calls that were seen, and says how to see them whole.
+    doubt(
+      "unclassified-requests",
+      `${plural(unclassified.total, "IMDS request")} could not be classified as IMDSv1 or IMDSv2: ${describeUnclassified(unclassified)}. Any of them may be IMDSv1.`,
+    );
+  }
   if (window.durationSeconds === null) {
     doubt("nothing-observed", "Nothing was observed: no IMDS calls, and no live capture summary says how long was watched.");
   } else if (window.durationSeconds < input.minimumWindowSeconds) {

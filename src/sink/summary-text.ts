@@ -1,10 +1,14 @@
 import { describeLinkType } from "../decode/link-types.js";
-import type { AnalysisSummary, LiveCaptureSummary } from "../summary.js";
+import type { IncompleteCause } from "../events.js";
+import { incompleteCauses } from "../events.js";
+import type { AnalysisSummary, IncompleteRequestsSummary, LiveCaptureSummary } from "../summary.js";
 
 /** The human summary written to stderr after an analysis. Plain text, no colours. */
 export function formatSummaryText(summary: AnalysisSummary): string {
   const lines: string[] = [];
   const { requests } = summary;
+  // What could not be observed comes first: it decides whether the counts below can be trusted.
+  if (summary.incompleteRequests !== undefined) lines.push(...formatIncompleteLines(summary.incompleteRequests, requests.total, summary.live !== null));
   lines.push(
     `imds-analyzer: ${summary.sources.length} file(s), ${summary.framesRead} frames, ${formatBytes(summary.bytesRead)} read`,
   );
@@ -14,9 +18,18 @@ export function formatSummaryText(summary: AnalysisSummary): string {
     const links = source.linkTypes.length > 0 ? ` (link ${source.linkTypes.map(describeLinkType).join(", ")})` : "";
     lines.push(`  ${source.path}: ${kind}${links}, ${source.frames} frames${problem}`);
   }
+  const unclassified = requests.unclassified ?? 0;
   lines.push(
-    `IMDS requests: ${requests.total} (v1: ${requests.v1}, v2: ${requests.v2}, token requests: ${requests.tokenRequests})`,
+    `IMDS requests: ${requests.total} (v1: ${requests.v1}, v2: ${requests.v2}, token requests: ${requests.tokenRequests}` +
+      `${unclassified > 0 ? `, unclassified: ${unclassified}` : ""})`,
   );
+  const parseErrors = summary.httpParseErrors;
+  if (parseErrors !== undefined) {
+    for (const [direction, byReason] of [["requests", parseErrors.requests], ["responses", parseErrors.responses]] as const) {
+      const reasons = Object.entries(byReason);
+      if (reasons.length > 0) lines.push(`HTTP ${direction} that failed to parse: ${reasons.map(([reason, count]) => `${reason} ${count}`).join(", ")}`);
+    }
+  }
   if (summary.instanceId !== null) lines.push(`Instance: ${summary.instanceId} (as IMDS named it in this capture)`);
   if (summary.live !== null) lines.push(...formatLiveLines(summary.live));
   if (summary.clients.length > 0) {
@@ -42,6 +55,56 @@ export function formatSummaryText(summary: AnalysisSummary): string {
     lines.push(`warning: ${warning.message}${warning.count > 1 ? ` (${warning.count} times)` : ""}`);
   }
   return lines.join("\n") + "\n";
+}
+
+/** Why requests were seen only in part, as the summary says it ("N: ..."). */
+function causeText(cause: IncompleteCause, snaplenBytes: number | null): string {
+  switch (cause) {
+    case "snaplen":
+      return `packets cut at ${snaplenBytes === null ? "the snaplen" : `${snaplenBytes} bytes`} by the capture's snaplen, so their headers were not captured`;
+    case "gap":
+      return "bytes of their heads missing from the capture (packets not captured)";
+    case "ended":
+      return "the connection or the capture ended inside their heads";
+    case "parse-error":
+      return "malformed after the request line";
+  }
+}
+
+/**
+ * Requests seen only in part, said before anything else: how many could not be classified and
+ * why, and how to capture them whole.
+ */
+function formatIncompleteLines(incomplete: IncompleteRequestsSummary, requestsTotal: number, live: boolean): string[] {
+  const lines: string[] = [];
+  if (incomplete.unclassified > 0) {
+    const causes = incompleteCauses
+      .filter((cause) => incomplete.unclassifiedByCause[cause] > 0)
+      .map((cause) => `${incomplete.unclassifiedByCause[cause]}: ${causeText(cause, incomplete.snaplenBytes)}`);
+    lines.push(
+      `WARNING: ${incomplete.unclassified} of ${requestsTotal} IMDS requests could not be classified as IMDSv1 or IMDSv2 ` +
+        `(${causes.join("; ")}). They are counted as neither.`,
+    );
+  }
+  if (incomplete.connectionsWithUnreadRequestBytes > 0) {
+    lines.push(
+      `WARNING: ${incomplete.connectionsWithUnreadRequestBytes} IMDS connection(s) lost request bytes where no request line was visible: whole requests may be missing.`,
+    );
+  }
+  if (incomplete.byCause.snaplen > 0 || (incomplete.connectionsWithUnreadRequestBytes > 0 && incomplete.snaplenBytes !== null)) {
+    lines.push(
+      live
+        ? `  Packets were cut at ${incomplete.snaplenBytes ?? "the snaplen"} bytes: capture with a snaplen that holds whole requests.`
+        : `  Packets were cut at ${incomplete.snaplenBytes ?? "the snaplen"} bytes: recapture without a size limit (tcpdump -s 0, dumpcap -s 0).`,
+    );
+  }
+  const classifiedInPart = incomplete.total - incomplete.unclassified;
+  if (classifiedInPart > 0) {
+    lines.push(
+      `  ${classifiedInPart} request(s) seen in part were still classified from what was seen (token requests by their request line, v2 by a whole token header); their other headers are unknown.`,
+    );
+  }
+  return lines;
 }
 
 /** Capture health: what a reader needs to trust (or not) an empty result. */

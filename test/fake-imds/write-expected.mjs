@@ -6,7 +6,10 @@
  *
  *   node test/fake-imds/write-expected.mjs --log LOG --capture FILE --out FILE
  *     --description TEXT --imds-mode MODE --capture-command TEXT --imds-command TEXT --clients FILE
- *     [--background TEXT] [--expect "SIG SIG*N ..."]
+ *     [--background TEXT] [--expect "SIG SIG*N ..."] [--snaplen BYTES]
+ *
+ * --snaplen: the capture tool cut every frame at BYTES (recorded as `snaplen`): the events are
+ * still what the fake IMDS received; what the analyzer must make of them is test/captures.test.ts's.
  *
  * The clients file holds one line per client run, in order, as "namespace$ command".
  *
@@ -171,6 +174,7 @@ function main() {
       clients: { type: "string" },
       background: { type: "string" },
       expect: { type: "string" },
+      snaplen: { type: "string" },
     },
     strict: true,
   });
@@ -252,6 +256,7 @@ function main() {
     timestampResolution: info.timestampResolution,
     interfaces: info.interfaces,
     frames: info.frames,
+    ...(values.snaplen === undefined ? {} : { snaplen: Number(values.snaplen) }),
     description,
     imdsMode,
     madeWith,

@@ -18,6 +18,7 @@ import { parseArgs } from "node:util";
  * @property {string} timestampResolution
  * @property {{ name: string | null, linkType: string }[]} interfaces
  * @property {number} frames
+ * @property {number} [snaplen]
  * @property {string} description
  * @property {string} imdsMode
  * @property {{ capture: string, fakeImds: string, clients: string[], background: string | null }} madeWith
@@ -52,7 +53,9 @@ by hand, run the script again. It rewrites every capture, every \`NAME.expected.
   (\`FAKEUSERDATA\`) are in the capture files by design; no analyzer output may ever contain them.
 - Every capture is cross-checked by the script: tshark must find exactly as many HTTP requests to
   IMDS (\`http.request && tcp.dstport==80 && (ip.dst==169.254.169.254 || ipv6.dst==fd00:ec2::254)\`,
-  counting every request of a frame) as the fake IMDS logged.
+  counting every request of a frame) as the fake IMDS logged. A capture cut by a small snaplen
+  holds no whole request: there tshark must find as many client data segments to IMDS port 80,
+  each cut at the snaplen, as the fake IMDS logged requests.
 
 ## NAME.expected.json
 \`capture\`, \`format\` (pcap | pcapng), \`linkType\` / \`linkTypeNumber\` (LINKTYPE_ name without the
@@ -65,7 +68,10 @@ serverPort, tokenTtlSeconds, forwardedFor, requestOnConnection}\`. \`kind\` is \
 (PUT /latest/api/token), \`v2\` (a non-empty X-aws-ec2-metadata-token header, by parsed header
 name) or \`v1\`; \`status\` is null when no response was sent; \`tokenTtlSeconds\` is the TTL header of
 a token request as a number (null otherwise); \`requestOnConnection\` counts from 1 per TCP
-connection.
+connection. \`snaplen\` (only in captures made with a small snapshot length) is the length every
+frame was cut at: the events are still what the fake IMDS received, and test/captures.test.ts
+checks that the analyzer reports each as far as the cut part proves (token requests from the
+request line, nothing as v1 or v2) and says the packets were cut at that length.
 
 The expected files come from the fake IMDS's own log, so they hold no \`instanceId\`: the fake
 IMDS always answers \`i-0123456789abcdef0\`, and test/captures.test.ts checks that events carry it
@@ -104,7 +110,7 @@ function main() {
   }
   for (const item of captures) {
     lines.push("", `### ${item.capture}`, "", item.description, "");
-    lines.push(`- Capture: \`${item.madeWith.capture}\``);
+    lines.push(`- Capture: \`${item.madeWith.capture}\`${item.snaplen === undefined ? "" : ` (every frame cut at ${item.snaplen} bytes)`}`);
     lines.push(`- Fake IMDS: \`${item.madeWith.fakeImds}\``);
     lines.push("- Clients, in order:");
     for (const client of item.madeWith.clients) lines.push(`  - \`${client}\``);

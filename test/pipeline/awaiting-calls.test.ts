@@ -20,6 +20,7 @@ function call(frame: number): PendingCall {
     tokenTtlSeconds: null,
     forwardedFor: false,
     requestOnConnection: frame,
+    incomplete: null,
     status: null,
     settled: false,
     emitted: false,

@@ -22,6 +22,7 @@ function call(frame: number, timeMs: number): PendingCall {
     tokenTtlSeconds: null,
     forwardedFor: false,
     requestOnConnection: 1,
+    incomplete: null,
     status: null,
     settled: false,
     emitted: false,

@@ -47,6 +47,7 @@ describe("verdict", () => {
       eventsNotWritten: 0,
       secondsWithoutCapture: 0,
       sourceErrors: [],
+      unclassifiedRequests: { total: 0, byCause: { snaplen: 0, gap: 0, ended: 0, "parse-error": 0 }, snaplenBytes: null, examples: [] },
     });
     expect(report.enforcement).toEqual({
       commands: ["aws ec2 modify-instance-metadata-options --instance-id INSTANCE_ID --http-tokens required"],

@@ -34,6 +34,7 @@ export function event(overrides: Partial<ImdsEvent> = {}): ImdsEvent {
     tokenTtlSeconds: kind === "token-request" ? 21600 : null,
     forwardedFor: false,
     requestOnConnection: 1,
+    incomplete: null,
     ...overrides,
   };
 }

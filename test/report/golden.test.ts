@@ -90,6 +90,17 @@ const expectations: Record<string, (report: ImdsReport) => void> = {
     const boto3 = callerBy(report, (caller) => caller.userAgents[0] === ua.boto3);
     expect([boto3.reason, boto3.v2, boto3.sdk?.name, boto3.sdk?.supportsImdsV2]).toEqual([null, 2, "boto3", true]);
   },
+  "curl-snaplen96-lo.pcap": (report) => {
+    // Cut at 96 bytes: no request is v1 or v2, the token PUTs are known by their request line.
+    expect(report.verdict).toBe("UNKNOWN");
+    expect(report.totals).toEqual({ v1: 0, v2: 0, tokenRequests: 2 });
+    expect(report.callers).toEqual([]);
+    expect(report.capture.unclassifiedRequests).toMatchObject({ total: 6, byCause: { snaplen: 6, gap: 0, ended: 0, "parse-error": 0 }, snaplenBytes: 96 });
+    expect(report.hosts[0]!.unknownCauses[0]).toBe("unclassified-requests");
+    expect(report.verdictReasons[0]).toBe(
+      "6 IMDS requests could not be classified as IMDSv1 or IMDSv2: 6 because packets were cut at 96 bytes by the capture's snaplen (recapture without a size limit: tcpdump -s 0). Any of them may be IMDSv1.",
+    );
+  },
   "curl-v1-v2-lo.pcap": (report) => {
     expect(report.verdict).toBe("NOT_READY");
     const curl = callerBy(report, () => true);
@@ -202,6 +213,31 @@ describe("golden reports of the captures", () => {
     }
     expect(json).toBe(readFileSync(`${base}.report.json`, "utf8"));
     expect(markdown).toBe(readFileSync(`${base}.report.md`, "utf8"));
+  });
+
+  it("says UNKNOWN for a capture cut by the snaplen even when no minimum window is asked for, host and fleet", async () => {
+    const report = await reportOf("curl-snaplen96-lo.pcap", { minimumWindowSeconds: 0 });
+    expect(report.verdict).toBe("UNKNOWN");
+    expect(report.hosts[0]!.unknownCauses).toEqual(["unclassified-requests", "lost-traffic"]);
+    expect(report.verdictReasons[0]).toMatch(/^6 IMDS requests could not be classified as IMDSv1 or IMDSv2: 6 because packets were cut at 96 bytes .*tcpdump -s 0\)\. Any of them may be IMDSv1\.$/);
+    // In a fleet beside a READY host, the fleet is UNKNOWN and names the host.
+    const builder = new ReportBuilder({ minimumWindowSeconds: 0 });
+    for (const captureName of ["awscli1-token-v2-lo.pcap", "curl-snaplen96-lo.pcap"]) {
+      const { summary } = await analyzeCaptures([join(capturesDirectory, captureName)], {
+        onEvent: (event) => { builder.addEvent({ ...event, instanceId: null }, hostFromPath(captureName)); },
+      });
+      builder.addSummary({ ...summary, instanceId: null }, hostFromPath(captureName));
+    }
+    const fleet = builder.build();
+    expect(fleet.hosts.map((host) => [host.host, host.verdict])).toEqual([["curl-snaplen96-lo", "UNKNOWN"], ["awscli1-token-v2-lo", "READY"]]);
+    expect(fleet.verdict).toBe("UNKNOWN");
+    expect(fleet.verdictReasons).toContain("1 of 2 hosts UNKNOWN: curl-snaplen96-lo.");
+    expect(fleet.capture.unclassifiedRequests.total).toBe(6);
+    // Summaries alone (no events) say the same.
+    const fromSummary = new ReportBuilder({ minimumWindowSeconds: 0 });
+    const { summary } = await analyzeCaptures([join(capturesDirectory, "curl-snaplen96-lo.pcap")]);
+    fromSummary.addSummary(summary, "cut");
+    expect(fromSummary.build().hosts[0]!.unknownCauses).toContain("unclassified-requests");
   });
 
   it("says READY for an IMDSv2-only capture when no minimum window is asked for", async () => {

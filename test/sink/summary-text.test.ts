@@ -36,4 +36,45 @@ describe("formatSummaryText", () => {
       "  capabilities kept after start: CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH",
     ]);
   });
+
+  it("says first how many requests could not be classified, why, and how to capture them whole; parse errors by reason", async () => {
+    const { summary } = await analyzeCaptures([join(captures, "curl-v1-v2-lo.pcap")]);
+    const incomplete = {
+      total: 7,
+      unclassified: 6,
+      byCause: { snaplen: 5, gap: 1, ended: 0, "parse-error": 1 },
+      unclassifiedByCause: { snaplen: 4, gap: 1, ended: 0, "parse-error": 1 },
+      snaplenBytes: 96,
+      connectionsWithUnreadRequestBytes: 2,
+    };
+    const lines = formatSummaryText({
+      ...summary,
+      requests: { total: 16, v1: 3, v2: 3, tokenRequests: 4, unclassified: 6 },
+      incompleteRequests: incomplete,
+      httpParseErrors: { requests: { "bad-header": 1 }, responses: { "bad-status-line": 2 } },
+    }).split("\n");
+    expect(lines.slice(0, 4)).toEqual([
+      "WARNING: 6 of 16 IMDS requests could not be classified as IMDSv1 or IMDSv2 (4: packets cut at 96 bytes by the capture's snaplen, so their headers were not captured; 1: bytes of their heads missing from the capture (packets not captured); 1: malformed after the request line). They are counted as neither.",
+      "WARNING: 2 IMDS connection(s) lost request bytes where no request line was visible: whole requests may be missing.",
+      "  Packets were cut at 96 bytes: recapture without a size limit (tcpdump -s 0, dumpcap -s 0).",
+      "  1 request(s) seen in part were still classified from what was seen (token requests by their request line, v2 by a whole token header); their other headers are unknown.",
+    ]);
+    expect(lines).toContain("IMDS requests: 16 (v1: 3, v2: 3, token requests: 4, unclassified: 6)");
+    expect(lines).toContain("HTTP requests that failed to parse: bad-header 1");
+    expect(lines).toContain("HTTP responses that failed to parse: bad-status-line 2");
+    // A live capture cannot be "recaptured with tcpdump".
+    const live = formatSummaryText({ ...summary, incompleteRequests: incomplete, live: { ...liveSummary } }).split("\n");
+    expect(live[2]).toBe("  Packets were cut at 96 bytes: capture with a snaplen that holds whole requests.");
+  });
+
+  it("says nothing of it when every request was seen whole", async () => {
+    const { summary } = await analyzeCaptures([join(captures, "curl-v1-v2-lo.pcap")]);
+    expect(formatSummaryText(summary).split("\n")[0]).toMatch(/^imds-analyzer: 1 file\(s\)/);
+  });
 });
+
+const liveSummary: LiveCaptureSummary = {
+  device: "lo", linkType: 1, filter: "f", startedAt: "2026-11-24T05:00:00.000Z", stoppedAt: "2026-11-24T06:00:00.000Z",
+  durationSeconds: 3600, packetsReceived: 10, packetsDroppedByKernel: 0, packetsDroppedByInterface: 0, framesNotSaved: 0,
+  attribution: { method: "ebpf", fallbackReason: null, connections: 1, attributed: 1, partial: 0, failed: 0 },
+};
