@@ -94,7 +94,7 @@ function formatIncompleteLines(incomplete: IncompleteRequestsSummary, requestsTo
   if (incomplete.byCause.snaplen > 0 || (incomplete.connectionsWithUnreadRequestBytes > 0 && incomplete.snaplenBytes !== null)) {
     lines.push(
       live
-        ? `  Packets were cut at ${incomplete.snaplenBytes ?? "the snaplen"} bytes: capture with a snaplen that holds whole requests.`
+        ? `  Packets were cut at ${incomplete.snaplenBytes ?? "the snaplen"} bytes, all the live capture keeps of a packet: a request head beyond that cannot be classified.`
         : `  Packets were cut at ${incomplete.snaplenBytes ?? "the snaplen"} bytes: recapture without a size limit (tcpdump -s 0, dumpcap -s 0).`,
     );
   }

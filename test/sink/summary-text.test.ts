@@ -64,7 +64,7 @@ describe("formatSummaryText", () => {
     expect(lines).toContain("HTTP responses that failed to parse: bad-status-line 2");
     // A live capture cannot be "recaptured with tcpdump".
     const live = formatSummaryText({ ...summary, incompleteRequests: incomplete, live: { ...liveSummary } }).split("\n");
-    expect(live[2]).toBe("  Packets were cut at 96 bytes: capture with a snaplen that holds whole requests.");
+    expect(live[2]).toBe("  Packets were cut at 96 bytes, all the live capture keeps of a packet: a request head beyond that cannot be classified.");
   });
 
   it("says nothing of it when every request was seen whole", async () => {
