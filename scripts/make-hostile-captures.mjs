@@ -924,6 +924,55 @@ function buildCases() {
   // --- HTTP heads ----------------------------------------------------------------------------
   {
     const capture = new CaptureBuilder();
+    // Connection 1: a v2 GET in three segments, the middle one (User-Agent, Accept) never captured.
+    const lost = new Conversation(capture, { clientPort: 40060 });
+    lost.handshake();
+    const path = "/latest/meta-data/iam/security-credentials/";
+    lost.send(`GET ${path} HTTP/1.1\r\nHost: 169.254.169.254\r\n`);
+    const missing = `User-Agent: ${userAgent}\r\nAccept: */*\r\n`;
+    lost.send(missing);
+    capture.frames.pop();
+    lost.send(`X-aws-ec2-metadata-token: ${token}\r\n\r\n`);
+    lost.close();
+    // Connection 2: a head the capture ends inside (no empty line yet).
+    const ended = new Conversation(capture, { clientPort: 40061 });
+    ended.handshake();
+    const endedPath = "/latest/meta-data/";
+    const last = ended.send(`GET ${endedPath} HTTP/1.1\r\nUser-Agent: ${userAgent}\r\n`);
+    const bytes = pcapFile(capture.frames).bytes;
+    const frames = capture.frames.length;
+    if (last !== frames) throw new Error("the ended head must be the capture's last frame");
+    cases.push({
+      name: "head-gap-and-capture-end",
+      format: "pcap",
+      gzip: false,
+      bytes,
+      description: "connection 1: a v2 GET sent in three segments whose middle one (User-Agent, Accept) was never captured, so its token header arrives after a hole; connection 2: a GET whose head the capture ends inside (request line and User-Agent, no empty line)",
+      outcome: "neither request is dropped or guessed: each is an unclassified event (never v1 nor v2: the token header after the hole cannot be tied to its request), marked incomplete with its cause (gap; ended), with what was seen of it (connection 2's User-Agent). Both are given up when the capture ends, so both carry its last frame; the hole is counted (gaps 1); exit 0",
+      exitCode: 0,
+      error: null,
+      frames,
+      events: [
+        expectedEvent(capture, lost, frames, { kind: "unclassified", path, userAgent: null, status: null, incomplete: incomplete("gap") }),
+        expectedEvent(capture, ended, frames, { kind: "unclassified", path: endedPath, status: null, incomplete: incomplete("ended") }),
+      ],
+      counters: {
+        framesRead: frames,
+        bytesRead: bytes.length,
+        imdsSegments: frames,
+        flowsOpened: 2,
+        flowsClosed: 2,
+        segmentsOutOfOrder: 1,
+        gaps: 1,
+        gapBytes: missing.length,
+        requestsWithoutResponse: 2,
+        requestsIncomplete: 2,
+      },
+      warnings: [],
+    });
+  }
+  {
+    const capture = new CaptureBuilder();
     const conversation = new Conversation(capture, { clientPort: 40040 });
     conversation.handshake();
     const headerCount = 1000;
