@@ -42,7 +42,8 @@ CREATE EXTERNAL TABLE IF NOT EXISTS events (
   `instanceid` string,
   `tokenttlseconds` int,
   `forwardedfor` boolean,
-  `requestonconnection` int
+  `requestonconnection` int,
+  `incomplete` struct<cause: string, snaplen: int, parseerror: string, pathcomplete: boolean>
 )
 PARTITIONED BY (`host` string, `dt` string)
 ROW FORMAT SERDE 'org.openx.data.jsonserde.JsonSerDe'

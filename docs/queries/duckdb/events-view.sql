@@ -31,6 +31,7 @@ FROM read_json(
     'instanceId': 'VARCHAR',
     'tokenTtlSeconds': 'INTEGER',
     'forwardedFor': 'BOOLEAN',
-    'requestOnConnection': 'INTEGER'
+    'requestOnConnection': 'INTEGER',
+    'incomplete': 'STRUCT(cause VARCHAR, snaplen INTEGER, parseError VARCHAR, pathComplete BOOLEAN)'
   }
 );
