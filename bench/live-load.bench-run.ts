@@ -26,10 +26,17 @@
  * BENCH_ANALYZER_CPU_PERCENT=N runs the capture in a cgroup of its own limited to N % of one CPU
  * (cgroup v1 `cpu` controller, cfs_quota_us; removed at the end), and the load table then says
  * how events were attributed (eBPF / /proc / none) and when the backlog was written.
- * BENCH_CLI=PATH runs another build's bundled CLI (the code before a change, say).
+ * BENCH_CLI=PATH runs another build's bundled CLI (the code before a change, say);
+ * BENCH_NODE_ARGS="..." gives the analyzer's node extra options (V8 flags, --prof).
+ *
+ * 3. Memory (BENCH_PHASES=memory; issue 13's "memory and CPU for a service"): RSS idle after start
+ *    (with what it is made of: anonymous, file, the packet ring, BPF maps), after 200 one-shot
+ *    curls one after another, after one-shot curls at 50/s, and the peak with the generator at
+ *    BENCH_MEMORY_RATE (3000) calls/s; CPU ms per call of each step; a heap snapshot at the end
+ *    summarized by constructor (BENCH_HEAP_SNAPSHOT=0: none).
  */
 import { spawnSync } from "node:child_process";
-import { closeSync, mkdirSync, openSync, readFileSync, readSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
 import { expect, it } from "vitest";
@@ -56,6 +63,12 @@ const settings = {
   /** The analyzer's CPU limit in % of one CPU (0: none). */
   analyzerCpuPercent: Number(process.env["BENCH_ANALYZER_CPU_PERCENT"] ?? 0),
   cli: process.env["BENCH_CLI"] ?? cli,
+  /** Calls per second of the memory phase's last step (the issue's "3,000 calls/s"). */
+  memoryRatePerSecond: Number(process.env["BENCH_MEMORY_RATE"] ?? 3000),
+  /** Take a heap snapshot at the end of the memory phase (BENCH_HEAP_SNAPSHOT=0: none). */
+  heapSnapshot: process.env["BENCH_HEAP_SNAPSHOT"] !== "0",
+  /** Extra node options for the analyzer (V8 flags, say), space-separated. */
+  nodeArgs: (process.env["BENCH_NODE_ARGS"] ?? "").split(" ").filter((arg) => arg.length > 0),
   /** IMDS calls per second on each path during the bulk phase: the "little IMDS traffic". */
   trickleRatePerSecond: 20,
   idleSeconds: 3,
@@ -406,10 +419,10 @@ function removeCpuCgroup(directory: string): void {
   console.warn(`could not remove ${directory}`);
 }
 
-async function startCapture(network: TestNetwork, name: string, device: string | null): Promise<RunningCapture> {
+async function startCapture(network: TestNetwork, name: string, device: string | null, extraNodeArgs: readonly string[] = []): Promise<RunningCapture> {
   const eventsPath = join(network.directory, "events.ndjson");
   const summaryPath = join(network.directory, "summary.json");
-  const nodeArgs = settings.cpuProfile ? ["--cpu-prof", `--cpu-prof-dir=${profileDirectory}`, `--cpu-prof-name=${name.replace(/[^a-z0-9-]+/gi, "_")}.cpuprofile`] : [];
+  const nodeArgs = [...settings.nodeArgs, ...extraNodeArgs, ...(settings.cpuProfile ? ["--cpu-prof", `--cpu-prof-dir=${profileDirectory}`, `--cpu-prof-name=${name.replace(/[^a-z0-9-]+/gi, "_")}.cpuprofile`] : [])];
   const spawned = network.spawn("instance", [
     process.execPath, ...nodeArgs, settings.cli, "capture", ...(device === null ? [] : ["-i", device]),
     "--events", eventsPath, "--summary-json", summaryPath, "--duration", "10m",
@@ -690,7 +703,11 @@ interface LoadRunResult {
   readonly catchUpSeconds: number;
   /** From the generator's end until the events file last grew (whether or not all events came). */
   readonly lastEventAfterSeconds: number;
-  readonly attribution: NonNullable<AnalysisSummary["live"]>["attribution"];
+  /** null when the capture had to be killed (no summary). */
+  readonly attribution: NonNullable<AnalysisSummary["live"]>["attribution"] | null;
+  /** SIGINT until exit; and why the stop failed (killed after 180 s), null when it did not. */
+  readonly stopSeconds: number;
+  readonly stopError: string | null;
   readonly eventsWithProcess: number;
   readonly eventsWithGeneratorPid: number;
   readonly eventsAttributionStatus: Record<string, number>;
@@ -700,7 +717,7 @@ interface LoadRunResult {
   readonly backlogBySecond: readonly number[];
   /** Analyzer RSS (VmRSS, MiB) at the end of each second. */
   readonly rssMiBBySecond: readonly number[];
-  readonly diagnostics: AnalysisSummary["diagnostics"]["counters"];
+  readonly diagnostics: AnalysisSummary["diagnostics"]["counters"] | null;
 }
 
 async function measureLoad(scenario: LoadScenario): Promise<LoadRunResult> {
@@ -779,7 +796,19 @@ async function measureLoad(scenario: LoadScenario): Promise<LoadRunResult> {
     // CPU and reads from the start of the load until every event was written (or the wait ended).
     const totalTicks = cpuTicks(pid) - startTicks;
     const totalReads = readSyscalls(pid) - startReads;
-    const { summary, events } = await stopCapture(capture);
+    // A capture that cannot stop (still working through its backlog 180 s later) is killed:
+    // what it wrote is still counted, and the row says so.
+    const stopStartedMs = performance.now();
+    let stopped: { summary: AnalysisSummary; events: ImdsEvent[] } | null = null;
+    let stopError: string | null = null;
+    try {
+      stopped = await stopCapture(capture);
+    } catch (error) {
+      stopError = error instanceof Error ? error.message.split("\n")[0]! : String(error);
+    }
+    const stopSeconds = round((performance.now() - stopStartedMs) / 1000, 1);
+    const events = stopped?.events ?? eventLines(capture.eventsPath);
+    const summary = stopped?.summary ?? null;
 
     let responderCounts: Record<CallKind, number>;
     if (light !== null) {
@@ -793,8 +822,8 @@ async function measureLoad(scenario: LoadScenario): Promise<LoadRunResult> {
         if (kind === "v1" || kind === "v2" || kind === "token-request") responderCounts[kind]++;
       }
     }
-    const live = summary.live;
-    if (live === null) throw new Error("the capture summary has no live section");
+    const live = summary?.live ?? null;
+    if (summary !== null && live === null) throw new Error("the capture summary has no live section");
     const eventCounts = countByKind(events);
     const sameCounts = (a: Record<CallKind, number>, b: Record<CallKind, number>): boolean => callKinds.every((kind) => a[kind] === b[kind]);
     const statusCounts: Record<string, number> = {};
@@ -823,9 +852,11 @@ async function measureLoad(scenario: LoadScenario): Promise<LoadRunResult> {
       events: eventCounts,
       eventsMatchCompleted: sameCounts(eventCounts, load.completed),
       responderMatchesCompleted: sameCounts(responderCounts, load.completed),
-      packetsPastFilter: live.packetsReceived,
-      packetsDroppedByKernel: live.packetsDroppedByKernel,
-      packetsDroppedByInterface: live.packetsDroppedByInterface,
+      packetsPastFilter: live?.packetsReceived ?? Number.NaN,
+      packetsDroppedByKernel: live?.packetsDroppedByKernel ?? Number.NaN,
+      packetsDroppedByInterface: live?.packetsDroppedByInterface ?? Number.NaN,
+      stopSeconds,
+      stopError,
       analyzerCpuPercentMean: round((loadTicks / clockTicksPerSecond / loadSeconds) * 100, 1),
       analyzerCpuPercentMax: Math.max(0, ...bySecond),
       analyzerCpuPercentBySecond: bySecond,
@@ -836,16 +867,219 @@ async function measureLoad(scenario: LoadScenario): Promise<LoadRunResult> {
       generatorCpuPercent: round((load.cpuSeconds / loadSeconds) * 100, 1),
       catchUpSeconds: round((caughtUpMs - generatorEndMs) / 1000, 2),
       lastEventAfterSeconds: round((Math.max(lastProgressMs, generatorEndMs) - generatorEndMs) / 1000, 2),
-      attribution: live.attribution,
+      attribution: live?.attribution ?? null,
       eventsWithProcess: withProcess,
       eventsWithGeneratorPid: withGeneratorPid,
       eventsAttributionStatus: statusCounts,
       eventsAttributionMethod: methodCounts,
       backlogBySecond,
       rssMiBBySecond,
-      diagnostics: summary.diagnostics.counters,
+      diagnostics: summary?.diagnostics.counters ?? null,
     };
   });
+}
+
+// ------------------------------------------------------------------------------------------------
+// Phase 3: memory and CPU of a service (issue 13): idle, after 200 one-shot callers, 50 one-shot
+// callers per second, and the generator at BENCH_MEMORY_RATE; then a heap snapshot.
+// ------------------------------------------------------------------------------------------------
+
+interface MemoryStep {
+  readonly step: string;
+  readonly calls: number;
+  readonly seconds: number;
+  readonly callsPerSecond: number;
+  readonly cpuMsPerCall: number;
+  readonly readSyscallsPerCall: number;
+  readonly rssMiB: number;
+  readonly peakRssMiB: number;
+}
+
+interface MemoryResult {
+  readonly loadAverageBefore: string;
+  readonly loadAverageAfter: string;
+  readonly nodeArgs: readonly string[];
+  readonly idleRssMiB: number;
+  /** What the resident set is made of at idle: anonymous (heap, stacks, malloc), file (code), rings. */
+  readonly idle: RssParts;
+  readonly steps: readonly MemoryStep[];
+  readonly end: RssParts;
+  readonly peakRssMiB: number;
+  readonly events: number;
+  readonly callsMade: number;
+  readonly eventsByMethod: Record<string, number>;
+  /** Largest holders in a heap snapshot taken at the end (self size by constructor). */
+  readonly heapSnapshot: { readonly totalMiB: number; readonly top: readonly { readonly name: string; readonly count: number; readonly selfMiB: number }[] } | null;
+}
+
+interface RssParts {
+  readonly rssMiB: number;
+  readonly anonMiB: number;
+  readonly fileMiB: number;
+  /** Resident pages of the libpcap packet ring (mapped from the capture socket). */
+  readonly packetRingMiB: number;
+  /** Resident pages of BPF maps (the eBPF ring buffer). */
+  readonly bpfMapsMiB: number;
+}
+
+function rssParts(pid: number): RssParts {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const field = (name: string): number => Math.round(Number(new RegExp(`^${name}:\\s+(\\d+) kB$`, "m").exec(status)?.[1] ?? Number.NaN) / 102.4) / 10;
+  let packetRingKiB = 0;
+  let bpfKiB = 0;
+  let mapping = "";
+  for (const line of readFileSync(`/proc/${pid}/smaps`, "utf8").split("\n")) {
+    if (/^[0-9a-f]+-[0-9a-f]+ /.test(line)) mapping = line.split(/\s+/).slice(5).join(" ");
+    const rss = /^Rss:\s+(\d+) kB$/.exec(line);
+    if (rss === null) continue;
+    if (mapping.startsWith("socket:")) packetRingKiB += Number(rss[1]);
+    else if (mapping.includes("bpf")) bpfKiB += Number(rss[1]);
+  }
+  return {
+    rssMiB: field("VmRSS"),
+    anonMiB: field("RssAnon"),
+    fileMiB: field("RssFile"),
+    packetRingMiB: Math.round(packetRingKiB / 102.4) / 10,
+    bpfMapsMiB: Math.round(bpfKiB / 102.4) / 10,
+  };
+}
+
+/** Self size by constructor (node name) of a V8 heap snapshot, the largest first. */
+function summarizeHeapSnapshot(path: string): NonNullable<MemoryResult["heapSnapshot"]> {
+  const snapshot = JSON.parse(readFileSync(path, "utf8")) as {
+    snapshot: { meta: { node_fields: string[]; node_types: [string[]] } };
+    nodes: number[];
+    strings: string[];
+  };
+  const fields = snapshot.snapshot.meta.node_fields;
+  const stride = fields.length;
+  const typeIndex = fields.indexOf("type");
+  const nameIndex = fields.indexOf("name");
+  const sizeIndex = fields.indexOf("self_size");
+  const types = snapshot.snapshot.meta.node_types[0];
+  const byName = new Map<string, { count: number; bytes: number }>();
+  let total = 0;
+  for (let base = 0; base < snapshot.nodes.length; base += stride) {
+    const type = types[snapshot.nodes[base + typeIndex]!] ?? "?";
+    const rawName = type === "object" || type === "closure" || type === "native" ? snapshot.strings[snapshot.nodes[base + nameIndex]!] ?? "?" : "";
+    const name = `${type}${rawName === "" ? "" : ` ${rawName.slice(0, 60)}`}`;
+    const bytes = snapshot.nodes[base + sizeIndex]!;
+    total += bytes;
+    const entry = byName.get(name) ?? { count: 0, bytes: 0 };
+    entry.count++;
+    entry.bytes += bytes;
+    byName.set(name, entry);
+  }
+  const top = [...byName].sort((a, b) => b[1].bytes - a[1].bytes).slice(0, 15).map(([name, entry]) => ({ name, count: entry.count, selfMiB: round(entry.bytes / 2 ** 20, 2) }));
+  return { totalMiB: round(total / 2 ** 20, 1), top };
+}
+
+/** A shell loop in the instance namespace: `count` one-shot curls, one every `gapSeconds` (0: one after another). */
+function oneShotCallers(network: TestNetwork, count: number, gapSeconds: number): Spawned {
+  const curl = "curl -s -o /dev/null -m 5 http://169.254.169.254/latest/meta-data/instance-id";
+  const loop = gapSeconds > 0
+    ? `i=0; while [ $i -lt ${String(count)} ]; do ${curl} & sleep ${String(gapSeconds)}; i=$((i+1)); done; wait`
+    : `i=0; while [ $i -lt ${String(count)} ]; do ${curl}; i=$((i+1)); done`;
+  return network.spawn("instance", ["sh", "-c", loop]);
+}
+
+async function measureMemory(): Promise<MemoryResult> {
+  return withNetwork(async (network) => {
+    const scripts = writeScripts(network);
+    await network.run("instance", ["sysctl", "-q", "-w", "net.ipv4.ip_local_port_range=1024 65535"]);
+    const light = network.spawn("instance", [process.execPath, scripts.lightImds]);
+    await waitForLine(light, "ready", 10_000);
+    const loadAverageBefore = loadAverage();
+    const snapshotDirectory = join(network.directory, "heap");
+    mkdirSync(snapshotDirectory);
+    const capture = await startCapture(network, "memory", null, ["--heapsnapshot-signal=SIGUSR2", `--diagnostic-dir=${snapshotDirectory}`]);
+    const pid = capture.spawned.pid;
+    await sleep(settings.idleSeconds * 1000);
+    const idle = rssParts(pid);
+    const steps: MemoryStep[] = [];
+    let callsMade = 0;
+    const step = async (name: string, run: () => Promise<number>): Promise<void> => {
+      const ticks = cpuTicks(pid);
+      const reads = readSyscalls(pid);
+      const startedMs = performance.now();
+      const calls = await run();
+      // Until the events are out: the work of a call is done when its event is written.
+      const counter = new LineCounter(capture.eventsPath);
+      for (let poll = 0; poll < 300 && counter.update() < callsMade + calls; poll++) await sleep(100);
+      callsMade += calls;
+      const seconds = (performance.now() - startedMs) / 1000;
+      steps.push({
+        step: name,
+        calls,
+        seconds: round(seconds, 1),
+        callsPerSecond: Math.round(calls / seconds),
+        cpuMsPerCall: round((((cpuTicks(pid) - ticks) / clockTicksPerSecond) * 1000) / Math.max(calls, 1), 3),
+        readSyscallsPerCall: round((readSyscalls(pid) - reads) / Math.max(calls, 1), 1),
+        rssMiB: rssMiB(pid),
+        peakRssMiB: peakRssMiB(pid),
+      });
+    };
+    await step("200 one-shot curls, one after another", async () => {
+      await finishWithin(oneShotCallers(network, 200, 0), 120_000);
+      return 200;
+    });
+    await step("one-shot curls at 50/s for 10 s", async () => {
+      await finishWithin(oneShotCallers(network, 500, 0.02), 120_000);
+      return 500;
+    });
+    await step(`generator at ${String(settings.memoryRatePerSecond)}/s for ${String(settings.imdsSeconds)} s (one process, new connection per call)`, async () => {
+      const generator = startLoad(network, "instance", scripts.load, {
+        host: "169.254.169.254", port: 80, rate: settings.memoryRatePerSecond, seconds: settings.imdsSeconds, concurrency: settings.imdsConcurrency, requestTimeoutMs: 10_000,
+      });
+      const result = await finishWithin(generator, (settings.imdsSeconds * 3 + 90) * 1000);
+      return (lastJsonLine(result.stdout, "load generator") as LoadResult).completedTotal;
+    });
+    const end = rssParts(pid);
+    const peak = peakRssMiB(pid);
+    let heapSnapshot: MemoryResult["heapSnapshot"] = null;
+    if (settings.heapSnapshot) {
+      capture.spawned.child.kill("SIGUSR2");
+      for (let poll = 0; poll < 600; poll++) {
+        await sleep(100);
+        const written = readdirSync(snapshotDirectory).find((file) => file.endsWith(".heapsnapshot"));
+        // Written whole when the process answers again: a second signal-free check of its size.
+        if (written !== undefined) {
+          const path = join(snapshotDirectory, written);
+          const size = statSync(path).size;
+          await sleep(1000);
+          if (statSync(path).size === size && size > 0) {
+            heapSnapshot = summarizeHeapSnapshot(path);
+            break;
+          }
+        }
+      }
+    }
+    const { events } = await stopCapture(capture);
+    light.child.kill("SIGTERM");
+    await finishWithin(light, 10_000);
+    const eventsByMethod: Record<string, number> = {};
+    for (const event of events) {
+      const method = event.attribution?.method ?? "none";
+      eventsByMethod[method] = (eventsByMethod[method] ?? 0) + 1;
+    }
+    return {
+      loadAverageBefore, loadAverageAfter: loadAverage(), nodeArgs: settings.nodeArgs, idleRssMiB: idle.rssMiB, idle, steps, end, peakRssMiB: peak,
+      events: events.length, callsMade, eventsByMethod, heapSnapshot,
+    };
+  });
+}
+
+function memoryTable(result: MemoryResult): string {
+  const parts = (p: RssParts): string => `${String(p.rssMiB)} (anon ${String(p.anonMiB)}, file ${String(p.fileMiB)}, packet ring ${String(p.packetRingMiB)}, BPF maps ${String(p.bpfMapsMiB)})`;
+  return [
+    `idle RSS MiB: ${parts(result.idle)}`,
+    markdownTable(
+      ["step", "calls", "calls/s", "CPU ms/call", "read syscalls/call", "RSS MiB after", "peak RSS MiB so far"],
+      result.steps.map((step) => [step.step, step.calls, step.callsPerSecond, step.cpuMsPerCall, step.readSyscallsPerCall, step.rssMiB, step.peakRssMiB]),
+    ),
+    `end RSS MiB: ${parts(result.end)}; peak ${String(result.peakRssMiB)}; events ${String(result.events)} for ${String(result.callsMade)} calls, by method ${JSON.stringify(result.eventsByMethod)}`,
+    result.heapSnapshot === null ? "" : `heap snapshot at the end: ${String(result.heapSnapshot.totalMiB)} MiB\n${markdownTable(["holder", "count", "self MiB"], result.heapSnapshot.top.map((entry) => [entry.name, entry.count, entry.selfMiB]))}`,
+  ].join("\n");
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -886,7 +1120,7 @@ function bulkTable(results: readonly BulkResult[]): string {
 
 function loadTable(results: readonly LoadRunResult[]): string {
   return markdownTable(
-    ["scenario", "load avg before", "target/s", "achieved/s", "completed v1/token/v2", "failed", "events v1/token/v2", "events = completed", "drops kernel/if", "analyzer CPU % mean (max 1 s)", "analyzer CPU ms/call", "read syscalls/call", "peak RSS MiB", "responder CPU %", "generator CPU %", "attributed to generator pid", "events by method eBPF/proc/none", "max backlog", "last event s after last call"],
+    ["scenario", "load avg before", "target/s", "achieved/s", "completed v1/token/v2", "failed", "events v1/token/v2", "events = completed", "drops kernel/if", "analyzer CPU % mean (max 1 s)", "analyzer CPU ms/call", "read syscalls/call", "peak RSS MiB", "responder CPU %", "generator CPU %", "attributed to generator pid", "events by method eBPF/proc/none", "max backlog", "last event s after last call", "stop s"],
     results.map((result) => [
       result.scenario, result.loadAverageBefore, result.targetPerSecond, result.achievedPerSecond, kinds(result.generator.completed), result.generator.failedTotal,
       kinds(result.events), result.eventsMatchCompleted ? "yes" : "NO", `${String(result.packetsDroppedByKernel)}/${String(result.packetsDroppedByInterface)}`,
@@ -894,6 +1128,7 @@ function loadTable(results: readonly LoadRunResult[]): string {
       percent(result.eventsWithGeneratorPid, result.generator.completedTotal),
       `${String(result.eventsAttributionMethod["ebpf"] ?? 0)}/${String(result.eventsAttributionMethod["proc"] ?? 0)}/${String(result.eventsAttributionMethod["none"] ?? 0)}`,
       Math.max(0, ...result.backlogBySecond), result.lastEventAfterSeconds,
+      result.stopError === null ? result.stopSeconds : `${String(result.stopSeconds)} (killed)`,
     ]),
   );
 }
@@ -904,6 +1139,7 @@ it("live capture under bulk traffic and IMDS load", async () => {
   if (settings.cpuProfile) mkdirSync(profileDirectory, { recursive: true });
   const bulk: BulkResult[] = [];
   const load: LoadRunResult[] = [];
+  let memory: MemoryResult | null = null;
   if (settings.phases.includes("bulk")) {
     for (const scenario of bulkScenarios.filter((candidate) => candidate.name.includes(settings.only))) bulk.push(await measureBulk(scenario));
     console.log(`\nBulk non-IMDS traffic (two ${String(settings.bulkSeconds)} s windows per row: bulk only / bulk + IMDS trickle of ${String(settings.trickleRatePerSecond)}/s per path):\n${bulkTable(bulk)}`);
@@ -913,6 +1149,10 @@ it("live capture under bulk traffic and IMDS load", async () => {
     const limit = settings.analyzerCpuPercent > 0 ? `, analyzer limited to ${String(settings.analyzerCpuPercent)} % of one CPU` : "";
     console.log(`\nIMDS load (${String(settings.imdsRatePerSecond)}/s for ${String(settings.imdsSeconds)} s, new connection per call, concurrency ${String(settings.imdsConcurrency)}${limit}; CLI ${settings.cli}):\n${loadTable(load)}`);
     for (const result of load) console.log(`${result.scenario}: backlog by second ${result.backlogBySecond.join(" ")}; RSS MiB by second ${result.rssMiBBySecond.join(" ")}; load average after ${loadAverage()}`);
+  }
+  if (settings.phases.includes("memory")) {
+    memory = await measureMemory();
+    console.log(`\nMemory and CPU (node options: ${settings.nodeArgs.join(" ") || "none"}; load average ${memory.loadAverageBefore} before, ${memory.loadAverageAfter} after):\n${memoryTable(memory)}`);
   }
   mkdirSync(outDirectory, { recursive: true });
   writeFileSync(
@@ -924,12 +1164,14 @@ it("live capture under bulk traffic and IMDS load", async () => {
       settings,
       bulk,
       load,
+      memory,
     }, null, 2) + "\n",
   );
   for (const result of bulk) {
     expect(result.imdsEvents, `${result.scenario}: IMDS events`).toBe(result.imdsCallsCompleted);
     expect(result.packetsDroppedByKernel + result.packetsDroppedByInterface, `${result.scenario}: drops`).toBe(0);
   }
+  if (memory !== null) expect(memory.events, "memory phase: events").toBe(memory.callsMade);
   for (const result of load) {
     expect(result.events, `${result.scenario}: events by kind`).toEqual(result.generator.completed);
     expect(result.packetsDroppedByKernel + result.packetsDroppedByInterface, `${result.scenario}: drops`).toBe(0);

@@ -293,16 +293,27 @@ export class Attributor {
    * (and a clean stop, which waits for them) would fall seconds behind.
    */
   private identityOfRecord(record: ConnectRecord): Promise<ProcessIdentity | AttributionFailure> {
+    // Without the kernel's start time nothing proves a reused read is of the same process.
+    if (record.startTimeTicks === null) return readProcessIdentity(record.pid, this.identityOptions());
+    return this.recentIdentityOf(record.pid, record.startTimeTicks);
+  }
+
+  /**
+   * The identity of a pid read within `identityReuseMs`, else a new read. With the kernel's start
+   * time the read must find that very process; without it (the parent of an exited caller: many
+   * one-shot callers of one script share it, and each read it again when the analyzer was behind)
+   * whatever holds the pid now, as a fresh read would.
+   */
+  private recentIdentityOf(pid: number, startTimeTicks: number | null): Promise<ProcessIdentity | AttributionFailure> {
     const options = {
       ...this.identityOptions(),
-      ...(record.startTimeTicks === null ? {} : { expectedStartTimeTicks: record.startTimeTicks }),
+      ...(startTimeTicks === null ? {} : { expectedStartTimeTicks: startTimeTicks }),
     };
-    if (record.startTimeTicks === null) return readProcessIdentity(record.pid, options);
-    const key = `${record.pid}:${record.startTimeTicks}`;
+    const key = `${pid}:${startTimeTicks ?? "any"}`;
     const nowMs = Date.now();
     const recent = this.recentIdentities.get(key);
     if (recent !== undefined && nowMs - recent.readAtMs <= identityReuseMs) return recent.identity;
-    const identity = readProcessIdentity(record.pid, options);
+    const identity = readProcessIdentity(pid, options);
     this.recentIdentities.set(key, { identity, readAtMs: nowMs });
     return identity;
   }
@@ -310,7 +321,7 @@ export class Attributor {
   /** The parent chain of an exited process: its parent (from the kernel) usually still lives. */
   private async parentsOf(record: ConnectRecord): Promise<ParentProcess[]> {
     if (record.parentPid === null) return [];
-    const parent = await readProcessIdentity(record.parentPid, this.identityOptions());
+    const parent = await this.recentIdentityOf(record.parentPid, null);
     if (!isIdentity(parent)) return [{ pid: record.parentPid, comm: record.parentComm ?? "", cmdline: [] }];
     return [{ pid: parent.pid, comm: parent.comm, cmdline: parent.cmdline }, ...parent.parents];
   }

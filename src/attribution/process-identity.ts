@@ -20,6 +20,7 @@ import {
   type ProcStat,
 } from "./procfs-process-files.js";
 import { failureFromProcessError, maxSmallProcFileBytes, readBoundedText } from "./procfs-read.js";
+import { RecencyMap } from "./recency-map.js";
 import { redactArgv } from "./redact.js";
 import { attributionFailure, type AttributionFailure, type ParentProcess, type ProcessIdentity } from "./types.js";
 import { lookupUserName } from "./user-names.js";
@@ -142,19 +143,40 @@ async function readRedactedCmdline(processDir: string): Promise<string[] | null>
  */
 async function readParents(procRoot: string, child: ProcStat): Promise<ParentProcess[]> {
   const parents: ParentProcess[] = [];
+  /** Cache keys of the entries read here (index i: the chain from parents[i] up). */
+  const readKeys: string[] = [];
   let ppid = child.ppid;
   let childStartTicks = child.startTimeTicks;
   while (ppid > 0 && parents.length < maxParentDepth) {
     const parentDir = join(procRoot, String(ppid));
     const stat = await readStat(parentDir);
     if (!isProcStat(stat) || stat.startTimeTicks > childStartTicks) break;
+    const key = `${procRoot}|${ppid}:${stat.startTimeTicks}`;
+    const known = recentAncestorChains.get(key);
+    if (known !== undefined && Date.now() - known.readAtMs <= ancestorChainReuseMs) {
+      parents.push(...known.chain.slice(0, maxParentDepth - parents.length));
+      break;
+    }
     parents.push({ pid: ppid, comm: stat.comm, cmdline: (await readRedactedCmdline(parentDir)) ?? [] });
+    readKeys.push(key);
     if (ppid === 1) break;
     childStartTicks = stat.startTimeTicks;
     ppid = stat.ppid;
   }
+  const readAtMs = Date.now();
+  readKeys.forEach((key, index) => { recentAncestorChains.set(key, { chain: parents.slice(index), readAtMs }); });
   return parents;
 }
+
+/**
+ * Ancestor chains read in the last moment, by proc root, pid and start time: the one-shot
+ * callers of one script or service share their parents, and reading every ancestor's stat and
+ * command line again for each caller made a call from a new process cost many times one from
+ * a process already known (issue 13). The parent's own stat is always read (it proves the pid
+ * is still that process); what lies above it is reused for `ancestorChainReuseMs`.
+ */
+const recentAncestorChains = new RecencyMap<string, { readonly chain: readonly ParentProcess[]; readonly readAtMs: number }>(1024);
+const ancestorChainReuseMs = 1000;
 
 const bootTimeByProcRoot = new Map<string, number>();
 

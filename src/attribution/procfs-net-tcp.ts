@@ -49,36 +49,42 @@ function isAddressHex(text: string): boolean {
   return /^(?:[0-9A-F]{8}|[0-9A-F]{32}):[0-9A-F]{4}$/.test(text);
 }
 
+export interface SocketTableIndex {
+  /** By `socketKey(local, remote)`; a live socket (inode != 0) wins over a TIME_WAIT entry. */
+  readonly sockets: ReadonlyMap<string, ProcNetTcpEntry>;
+  readonly linesRead: number;
+  readonly hitLineLimit: boolean;
+}
+
+export function socketKey(localHex: string, remoteHex: string): string {
+  return `${localHex} ${remoteHex}`;
+}
+
 /**
- * Finds the socket with this exact local and remote address in a table's text, reading at most
- * `maxLines` lines. A live socket (inode != 0) wins over a TIME_WAIT entry with the same tuple
- * (tcp_tw_reuse lets both exist). Returns null when absent.
+ * Every socket of a table's text by its local and remote address, reading at most `maxLines`
+ * lines, in one pass: a table is read once and then serves every call looked up in it (a
+ * search per call, scanning back from each line, cost the square of the table's size, and a
+ * namespace full of TIME_WAIT entries after a burst made the fallback stall the capture).
+ * A live socket wins over a TIME_WAIT entry with the same tuple (tcp_tw_reuse lets both exist).
  */
-export function findSocketInTable(
-  tableText: string,
-  localHex: string,
-  remoteHex: string,
-  maxLines: number,
-): { readonly entry: ProcNetTcpEntry | null; readonly linesRead: number; readonly hitLineLimit: boolean } {
-  let found: ProcNetTcpEntry | null = null;
+export function indexSocketTable(tableText: string, maxLines: number): SocketTableIndex {
+  const sockets = new Map<string, ProcNetTcpEntry>();
   let linesRead = 0;
   let start = 0;
   while (start < tableText.length) {
-    if (linesRead >= maxLines) return { entry: found, linesRead, hitLineLimit: true };
+    if (linesRead >= maxLines) return { sockets, linesRead, hitLineLimit: true };
     let end = tableText.indexOf("\n", start);
     if (end < 0) end = tableText.length;
     linesRead++;
-    // Cheap pre-filter before splitting: the local address must appear in the line.
-    if (tableText.lastIndexOf(localHex, end) >= start) {
-      const entry = parseProcNetTcpLine(tableText.slice(start, end));
-      if (entry !== null && entry.localHex === localHex && entry.remoteHex === remoteHex) {
-        if (entry.inode !== 0) return { entry, linesRead, hitLineLimit: false };
-        found ??= entry;
-      }
+    const entry = parseProcNetTcpLine(tableText.slice(start, end));
+    if (entry !== null) {
+      const key = socketKey(entry.localHex, entry.remoteHex);
+      const known = sockets.get(key);
+      if (known === undefined || known.inode === 0) sockets.set(key, entry);
     }
     start = end + 1;
   }
-  return { entry: found, linesRead, hitLineLimit: false };
+  return { sockets, linesRead, hitLineLimit: false };
 }
 
 /** Kernel "ADDR:PORT" hex for an address (4 or 16 bytes) and port. */

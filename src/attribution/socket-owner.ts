@@ -13,7 +13,8 @@
  */
 import { readdir, readlink } from "node:fs/promises";
 import { join } from "node:path";
-import { findSocketInTable, encodeProcNetAddress, ipv4MappedBytes, parseIpv4Text, parseIpv6Text } from "./procfs-net-tcp.js";
+import { encodeProcNetAddress, indexSocketTable, ipv4MappedBytes, parseIpv4Text, parseIpv6Text, socketKey } from "./procfs-net-tcp.js";
+import type { ProcNetTcpEntry } from "./procfs-net-tcp.js";
 import { parseProcStat } from "./procfs-process-files.js";
 import {
   errnoCode,
@@ -66,6 +67,9 @@ interface TableHit {
   readonly inode: number;
   readonly netnsInode: number;
 }
+
+/** One namespace's tables ("tcp", "tcp6"), each indexed by socketKey. */
+type NamespaceTables = ReadonlyMap<string, ReadonlyMap<string, ProcNetTcpEntry>>;
 
 /** A find() call waiting for the next lookup. */
 interface PendingCall {
@@ -208,7 +212,7 @@ export class SocketOwnerFinder {
   private async searchTables(map: NamespaceMap, keysOfCalls: readonly (readonly TableKey[])[]): Promise<(TableHit | null)[]> {
     const namespaces = [...map.pidsByNamespace.keys()].sort((a, b) => (a === map.ownNamespace ? -1 : b === map.ownNamespace ? 1 : a - b));
     const tableNames = new Set(keysOfCalls.flatMap((keys) => keys.map((key) => key.table)));
-    const tablesByNamespace = new Array<ReadonlyMap<string, string> | null>(namespaces.length).fill(null);
+    const tablesByNamespace = new Array<NamespaceTables | null>(namespaces.length).fill(null);
     await forEachWithConcurrency(namespaces, namespacesSearchedAtOnce, async (netnsInode, index) => {
       const pids = map.pidsByNamespace.get(netnsInode)!;
       for (const representative of pids.slice(0, maxRepresentativesTried)) {
@@ -228,7 +232,7 @@ export class SocketOwnerFinder {
       for (let index = 0; index < namespaces.length; index++) {
         const tables = tablesByNamespace[index];
         if (tables === null || tables === undefined) continue;
-        const inode = findInTables(tables, keys, this.maxTableLines);
+        const inode = findInTables(tables, keys);
         if (inode === 0) closed ??= { inode, netnsInode: namespaces[index]! };
         else if (inode !== null) return { inode, netnsInode: namespaces[index]! };
       }
@@ -236,8 +240,8 @@ export class SocketOwnerFinder {
     });
   }
 
-  /** One namespace's tables by name; null if unreadable (the representative is gone). */
-  private async readTables(netDir: string, tableNames: ReadonlySet<string>): Promise<ReadonlyMap<string, string> | null> {
+  /** One namespace's tables by name, indexed; null if unreadable (the representative is gone). */
+  private async readTables(netDir: string, tableNames: ReadonlySet<string>): Promise<NamespaceTables | null> {
     this.stats.namespaceTableReads++;
     const names = [...tableNames];
     // Each table read costs ~3-5 ms of kernel hash walking even when nearly empty: in parallel.
@@ -248,11 +252,11 @@ export class SocketOwnerFinder {
         ),
       ),
     );
-    const tables = new Map<string, string>();
+    const tables = new Map<string, ReadonlyMap<string, ProcNetTcpEntry>>();
     for (let index = 0; index < names.length; index++) {
       const text = texts[index];
       if (text === null || text === undefined) return null;
-      tables.set(names[index]!, text);
+      tables.set(names[index]!, indexSocketTable(text, this.maxTableLines).sockets);
     }
     return tables;
   }
@@ -384,11 +388,11 @@ export async function confirmSocketOwner(
 }
 
 /** A call's socket in one namespace's tables: its inode, 0 for TIME_WAIT only, null if absent. */
-function findInTables(tables: ReadonlyMap<string, string>, keys: readonly TableKey[], maxLines: number): number | null {
+function findInTables(tables: NamespaceTables, keys: readonly TableKey[]): number | null {
   let found: number | null = null;
   for (const key of keys) {
-    const { entry } = findSocketInTable(tables.get(key.table) ?? "", key.localHex, key.remoteHex, maxLines);
-    if (entry !== null) {
+    const entry = tables.get(key.table)?.get(socketKey(key.localHex, key.remoteHex));
+    if (entry !== undefined) {
       if (entry.inode !== 0) return entry.inode;
       found = 0;
     }

@@ -141,3 +141,24 @@ describe("Attributor when the kernel record comes after the event", () => {
     attributor.close();
   });
 });
+
+describe("Attributor cost per call for callers that exited (an analyzer behind its records)", () => {
+  it("reads the shared parent of exited one-shot callers once, not once per caller", async () => {
+    await fake.addProcess({ pid: 300, ppid: 1, comm: "sh", cmdline: ["sh", "loop.sh"] });
+    const attributor = new Attributor({ method: "ebpf", procRoot: fake.procRoot, etcRoot: fake.etcRoot, waitForKernelMs: 5000 });
+    const exitedCaller = (pid: number, clientPort: number): ReturnType<typeof recordOf> =>
+      recordOf(clientPort, { pid, tid: pid, parentPid: 300, parentComm: "sh", exePath: null, cgroupPath: null, procSnapshot: "exited" });
+    attributor.onConnectRecords([exitedCaller(5001, 42001)]);
+    const first = await attributor.attribute(event({ clientIp: "10.0.0.10", clientPort: 42001, serverIp: "169.254.169.254", serverPort: 80 }));
+    // The parent's command line changes on disk: a second caller of the same parent, within the
+    // reuse window, is answered from the first read (a fresh read would show the change).
+    await fake.removeProcess(300);
+    await fake.addProcess({ pid: 300, ppid: 1, comm: "sh", cmdline: ["sh", "changed.sh"] });
+    attributor.onConnectRecords([exitedCaller(5002, 42002)]);
+    const second = await attributor.attribute(event({ clientIp: "10.0.0.10", clientPort: 42002, serverIp: "169.254.169.254", serverPort: 80 }));
+    expect(first.process?.parents[0]).toMatchObject({ pid: 300, cmdline: ["sh", "loop.sh"] });
+    expect(second.process?.parents[0]).toMatchObject({ pid: 300, cmdline: ["sh", "loop.sh"] });
+    expect([first.process?.pid, second.process?.pid]).toEqual([5001, 5002]);
+    attributor.close();
+  });
+});

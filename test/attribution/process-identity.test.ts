@@ -231,3 +231,33 @@ describe("permission errors", () => {
     expect(await readProcessIdentity(1.5, options)).toMatchObject({ reason: "error" });
   });
 });
+
+describe("readProcessIdentity's ancestor chains", () => {
+  it("reuses the chain above a parent read a moment ago: one stat per new caller, not every ancestor's files", async () => {
+    await fake.addProcess({ pid: 200, ppid: 1, comm: "cron", cmdline: ["cron", "-f"], startTimeTicks: 20 });
+    await fake.addProcess({ pid: 300, ppid: 200, comm: "sh", cmdline: ["sh", "job.sh"], startTimeTicks: 30 });
+    await fake.addProcess({ pid: 401, ppid: 300, comm: "curl", startTimeTicks: 40 });
+    await fake.addProcess({ pid: 402, ppid: 300, comm: "curl", startTimeTicks: 41 });
+    const first = await readProcessIdentity(401, { procRoot: fake.procRoot, etcRoot: fake.etcRoot });
+    // A grandparent's command line changes on disk; the next caller of the same parent shares
+    // the chain read for the first (a fresh read of every ancestor would show the change).
+    await fake.removeProcess(200);
+    await fake.addProcess({ pid: 200, ppid: 1, comm: "cron", cmdline: ["cron", "changed"], startTimeTicks: 20 });
+    const second = await readProcessIdentity(402, { procRoot: fake.procRoot, etcRoot: fake.etcRoot });
+    const chain = (identity: Awaited<ReturnType<typeof readProcessIdentity>>): unknown => ("parents" in identity ? identity.parents.map((parent) => [parent.pid, parent.cmdline.join(" ")]) : identity);
+    expect(chain(first)).toEqual([[300, "sh job.sh"], [200, "cron -f"], [1, "/sbin/init splash"]]);
+    expect(chain(second)).toEqual([[300, "sh job.sh"], [200, "cron -f"], [1, "/sbin/init splash"]]);
+  });
+
+  it("does not reuse the chain of a parent whose pid now names another process (its start time differs)", async () => {
+    await fake.addProcess({ pid: 300, ppid: 1, comm: "sh", cmdline: ["sh", "old.sh"], startTimeTicks: 30 });
+    await fake.addProcess({ pid: 401, ppid: 300, comm: "curl", startTimeTicks: 40 });
+    await readProcessIdentity(401, { procRoot: fake.procRoot, etcRoot: fake.etcRoot });
+    await fake.removeProcess(300);
+    await fake.addProcess({ pid: 300, ppid: 1, comm: "sh", cmdline: ["sh", "new.sh"], startTimeTicks: 50 });
+    await fake.addProcess({ pid: 402, ppid: 300, comm: "curl", startTimeTicks: 60 });
+    const identity = await readProcessIdentity(402, { procRoot: fake.procRoot, etcRoot: fake.etcRoot });
+    expect("parents" in identity ? identity.parents[0]?.cmdline : identity).toEqual(["sh", "new.sh"]);
+  });
+});
+

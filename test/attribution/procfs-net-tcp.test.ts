@@ -2,7 +2,8 @@ import { describe, expect, it } from "vitest";
 import {
   decodeProcNetAddress,
   encodeProcNetAddress,
-  findSocketInTable,
+  indexSocketTable,
+  socketKey,
   ipv4MappedBytes,
   parseIpv4Text,
   parseIpv6Text,
@@ -128,34 +129,34 @@ describe("address text parsers", () => {
   );
 });
 
-describe("findSocketInTable", () => {
+describe("indexSocketTable", () => {
   const tcpText = [tcpTableHeader, ...realTcpLines].join("\n") + "\n";
   const tcp6Text = [tcp6TableHeader, ...realTcp6Lines].join("\n") + "\n";
+  const inodeOf = (text: string, local: string, remote: string, maxLines = 1000): number | undefined =>
+    indexSocketTable(text, maxLines).sockets.get(socketKey(local, remote))?.inode;
 
   it("finds the client end of a connection, not the server end or the listener", () => {
-    expect(findSocketInTable(tcpText, "0100007F:9430", "0100007F:8E2D", 1000).entry?.inode).toBe(88814);
-    expect(findSocketInTable(tcpText, "0100007F:8E2D", "0100007F:9430", 1000).entry?.inode).toBe(88815);
-    expect(findSocketInTable(tcpText, "0100007F:8E2D", "0100007F:9999", 1000).entry).toBeNull();
+    expect(inodeOf(tcpText, "0100007F:9430", "0100007F:8E2D")).toBe(88814);
+    expect(inodeOf(tcpText, "0100007F:8E2D", "0100007F:9430")).toBe(88815);
+    expect(inodeOf(tcpText, "0100007F:8E2D", "0100007F:9999")).toBeUndefined();
   });
 
   it("finds a v4-mapped dual-stack socket in tcp6", () => {
-    expect(findSocketInTable(tcp6Text, "0000000000000000FFFF00000100007F:D49A", "0000000000000000FFFF00000100007F:9A59", 1000).entry?.inode).toBe(
-      88818,
-    );
+    expect(inodeOf(tcp6Text, "0000000000000000FFFF00000100007F:D49A", "0000000000000000FFFF00000100007F:9A59")).toBe(88818);
   });
 
   it("prefers a live socket over a TIME_WAIT entry with the same tuple, whatever the order", () => {
     const live = "   5: 0100007F:8A6A 0100007F:963D 01 00000000:00000000 00:00000000 00000000     0        0 77777 1 0000000000000000 20 0 0 10 -1";
     for (const lines of [[realTimeWaitTcpLine, live], [live, realTimeWaitTcpLine]]) {
-      expect(findSocketInTable([tcpTableHeader, ...lines].join("\n"), "0100007F:8A6A", "0100007F:963D", 1000).entry?.inode).toBe(77777);
+      expect(inodeOf([tcpTableHeader, ...lines].join("\n"), "0100007F:8A6A", "0100007F:963D")).toBe(77777);
     }
-    expect(findSocketInTable([tcpTableHeader, realTimeWaitTcpLine].join("\n"), "0100007F:8A6A", "0100007F:963D", 1000).entry?.inode).toBe(0);
+    expect(inodeOf([tcpTableHeader, realTimeWaitTcpLine].join("\n"), "0100007F:8A6A", "0100007F:963D")).toBe(0);
   });
 
   it("stops at the line limit and says so", () => {
-    const result = findSocketInTable(tcpText, "0100007F:D49C", "0100007F:9A59", 4);
-    expect(result).toEqual({ entry: null, linesRead: 4, hitLineLimit: true });
-    expect(findSocketInTable(tcpText, "0100007F:D49C", "0100007F:9A59", 6)).toMatchObject({ linesRead: 6, hitLineLimit: false });
-    expect(findSocketInTable(tcpText, "0100007F:D49C", "0100007F:9A59", 6).entry?.inode).toBe(88820);
+    expect(indexSocketTable(tcpText, 4)).toMatchObject({ linesRead: 4, hitLineLimit: true });
+    expect(inodeOf(tcpText, "0100007F:D49C", "0100007F:9A59", 4)).toBeUndefined();
+    expect(inodeOf(tcpText, "0100007F:D49C", "0100007F:9A59", 6)).toBe(88820);
+    expect(indexSocketTable(tcpText, 1000)).toMatchObject({ linesRead: realTcpLines.length + 1, hitLineLimit: false });
   });
 });
