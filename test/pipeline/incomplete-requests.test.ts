@@ -137,4 +137,29 @@ describe("requests seen in part become incomplete events", () => {
       .end();
     expect(events.map(pick)).toEqual([["token-request", "PUT", "/latest/api/token", "1.1", 200, null]]);
   });
+
+  it("cut at every byte, a request is never v1, and is a token request or v2 exactly when the part seen proves it", () => {
+    const heads = [
+      "GET /latest/meta-data/instance-id HTTP/1.1\r\nHost: 169.254.169.254\r\nUser-Agent: curl/8.0\r\nAccept: */*\r\n\r\n",
+      "GET /latest/meta-data/ HTTP/1.1\r\nUser-Agent: ua\r\nX-aws-ec2-metadata-token: AQAE\r\nAccept: */*\r\n\r\n",
+      "PUT /latest/api/token HTTP/1.1\r\nX-aws-ec2-metadata-token-ttl-seconds: 60\r\n\r\n",
+    ];
+    for (const head of heads) {
+      const tokenLineEnd = head.indexOf("\r\n", head.indexOf("X-aws-ec2-metadata-token: ")) + 2;
+      for (let cut = 1; cut < head.length; cut++) {
+        const seen = head.slice(0, cut);
+        for (const cause of ["snaplen", "lost"] as const) {
+          const events = new Connection(96).request(seen).gap(Direction.toServer, head.length - cut, cause).end();
+          const kinds = events.map((event) => event.kind);
+          const where = `${JSON.stringify(seen)} (${cause})`;
+          expect(kinds, where).not.toContain("v1");
+          if (seen.startsWith("PUT /latest/api/token ")) expect(kinds, where).toEqual(["token-request"]);
+          else if (head.includes("X-aws-ec2-metadata-token: ") && cut >= tokenLineEnd) expect(kinds, where).toEqual(["v2"]);
+          else if (/^[A-Z]+ /.test(seen)) expect(kinds, where).toEqual(["unclassified"]);
+          else expect(kinds, where).toEqual([]);
+          for (const event of events) expect(event.incomplete?.cause, where).toBe(cause === "snaplen" ? "snaplen" : "gap");
+        }
+      }
+    }
+  });
 });
