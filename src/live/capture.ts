@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { dirname, resolve } from "node:path";
 import { Attributor } from "../attribution/attributor.js";
@@ -293,6 +293,11 @@ function keepOnlyNeededCapabilities(
       return { kept, threadsNotDropped: dropped.threadsNotDropped, problem };
     } catch (error) {
       problem = error instanceof Error ? error.message : String(error);
+      const partly = heldAfterFailedDrop(keep, problem);
+      if (partly !== null) {
+        log(`privileges: kept only ${partly.kept.join(", ") || "none"}, no new privileges; ${partly.problem}`);
+        return partly;
+      }
     }
   } else {
     problem = loaded.reason;
@@ -301,9 +306,57 @@ function keepOnlyNeededCapabilities(
   return { kept: null, threadsNotDropped: 0, problem };
 }
 
+/**
+ * What a drop that threw left: without CAP_SETPCAP (a container's capability list, a systemd
+ * CapabilityBoundingSet without it) the bounding set cannot be reduced, but no_new_privs and the
+ * capset that empties the effective and permitted sets still run on every thread. When every
+ * thread now holds nothing beyond KEEP, say that (and what is left undone) instead of "full
+ * root"; null when that is not so, or cannot be read.
+ */
+function heldAfterFailedDrop(keep: readonly string[], failure: string): { kept: readonly string[]; threadsNotDropped: number; problem: string } | null {
+  const keepMask = keep.reduce((mask, name) => (isCapabilityName(name) ? mask | (1n << BigInt(capabilityNumbers[name])) : mask), 0n);
+  let threads: string[];
+  try {
+    threads = readdirSync("/proc/self/task");
+  } catch {
+    return null;
+  }
+  let held: bigint | null = null;
+  let threadsNotDropped = 0;
+  for (const thread of threads) {
+    const effective = effectiveCapabilities(`/proc/self/task/${thread}/status`);
+    if (effective === null) continue; // ended meanwhile
+    if ((effective & ~keepMask) !== 0n) threadsNotDropped++;
+    held ??= effective;
+  }
+  if (held === null || threadsNotDropped > 0) return null;
+  const kept = keep.filter((name) => isCapabilityName(name) && ((held >> BigInt(capabilityNumbers[name])) & 1n) === 1n);
+  const bounding = capabilitySet("/proc/self/status", "CapBnd");
+  const why = bounding !== null && (bounding & ~keepMask) !== 0n ? "the bounding set was not reduced: that needs CAP_SETPCAP, which the capture drops itself once started" : "the bounding set may not be reduced";
+  return { kept, threadsNotDropped: 0, problem: `${failure} (${why})` };
+}
+
+/** A status file's CapEff; null when it cannot be read. */
+function effectiveCapabilities(statusPath: string): bigint | null {
+  return capabilitySet(statusPath, "CapEff");
+}
+
+/** One capability set of a status file (CapEff, CapBnd, ...); null when it cannot be read. */
+function capabilitySet(statusPath: string, set: "CapEff" | "CapBnd"): bigint | null {
+  try {
+    const hex = new RegExp(`^${set}:\\s*([0-9a-f]+)$`, "m").exec(readFileSync(statusPath, "utf8"))?.[1];
+    return hex === undefined ? null : BigInt(`0x${hex}`);
+  } catch {
+    return null;
+  }
+}
+
 /** Capability numbers (linux/capability.h) of those start-up needs, to explain a failure. */
 const capabilityNumbers = {
+  CAP_DAC_OVERRIDE: 1,
+  CAP_DAC_READ_SEARCH: 2,
   CAP_NET_RAW: 13,
+  CAP_SYS_PTRACE: 19,
   CAP_SYS_ADMIN: 21,
   CAP_PERFMON: 38,
   CAP_BPF: 39,
@@ -320,14 +373,8 @@ function isCapabilityName(name: string): name is CapabilityName {
  * missing when the set cannot be read.
  */
 function missingCapabilities(names: readonly string[]): string[] {
-  let effective: bigint;
-  try {
-    const hex = /^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync("/proc/self/status", "utf8"))?.[1];
-    if (hex === undefined) return [];
-    effective = BigInt(`0x${hex}`);
-  } catch {
-    return [];
-  }
+  const effective = effectiveCapabilities("/proc/self/status");
+  if (effective === null) return [];
   return names.filter((name) => isCapabilityName(name) && ((effective >> BigInt(capabilityNumbers[name])) & 1n) === 0n);
 }
 

@@ -139,6 +139,22 @@ describe.skipIf(skip)("live capture start-up without one capability (root under 
     });
   });
 
+  it("without CAP_SETPCAP (a container's capability list without it): the bounding set stays, everything else is dropped, and that is what it says", async () => {
+    await inTestNetwork(async (network) => {
+      const { stderr, summary, events } = await captureWhile(network, captureCommand(["setpcap"], outputArgs(network)), async (capture) => {
+        const credentials = credentialsOf(`/proc/${capture.pid}/status`);
+        expect(credentials.CapEff).toBe(keptCapabilityMask);
+        expect(credentials.NoNewPrivs).toBe(1n);
+        await runClient(network, ["/usr/bin/python3", "-c", keepAliveClientScript]);
+      });
+      const problem = "dropping capabilities on the calling thread failed: Operation not permitted (the bounding set was not reduced: that needs CAP_SETPCAP, which the capture drops itself once started)";
+      expect(stderr.split("\n")).toContain(`imds-analyzer: privileges: kept only CAP_DAC_READ_SEARCH, CAP_SYS_PTRACE, no new privileges; ${problem}`);
+      expect(stderr).not.toContain("full root");
+      expect(summary.live?.capabilities).toEqual({ kept: ["CAP_DAC_READ_SEARCH", "CAP_SYS_PTRACE"], threadsNotDropped: 0, problem });
+      expect(events.map((event) => event.attribution?.status)).toEqual(["ok", "ok", "ok"]);
+    });
+  });
+
   it("without CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH: says so, keeps none; eBPF still names another user's pid, without exe", async () => {
     await inTestNetwork(async (network) => {
       let nobodyPid = 0;
