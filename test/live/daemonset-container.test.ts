@@ -20,7 +20,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ImdsEvent } from "../../src/events.js";
 import type { ImdsReport } from "../../src/report/types.js";
-import { addLibrariesOf, Containerd, imdsCallsScript, makeCurlRootfs, missingRuntimePrograms, Podman, runChecked, runCheckedAsync, unmountUnder } from "../helpers/container-runtimes.js";
+import { addLibrariesOf, Containerd, Dockerd, imdsCallsScript, makeCurlRootfs, missingRuntimePrograms, Podman, runChecked, runCheckedAsync, tarOf, unmountUnder } from "../helpers/container-runtimes.js";
 import { cliPath } from "../helpers/cli.js";
 import { podmanRunOptions, readDaemonSetManifest } from "../helpers/daemonset.js";
 import { credentialsOf, keptCapabilityMask } from "../helpers/live-capture.js";
@@ -57,6 +57,7 @@ describe.skipIf(skip)("the DaemonSet's image, run as the manifest says (live, ro
   let network: TestNetwork | null = null;
   let directory = "";
   let containerd: Containerd | null = null;
+  let dockerd: Dockerd | null = null;
   let podman: Podman | null = null;
   let rootfs = "";
 
@@ -74,7 +75,13 @@ describe.skipIf(skip)("the DaemonSet's image, run as the manifest says (live, ro
     runChecked(command, buildArgs, { timeoutMs: 180_000 });
     rootfs = makeCurlRootfs(directory);
     addLibrariesOf(rootfs, process.execPath);
-    containerd = await Containerd.start(testNetwork.instance, join(directory, "containerd"));
+    const startedContainerd = await Containerd.start(testNetwork.instance, join(directory, "containerd"));
+    containerd = startedContainerd;
+    // A node whose containers Docker runs (on our containerd), its data-root private.
+    const startedDockerd = await Dockerd.start(testNetwork.instance, join(directory, "docker"), startedContainerd.socket);
+    dockerd = startedDockerd;
+    const [docker, importArgs] = startedDockerd.dockerArgs(["import", "-", "local/imds-curl:1"]);
+    runChecked(docker, importArgs, { input: tarOf(rootfs) });
   }, 600_000);
 
   function podmanOf(): Podman {
@@ -85,7 +92,8 @@ describe.skipIf(skip)("the DaemonSet's image, run as the manifest says (live, ro
   afterAll(async () => {
     // Containers first (by their runtimes), then the daemons by pid, whatever failed before.
     podman?.stop();
-    await containerd?.stop(["k8s.io"]);
+    await dockerd?.stop();
+    await containerd?.stop(["k8s.io", "moby"]);
     await network?.close();
     if (directory !== "") {
       unmountUnder(directory);
@@ -102,15 +110,17 @@ describe.skipIf(skip)("the DaemonSet's image, run as the manifest says (live, ro
 
   async function startAnalyzer(cgroupNamespace: "host" | "private"): Promise<RunningAnalyzer> {
     const podman = podmanOf();
-    // The node's files, as this machine has them: containerd's task directory is the test's
-    // private one; the other runtimes' directories are empty stand-ins (DirectoryOrCreate on a
-    // containerd node makes them so); tracefs and the cgroup hierarchy are the real ones.
+    // The node's files, as this machine has them: containerd's task directory and Docker's
+    // containers directory are the test's private ones; the others are empty stand-ins
+    // (DirectoryOrCreate on a node without that runtime makes them so); tracefs and the cgroup
+    // hierarchy are the real ones.
     const taskDirectory = join(containerd!.stateDirectory, "io.containerd.runtime.v2.task");
     mkdirSync(taskDirectory, { recursive: true });
     const standIns: string[] = [];
     const onThisMachine = (hostPath: string): string => {
       if (hostPath === "/sys/kernel/tracing" || hostPath === "/sys/fs/cgroup") return hostPath;
       if (hostPath === "/run/containerd/io.containerd.runtime.v2.task") return taskDirectory;
+      if (hostPath === "/var/lib/docker/containers") return join(dockerd!.dataRoot, "containers");
       const standIn = join(directory, "node", hostPath);
       mkdirSync(standIn, { recursive: true });
       standIns.push(hostPath);
@@ -125,7 +135,7 @@ describe.skipIf(skip)("the DaemonSet's image, run as the manifest says (live, ro
       ...podmanRunOptions(manifest, onThisMachine),
       imageName, ...manifest.container.args,
     ]);
-    expect(standIns.sort()).toEqual(["/run/containers/storage", "/var/lib/docker/containers", "/var/log/containers", "/var/log/pods"]);
+    expect(standIns.sort()).toEqual(["/run/containers/storage", "/var/log/containers", "/var/log/pods"]);
     const analyzer = spawnAnalyzer(command, runArgs);
     const running = { name, pid: 0, process: analyzer };
     try {
@@ -228,6 +238,30 @@ describe.skipIf(skip)("the DaemonSet's image, run as the manifest says (live, ro
         });
       }
       console.log(`analyzer container (cgroup namespace ${cgroupNamespace}): peak RSS ${(peakRssKiB / 1024).toFixed(1)} MiB`);
+    } finally {
+      await removeAnalyzer(analyzer);
+    }
+  }, 180_000);
+
+  it("a Docker container on the node is named from config.v2.json under the mounted /var/lib/docker/containers", async () => {
+    const analyzer = await startAnalyzer("host");
+    try {
+      const cidFile = join(directory, "docker.cid");
+      const [docker, runArgs] = dockerd!.dockerArgs([
+        "run", "--rm", "--name", "inventory-sync", "--network", "host", "--cidfile", cidFile,
+        "local/imds-curl:1", "/bin/sh", "-c", imdsCallsScript,
+      ]);
+      runChecked(docker, runArgs, { timeoutMs: 60_000 });
+      const id = readFileSync(cidFile, "utf8").trim();
+      await waitForEvents(analyzer.process, (events) => events.filter((event) => event.process?.container?.id === id).length >= 3, 20_000);
+      const result = await stopAnalyzer(analyzer);
+      expect(result.code, result.stderr).toBe(0);
+      const calls = eventsOf(result.stdout).filter((event) => event.process?.container?.id === id);
+      expect(calls.map((event) => event.kind)).toEqual(["v1", "token-request", "v2"]);
+      for (const call of calls) {
+        // The analyzer cannot see dockerd's private data-root: only the mount at Docker's default.
+        expect(call.process?.container).toEqual({ runtime: "docker", id, name: "inventory-sync", image: "local/imds-curl:1", kubernetes: null, ecs: null, source: "docker-config" });
+      }
     } finally {
       await removeAnalyzer(analyzer);
     }
