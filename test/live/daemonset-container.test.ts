@@ -14,7 +14,7 @@
  */
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -135,7 +135,7 @@ describe.skipIf(skip)("the DaemonSet's image, run as the manifest says (live, ro
       ...podmanRunOptions(manifest, onThisMachine),
       imageName, ...manifest.container.args,
     ]);
-    expect(standIns.sort()).toEqual(["/run/containers/storage", "/var/log/containers", "/var/log/pods"]);
+    expect(standIns.sort()).toEqual(["/run/containers/storage", "/var/log/containers"]);
     const analyzer = spawnAnalyzer(command, runArgs);
     const running = { name, pid: 0, process: analyzer };
     try {
@@ -238,6 +238,38 @@ describe.skipIf(skip)("the DaemonSet's image, run as the manifest says (live, ro
         });
       }
       console.log(`analyzer container (cgroup namespace ${cgroupNamespace}): peak RSS ${(peakRssKiB / 1024).toFixed(1)} MiB`);
+    } finally {
+      await removeAnalyzer(analyzer);
+    }
+  }, 180_000);
+
+  it("a container with no names in its bundle is named by the kubelet's log link under the mounted /var/log/containers (its target never opened)", async () => {
+    const analyzer = await startAnalyzer("host");
+    try {
+      const id = randomBytes(32).toString("hex");
+      const jobPodUid = "3e1f0c2a-9b8d-4c7e-a6f5-0d1c2b3a4e5f";
+      // What the kubelet writes; the target's directory (under /var/log/pods) does not exist here.
+      symlinkSync(`/var/log/pods/batch_nightly-report-28930440-k7x2p_${jobPodUid}/worker/0.log`, join(directory, "node", "var/log/containers", `nightly-report-28930440-k7x2p_batch_worker-${id}.log`));
+      await runCheckedAsync("ctr", containerd!.ctrArgs("k8s.io", [
+        "run", "--rm", "--net-host", "--fifo-dir", join(directory, "ctr-fifo"), "--cgroup", `/kubepods/besteffort/pod${jobPodUid}/${id}`,
+        "--rootfs", rootfs, id, "/bin/sh", "-c", imdsCallsScript,
+      ]), 60_000);
+      await waitForEvents(analyzer.process, (events) => events.filter((event) => event.process?.container?.id === id).length >= 3, 20_000);
+      const result = await stopAnalyzer(analyzer);
+      expect(result.code, result.stderr).toBe(0);
+      const calls = eventsOf(result.stdout).filter((event) => event.process?.container?.id === id);
+      expect(calls.map((event) => event.kind)).toEqual(["v1", "token-request", "v2"]);
+      for (const call of calls) {
+        expect(call.process?.container).toEqual({
+          runtime: "containerd",
+          id,
+          name: "worker",
+          image: null,
+          kubernetes: { namespace: "batch", pod: "nightly-report-28930440-k7x2p", podUid: jobPodUid, container: "worker" },
+          ecs: null,
+          source: "kubelet-log-link",
+        });
+      }
     } finally {
       await removeAnalyzer(analyzer);
     }
