@@ -44,6 +44,7 @@ export const counterNames = [
   // partial observation (appended later; see ImdsFlow)
   "requestsIncomplete",
   "connectionsWithUnreadRequestBytes",
+  "requestsSeenOnlyByResponse",
 ] as const;
 export type CounterName = (typeof counterNames)[number];
 

@@ -113,6 +113,12 @@ export interface IncompleteRequestsSummary {
    * whole requests may be missing there, how many is unknown.
    */
   readonly connectionsWithUnreadRequestBytes: number;
+  /**
+   * Requests seen only by their response: on a connection, final responses beyond the requests
+   * seen (whole or in part) answered requests lost whole, or sent before the capture started.
+   * Absent in summaries written before it.
+   */
+  readonly requestsSeenOnlyByResponse?: number;
 }
 
 export interface AnalysisSummary {
@@ -284,6 +290,7 @@ export class SummaryBuilder {
         unclassifiedByCause: { ...this.unclassifiedByCause },
         snaplenBytes: this.snaplenBytes,
         connectionsWithUnreadRequestBytes: diagnostics.counters.connectionsWithUnreadRequestBytes,
+        requestsSeenOnlyByResponse: diagnostics.counters.requestsSeenOnlyByResponse,
       },
       httpParseErrors: {
         requests: { ...diagnostics.httpParseErrors.requests },

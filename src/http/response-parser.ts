@@ -2,7 +2,7 @@ import { bodyFramingOf, BodyFraming } from "./body-framing.js";
 import { Byte, httpVersionCodeAt, httpVersionTextOf, isDigitByte } from "./bytes.js";
 import type { HeaderNameSet } from "./header-name-set.js";
 import { HttpMessageParser, StartLinePrefix } from "./message-parser.js";
-import type { HttpBodySink, HttpHeader, HttpParseErrorReason, HttpParseLimits, HttpResponseHead } from "./types.js";
+import type { HeadLossCause, HttpBodySink, HttpHeader, HttpParseErrorReason, HttpParseLimits, HttpResponseHead } from "./types.js";
 import { defaultHttpParseLimits } from "./types.js";
 
 export interface HttpResponseListener {
@@ -13,6 +13,12 @@ export interface HttpResponseListener {
   onResponse(head: HttpResponseHead): void;
   /** The current message was dropped. `detail` is short and never contains header values. */
   onError(reason: HttpParseErrorReason, detail: string): void;
+  /**
+   * A final response whose status line (or its "HTTP/" start) was seen was dropped before its
+   * head was complete (a gap, the end of the stream, a parse error after the status line): a
+   * response all the same, which answered some request.
+   */
+  onIncompleteResponse?(cause: HeadLossCause): void;
 }
 
 /**
@@ -122,6 +128,18 @@ export class HttpResponseParser extends HttpMessageParser {
       sink?.onBodyEnd(false);
     } else {
       this.beginBody(framing, sink);
+    }
+  }
+
+  protected override headLost(cause: HeadLossCause, startLine: Uint8Array | null): void {
+    if (startLine === null) {
+      if (this.statusCode >= 200) this.listener.onIncompleteResponse?.(cause);
+      return;
+    }
+    // "HTTP/" and, when it arrived, a status that is not an interim 1xx.
+    const statusDigit = startLine.length > 9 && startLine[8] === Byte.space ? startLine[9]! : -1;
+    if (startLine.length >= statusLinePrefix.length && statusLinePrefix.every((byte, index) => startLine[index] === byte) && statusDigit !== 0x31) {
+      this.listener.onIncompleteResponse?.(cause);
     }
   }
 

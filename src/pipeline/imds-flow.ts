@@ -53,6 +53,8 @@ export class ImdsFlow implements FlowConsumer {
   /** Why the gap being handled happened (set around requestParser.gap). */
   private currentGapCause: GapCause = "lost";
   private unreadRequestBytesCounted = false;
+  /** Final responses seen, whole or in part: more than the requests seen means some were not. */
+  private responsesSeen = 0;
 
   constructor(
     private readonly endpoints: FlowEndpoints,
@@ -76,6 +78,7 @@ export class ImdsFlow implements FlowConsumer {
     this.responseParserOrNull ??= new HttpResponseParser({
       onResponse: (head) => { this.onResponse(head); },
       onError: (reason) => { this.onParseError(reason, "httpResponseErrors"); },
+      onIncompleteResponse: () => { this.responsesSeen++; },
     }, defaultHttpParseLimits, responseHeadersRead);
     return this.responseParserOrNull;
   }
@@ -116,6 +119,9 @@ export class ImdsFlow implements FlowConsumer {
     requestParser?.end();
     responseParser?.end();
     this.diagnostics.count("httpResyncs", (requestParser?.resyncCount ?? 0) + (responseParser?.resyncCount ?? 0));
+    // Each final response answered a request: those beyond the requests seen were lost whole
+    // (inside a gap, or sent before the capture started).
+    if (this.responsesSeen > this.requestCount) this.diagnostics.count("requestsSeenOnlyByResponse", this.responsesSeen - this.requestCount);
     this.awaitingResponse.settleAll();
   }
 
@@ -184,6 +190,7 @@ export class ImdsFlow implements FlowConsumer {
 
   private onResponse(head: HttpResponseHead): void {
     this.diagnostics.count("responsesParsed");
+    this.responsesSeen++;
     if (this.pairingLost) return;
     const call = this.awaitingResponse.take();
     if (call === undefined) {

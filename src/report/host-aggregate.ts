@@ -186,7 +186,8 @@ export class HostAggregate {
     this.framesRead += summary.framesRead;
     this.summaryTotals.add(summary.requests);
     const counters = summary.diagnostics.counters;
-    this.possiblyMissedRequests += (counters.gaps ?? 0) + (counters.httpRequestErrors ?? 0) + (counters.flowsEvictedLimit ?? 0);
+    this.possiblyMissedRequests +=
+      (counters.gaps ?? 0) + (counters.httpRequestErrors ?? 0) + (counters.flowsEvictedLimit ?? 0) + (counters.requestsSeenOnlyByResponse ?? 0);
     this.framesSnaplenCut += counters.framesSnaplenCut ?? 0;
     this.unclassified.addSummary(summary);
     for (const source of summary.sources) {

@@ -66,7 +66,7 @@ export interface CaptureHealth {
   readonly attributionCoverage: number | null;
   /** Lines of the event files that were not valid events (skipped). */
   readonly malformedLines: number;
-  /** Analysis signs that IMDS requests may be missing: TCP gaps, unparsable requests, evicted flows. */
+  /** Analysis signs that IMDS requests may be missing: TCP gaps, unparsable requests, evicted flows, responses beyond the requests seen. */
   readonly possiblyMissedRequests: number;
   /** Frames the snaplen cut short (from analysis summaries): a cut request head cannot be classified. */
   readonly framesSnaplenCut: number;

@@ -179,7 +179,7 @@ function windowDoubts(input: HostVerdictInput): Doubt[] {
   if (capture.possiblyMissedRequests > 0) {
     doubt(
       "lost-traffic",
-      `The analysis lost track of some IMDS traffic (${capture.possiblyMissedRequests} TCP gaps, unparsable requests or evicted connections): IMDSv1 calls may be missing.`,
+      `The analysis lost track of some IMDS traffic (${capture.possiblyMissedRequests} TCP gaps, unparsable requests, evicted connections or requests seen only by their response): IMDSv1 calls may be missing.`,
     );
   }
   return doubts;

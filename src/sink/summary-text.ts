@@ -91,6 +91,12 @@ function formatIncompleteLines(incomplete: IncompleteRequestsSummary, requestsTo
       `WARNING: ${incomplete.connectionsWithUnreadRequestBytes} IMDS connection(s) lost request bytes where no request line was visible: whole requests may be missing.`,
     );
   }
+  const answeredUnseen = incomplete.requestsSeenOnlyByResponse ?? 0;
+  if (answeredUnseen > 0) {
+    lines.push(
+      `WARNING: ${answeredUnseen} IMDS response(s) answered requests that were not seen at all (lost whole, or sent before the capture started): any of them may have been IMDSv1.`,
+    );
+  }
   if (incomplete.byCause.snaplen > 0 || (incomplete.connectionsWithUnreadRequestBytes > 0 && incomplete.snaplenBytes !== null)) {
     lines.push(
       live

@@ -162,4 +162,26 @@ describe("requests seen in part become incomplete events", () => {
       }
     }
   });
+
+  it("responses beyond the requests seen count requests seen only by their response, cut responses too, interim 1xx not", () => {
+    // Two pipelined requests in one segment cut after the first one's line: the second is lost whole.
+    const connection = new Connection(96)
+      .request("GET /latest/meta-data/ami-id HTTP/1.1")
+      .gap(Direction.toServer, 140, "snaplen")
+      .response("HTTP/1.1 100 Continue\r\nX-A")
+      .gap(Direction.toClient, 20, "snaplen")
+      .response("HTTP/1.1 200 OK\r\nContent-Le")
+      .gap(Direction.toClient, 60, "snaplen")
+      .response("HTTP/1.1 200 OK\r\nContent-Le")
+      .gap(Direction.toClient, 60, "snaplen");
+    const events = connection.end();
+    expect(events.map((event) => event.kind)).toEqual(["unclassified"]);
+    expect(connection.diagnostics.counters.requestsSeenOnlyByResponse).toBe(1);
+    // As many responses as requests: nothing is counted.
+    const whole = new Connection()
+      .request("GET /a HTTP/1.1\r\n\r\n")
+      .response("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+    whole.end();
+    expect(whole.diagnostics.counters.requestsSeenOnlyByResponse).toBe(0);
+  });
 });

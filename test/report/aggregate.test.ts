@@ -102,7 +102,7 @@ describe("verdict", () => {
     expect(report.verdictReasons.slice(0, 3)).toEqual([
       "1 malformed event line was skipped: they may have held IMDSv1 calls.",
       "1 source could not be read to the end: web-1.ndjson: cannot read events: EIO.",
-      "The analysis lost track of some IMDS traffic (3 TCP gaps, unparsable requests or evicted connections): IMDSv1 calls may be missing.",
+      "The analysis lost track of some IMDS traffic (3 TCP gaps, unparsable requests, evicted connections or requests seen only by their response): IMDSv1 calls may be missing.",
     ]);
     expect(report.malformedLines).toEqual([{ path: "web-1.ndjson", line: 7, problem: "not JSON" }]);
   });

@@ -46,6 +46,7 @@ describe("formatSummaryText", () => {
       unclassifiedByCause: { snaplen: 4, gap: 1, ended: 0, "parse-error": 1 },
       snaplenBytes: 96,
       connectionsWithUnreadRequestBytes: 2,
+      requestsSeenOnlyByResponse: 3,
     };
     const lines = formatSummaryText({
       ...summary,
@@ -53,9 +54,10 @@ describe("formatSummaryText", () => {
       incompleteRequests: incomplete,
       httpParseErrors: { requests: { "bad-header": 1 }, responses: { "bad-status-line": 2 } },
     }).split("\n");
-    expect(lines.slice(0, 4)).toEqual([
+    expect(lines.slice(0, 5)).toEqual([
       "WARNING: 6 of 16 IMDS requests could not be classified as IMDSv1 or IMDSv2 (4: packets cut at 96 bytes by the capture's snaplen, so their headers were not captured; 1: bytes of their heads missing from the capture (packets not captured); 1: malformed after the request line). They are counted as neither.",
       "WARNING: 2 IMDS connection(s) lost request bytes where no request line was visible: whole requests may be missing.",
+      "WARNING: 3 IMDS response(s) answered requests that were not seen at all (lost whole, or sent before the capture started): any of them may have been IMDSv1.",
       "  Packets were cut at 96 bytes: recapture without a size limit (tcpdump -s 0, dumpcap -s 0).",
       "  1 request(s) seen in part were still classified from what was seen (token requests by their request line, v2 by a whole token header); their other headers are unknown.",
     ]);
@@ -64,7 +66,7 @@ describe("formatSummaryText", () => {
     expect(lines).toContain("HTTP responses that failed to parse: bad-status-line 2");
     // A live capture cannot be "recaptured with tcpdump".
     const live = formatSummaryText({ ...summary, incompleteRequests: incomplete, live: { ...liveSummary } }).split("\n");
-    expect(live[2]).toBe("  Packets were cut at 96 bytes, all the live capture keeps of a packet: a request head beyond that cannot be classified.");
+    expect(live[3]).toBe("  Packets were cut at 96 bytes, all the live capture keeps of a packet: a request head beyond that cannot be classified.");
   });
 
   it("says nothing of it when every request was seen whole", async () => {
