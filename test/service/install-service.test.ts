@@ -30,7 +30,7 @@ describe("install-service (npm)", () => {
     expect(readFileSync(installedBundle)).toEqual(readFileSync(cliPath));
     expect(readdirSync(join(installTo!, "prebuilds", `${process.platform}-${process.arch}`)).sort()).toEqual(["imds_ebpf.node", "imds_pcap.node"]);
     const unit = readFileSync(join(unitDir!, "imds-analyzer.service"), "utf8");
-    expect(unit).toContain(`ExecStart=${process.execPath} ${installedBundle} capture --interface any --events ${join(logDir!, "events.ndjson")} `);
+    expect(unit).toContain(`ExecStart=${process.execPath} --max-semi-space-size=2 ${installedBundle} capture --interface any --events ${join(logDir!, "events.ndjson")} `);
     expect(unit).toContain("--rotate-keep 3 --quiet");
     // The copy stands alone: it runs, and loads its own addons (the capture gets as far as the device).
     expect(cli(["--version"], [process.execPath, installedBundle]).code).toBe(0);
@@ -41,7 +41,7 @@ describe("install-service (npm)", () => {
   it("--print shows the unit for the default place and changes nothing", () => {
     const result = cli(["install-service", "--print"]);
     expect(result.code, result.stderr).toBe(0);
-    expect(result.stdout).toContain(`ExecStart=${process.execPath} /usr/local/lib/imds-analyzer/dist/imds-analyzer.cjs capture `);
+    expect(result.stdout).toContain(`ExecStart=${process.execPath} --max-semi-space-size=2 /usr/local/lib/imds-analyzer/dist/imds-analyzer.cjs capture `);
   });
 
   it("refuses what capture refuses, with capture's message and exit code 2, and writes nothing", () => {
