@@ -17,7 +17,9 @@ executable=${2:-$here/../../release/imds-analyzer-linux-x64}
 [ -x "$executable" ] || { echo "make-context.sh: $executable is not an executable (run npm run package first)" >&2; exit 1; }
 [ "$(uname -m)" = x86_64 ] || { echo "make-context.sh: the libraries are taken from this machine, which must be x86_64 (it is $(uname -m))" >&2; exit 1; }
 
-libpcap=$(ldconfig -p | awk '/^\tlibpcap\.so\.(1|0\.8) .*x86-64/ { print $NF; exit }')
+# awk reads all of ldconfig's output (no early exit): under pipefail, ldconfig killed by SIGPIPE
+# would fail the script (exit 141), which happened whenever its output outran awk's exit.
+libpcap=$(ldconfig -p | awk '/^\tlibpcap\.so\.(1|0\.8) .*x86-64/ && found == "" { found = $NF } END { print found }')
 [ -n "$libpcap" ] || { echo "make-context.sh: no libpcap.so.1 or libpcap.so.0.8 on this machine (install libpcap0.8 or libpcap)" >&2; exit 1; }
 
 mkdir -p "$outdir"
