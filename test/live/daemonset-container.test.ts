@@ -148,6 +148,18 @@ describe.skipIf(skip)("the DaemonSet's image, run as the manifest says (live, ro
   }
 
   /** Stops the analyzer as the kubelet would (SIGTERM, then a grace period): its exit, events and status lines. */
+  /** Waits until the analyzer has written `count` events of container `id`. */
+  async function waitForContainerCalls(analyzer: RunningAnalyzer, id: string, count: number): Promise<void> {
+    await waitForEvents(analyzer.process, (events) => events.filter((event) => event.process?.container?.id === id).length >= count, 20_000);
+  }
+
+  /** Stops the analyzer, which must exit 0; its output and the events of container `id`. */
+  async function stopWithCallsOf(analyzer: RunningAnalyzer, id: string): Promise<{ result: { stdout: string; stderr: string }; calls: ImdsEvent[] }> {
+    const result = await stopAnalyzer(analyzer);
+    expect(result.code, result.stderr).toBe(0);
+    return { result, calls: eventsOf(result.stdout).filter((event) => event.process?.container?.id === id) };
+  }
+
   async function stopAnalyzer(analyzer: RunningAnalyzer): Promise<{ code: number | null; stdout: string; stderr: string }> {
     runChecked(...podmanOf().commandLine(["stop", "--time", "20", analyzer.name]), { timeoutMs: 60_000 });
     return analyzer.process.done;
@@ -204,15 +216,13 @@ describe.skipIf(skip)("the DaemonSet's image, run as the manifest says (live, ro
 
       const id = randomBytes(32).toString("hex");
       await runPodContainer(id, ["/bin/sh", "-c", imdsCallsScript], "node");
-      await waitForEvents(analyzer.process, (events) => events.filter((event) => event.process?.container?.id === id).length >= 3, 20_000);
+      await waitForContainerCalls(analyzer, id, 3);
       const peakRssKiB = Number(/^VmHWM:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${analyzer.pid}/status`, "utf8"))?.[1]);
 
-      const result = await stopAnalyzer(analyzer);
-      expect(result.code, result.stderr).toBe(0);
+      const { result, calls } = await stopWithCallsOf(analyzer, id);
       expect(result.stderr).toContain("imds-analyzer: attribution: eBPF");
       expect(result.stderr).toContain("imds-analyzer: privileges: kept only CAP_DAC_READ_SEARCH, CAP_SYS_PTRACE (attribution reads other processes' /proc entries), no new privileges\n");
 
-      const calls = eventsOf(result.stdout).filter((event) => event.process?.container?.id === id);
       expect(calls.map((event) => [event.kind, event.method, event.path, event.status])).toEqual([
         ["v1", "GET", "/latest/meta-data/instance-id", 200],
         ["token-request", "PUT", "/latest/api/token", 200],
@@ -254,10 +264,8 @@ describe.skipIf(skip)("the DaemonSet's image, run as the manifest says (live, ro
         "run", "--rm", "--net-host", "--fifo-dir", join(directory, "ctr-fifo"), "--cgroup", `/kubepods/besteffort/pod${jobPodUid}/${id}`,
         "--rootfs", rootfs, id, "/bin/sh", "-c", imdsCallsScript,
       ]), 60_000);
-      await waitForEvents(analyzer.process, (events) => events.filter((event) => event.process?.container?.id === id).length >= 3, 20_000);
-      const result = await stopAnalyzer(analyzer);
-      expect(result.code, result.stderr).toBe(0);
-      const calls = eventsOf(result.stdout).filter((event) => event.process?.container?.id === id);
+      await waitForContainerCalls(analyzer, id, 3);
+      const { calls } = await stopWithCallsOf(analyzer, id);
       expect(calls.map((event) => event.kind)).toEqual(["v1", "token-request", "v2"]);
       for (const call of calls) {
         expect(call.process?.container).toEqual({
@@ -285,10 +293,8 @@ describe.skipIf(skip)("the DaemonSet's image, run as the manifest says (live, ro
       ]);
       runChecked(docker, runArgs, { timeoutMs: 60_000 });
       const id = readFileSync(cidFile, "utf8").trim();
-      await waitForEvents(analyzer.process, (events) => events.filter((event) => event.process?.container?.id === id).length >= 3, 20_000);
-      const result = await stopAnalyzer(analyzer);
-      expect(result.code, result.stderr).toBe(0);
-      const calls = eventsOf(result.stdout).filter((event) => event.process?.container?.id === id);
+      await waitForContainerCalls(analyzer, id, 3);
+      const { calls } = await stopWithCallsOf(analyzer, id);
       expect(calls.map((event) => event.kind)).toEqual(["v1", "token-request", "v2"]);
       for (const call of calls) {
         // The analyzer cannot see dockerd's private data-root: only the mount at Docker's default.
@@ -308,10 +314,8 @@ describe.skipIf(skip)("the DaemonSet's image, run as the manifest says (live, ro
       // A real SDK: the AWS SDK for JavaScript v3's credential provider (node and the
       // repository's node_modules mounted read-only), whose token PUT times out after 1 s.
       await runPodContainer(id, [process.execPath, jsSdkClient, "--package", "aws"], "pod", [process.execPath, repositoryRoot]);
-      await waitForEvents(analyzer.process, (events) => events.filter((event) => event.process?.container?.id === id).length >= 2, 20_000);
-      const result = await stopAnalyzer(analyzer);
-      expect(result.code, result.stderr).toBe(0);
-      const calls = eventsOf(result.stdout).filter((event) => event.process?.container?.id === id);
+      await waitForContainerCalls(analyzer, id, 2);
+      const { result, calls } = await stopWithCallsOf(analyzer, id);
       expect(calls.map((event) => [event.kind, event.status, event.clientIp])).toEqual([
         ["token-request", null, containerIpv4],
         ["v1", 200, containerIpv4],
