@@ -4,20 +4,17 @@
  * after a failed token PUT, the hosts without IMDSv1. The SQL is read from docs/queries/, the same
  * files the document points to, so the document cannot drift from what is tested.
  */
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { DuckDBConnection } from "@duckdb/node-api";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { analyzeCaptures } from "../../src/analyze.js";
-import type { ImdsEvent } from "../../src/events.js";
 import { ReportBuilder } from "../../src/report/aggregate.js";
-import { hostFromPath } from "../../src/report/host-identity.js";
 import type { FallbackCause, ImdsReport } from "../../src/report/types.js";
+import { addGoldenCaptureHosts } from "../helpers/events-layout.js";
 
 const repositoryDirectory = join(import.meta.dirname, "..", "..");
-const capturesDirectory = join(repositoryDirectory, "captures");
 const queriesDirectory = join(repositoryDirectory, "docs", "queries");
 /** The glob in docs/queries/duckdb/events-view.sql, replaced by the test's own directory. */
 const documentedEventsGlob = "'events/host=*/dt=*/*.ndjson*'";
@@ -25,7 +22,6 @@ const documentedEventsGlob = "'events/host=*/dt=*/*.ndjson*'";
 /** Fallbacks the SQL can see in the events alone: a token PUT that failed, then IMDSv1. */
 const failedPutCauses: readonly FallbackCause[] = ["put-403", "put-404", "put-405", "put-unanswered", "put-forwarded-for"];
 
-const captureNames = readdirSync(capturesDirectory).filter((name) => /\.(pcap|pcapng)$/.test(name)).sort();
 
 function querySql(name: string): string {
   return readFileSync(join(queriesDirectory, name), "utf8");
@@ -52,28 +48,7 @@ function reportOrThrow(): ImdsReport {
 beforeAll(async () => {
   scratchDirectory = mkdtempSync(join(tmpdir(), "imds-duckdb-"));
   const builder = new ReportBuilder();
-  for (const captureName of captureNames) {
-    const host = hostFromPath(captureName);
-    const source = `captures/${captureName}`;
-    const events: ImdsEvent[] = [];
-    const { summary, hadErrors } = await analyzeCaptures([join(capturesDirectory, captureName)], {
-      onEvent: (imdsEvent) => {
-        // Every golden capture was made against the same fake IMDS, so all carry its instance
-        // id; here each capture stands for a host of its own, as the SQL's partitions do: the
-        // ids are dropped (like events written before the field existed).
-        const withSource = { ...imdsEvent, source, instanceId: null };
-        events.push(withSource);
-        builder.addEvent(withSource, host);
-      },
-    });
-    expect(hadErrors).toBe(false);
-    builder.addSummary({ ...summary, instanceId: null }, host);
-    if (events.length === 0) continue;
-    // One file per capture, in the layout the Athena table reads: host=<host>/dt=<day>/.
-    const directory = join(scratchDirectory, "events", `host=${host}`, `dt=${events[0]!.time.slice(0, 10)}`);
-    mkdirSync(directory, { recursive: true });
-    writeFileSync(join(directory, "events.ndjson"), events.map((imdsEvent) => JSON.stringify(imdsEvent) + "\n").join(""));
-  }
+  await addGoldenCaptureHosts(scratchDirectory, builder);
   report = builder.build();
 
   const viewSql = querySql("duckdb/events-view.sql");

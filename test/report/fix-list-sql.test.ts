@@ -6,25 +6,22 @@
  * fixes with the same counts as the report's JSON, and group by namespace, workload and image
  * as the report's callers do. The Athena view must be the DuckDB view in Athena's dialect.
  */
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { DuckDBConnection } from "@duckdb/node-api";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fleetInstanceId, generateFleet } from "../../bench/fleet-events.mjs";
-import { analyzeCaptures } from "../../src/analyze.js";
 import type { ImdsEvent } from "../../src/events.js";
 import { ReportBuilder } from "../../src/report/aggregate.js";
 import { workloadOfPod } from "../../src/report/container-names.js";
-import { hostFromPath } from "../../src/report/host-identity.js";
 import type { ImdsReport } from "../../src/report/types.js";
+import { addGoldenCaptureHosts, writeHostEvents } from "../helpers/events-layout.js";
 
 const repositoryDirectory = join(import.meta.dirname, "..", "..");
-const capturesDirectory = join(repositoryDirectory, "captures");
 const queriesDirectory = join(repositoryDirectory, "docs", "queries");
 const documentedEventsGlob = "'events/host=*/dt=*/*.ndjson*'";
-const captureNames = readdirSync(capturesDirectory).filter((name) => /\.(pcap|pcapng)$/.test(name)).sort();
 
 function querySql(name: string): string {
   return readFileSync(join(queriesDirectory, name), "utf8");
@@ -70,33 +67,10 @@ function built(): ImdsReport {
   return report;
 }
 
-/** Writes one host's events where the Athena table reads them: host=<host>/dt=<day>/. */
-function writeHostEvents(host: string, events: readonly ImdsEvent[]): void {
-  if (events.length === 0) return;
-  const directory = join(scratchDirectory, "events", `host=${host}`, `dt=${events[0]!.time.slice(0, 10)}`);
-  mkdirSync(directory, { recursive: true });
-  writeFileSync(join(directory, "events.ndjson"), events.map((imdsEvent) => `${JSON.stringify(imdsEvent)}\n`).join(""));
-}
-
 beforeAll(async () => {
   scratchDirectory = mkdtempSync(join(tmpdir(), "imds-fix-sql-"));
   const builder = new ReportBuilder();
-  for (const captureName of captureNames) {
-    const host = hostFromPath(captureName);
-    const source = `captures/${captureName}`;
-    const events: ImdsEvent[] = [];
-    const { summary, hadErrors } = await analyzeCaptures([join(capturesDirectory, captureName)], {
-      onEvent: (imdsEvent) => {
-        // One host per capture, as in duckdb.test.ts: the captures share one fake instance id.
-        const withSource = { ...imdsEvent, source, instanceId: null };
-        events.push(withSource);
-        builder.addEvent(withSource, host);
-      },
-    });
-    expect(hadErrors).toBe(false);
-    builder.addSummary({ ...summary, instanceId: null }, host);
-    writeHostEvents(host, events);
-  }
+  await addGoldenCaptureHosts(scratchDirectory, builder);
   // Live hosts: the report files them under their instance id, and so does the layout.
   const live = new Map<string, ImdsEvent[]>();
   generateFleet({ hosts: 40 }, {
@@ -112,7 +86,7 @@ beforeAll(async () => {
   report = builder.build();
   for (const [host, events] of live) {
     expect(report.hosts.some((candidate) => candidate.host === host)).toBe(true);
-    writeHostEvents(host, events);
+    writeHostEvents(scratchDirectory, host, events);
   }
 
   instance = await DuckDBInstance.create(":memory:");
