@@ -283,20 +283,22 @@ export class SocketOwnerFinder {
     const wanted = new Map([...netnsOfInode.keys()].map((inode) => [`socket:[${inode}]`, inode]));
     /** Per inode: the scan position of the best holder in its namespace, and elsewhere. */
     const holders = new Map<number, { inNamespace: number; elsewhere: number }>();
+    // Counted as holders are found, so that checking whether the scan may stop, done before each
+    // process, costs O(1) rather than a pass over every wanted socket.
+    let inodesWithoutHolder = netnsOfInode.size;
+    let inodesWithoutHolderInNamespace = netnsOfInode.size;
     const holderOf = (inode: number): { inNamespace: number; elsewhere: number } => {
       let holder = holders.get(inode);
       if (holder === undefined) {
         holder = { inNamespace: Number.POSITIVE_INFINITY, elsewhere: Number.POSITIVE_INFINITY };
         holders.set(inode, holder);
+        inodesWithoutHolder--;
       }
       return holder;
     };
     let nextIndex = 0;
-    const settled = (): boolean =>
-      [...netnsOfInode.keys()].every((inode) => {
-        const holder = holders.get(inode);
-        return holder !== undefined && (holder.inNamespace < Number.POSITIVE_INFINITY || nextIndex >= inSocketNamespacesEnd);
-      });
+    /** Every socket has a holder, in its own namespace unless the scan is past those pids. */
+    const settled = (): boolean => inodesWithoutHolder === 0 && (inodesWithoutHolderInNamespace === 0 || nextIndex >= inSocketNamespacesEnd);
     let linksRead = 0;
     let deniedPids = 0;
     const scanOne = async (pid: number, index: number): Promise<void> => {
@@ -320,8 +322,10 @@ export class SocketOwnerFinder {
           const inode = target === null ? undefined : wanted.get(target);
           if (inode === undefined) continue;
           const holder = holderOf(inode);
-          if (namespaceOfPid.get(pid) === netnsOfInode.get(inode)) holder.inNamespace = Math.min(holder.inNamespace, index);
-          else holder.elsewhere = Math.min(holder.elsewhere, index);
+          if (namespaceOfPid.get(pid) === netnsOfInode.get(inode)) {
+            if (holder.inNamespace === Number.POSITIVE_INFINITY) inodesWithoutHolderInNamespace--;
+            holder.inNamespace = Math.min(holder.inNamespace, index);
+          } else holder.elsewhere = Math.min(holder.elsewhere, index);
         }
       }
     };
