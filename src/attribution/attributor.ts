@@ -23,8 +23,18 @@ export interface AttributorOptions {
    * already; the wait covers ring-buffer wake-up latency under load.
    */
   readonly waitForKernelMs?: number;
-  /** Connections remembered (one entry per connection, not per request). */
+  /**
+   * Connections remembered at most (one entry per connection, not per request): a bound for
+   * floods. Entries normally leave much sooner: once the capture saw the connection end and all
+   * of its events were attributed, or `unseenConnectionTtlMs` after a kernel record the capture
+   * never saw.
+   */
   readonly maxConnections?: number;
+  /**
+   * How long a connection known only from its kernel record (the kernel reports connects to IMDS
+   * in every network namespace; a capture sees some) is kept for the capture to see it.
+   */
+  readonly unseenConnectionTtlMs?: number;
   /** What names where a process runs, in order; default `defaultEnrichers()`. */
   readonly enrichers?: readonly ProcessEnricher[];
   /**
@@ -59,6 +69,15 @@ interface ConnectionEntry {
    * and a capture on one interface or in one namespace sees only some of them.
    */
   seen: boolean;
+  /** Wall clock (ms) when made: an entry the capture never sees leaves after unseenConnectionTtlMs. */
+  readonly createdAtMs: number;
+  /** Events of this connection given to `attribute` so far. */
+  eventsAttributed: number;
+  /**
+   * Set when the capture saw the connection end: how many events it made. The entry leaves when
+   * that many were attributed (they leave the event queue after the end, in capture order).
+   */
+  eventsExpected: number | null;
 }
 
 interface KernelWaiter {
@@ -81,6 +100,12 @@ const identityReuseMs = 1000;
 const maxKnownCgroups = 4096;
 /** Processes whose recent identity read is kept for reuse. */
 const maxRecentIdentities = 1024;
+/**
+ * Ended connections remembered by when their entry was made, so that a kernel record arriving
+ * after its connection's end (an analyzer behind its ring) is known as late, not taken for a
+ * new connection on the same 4-tuple.
+ */
+const maxRecentlyEnded = 4096;
 
 export function connectionKey(clientAddress: string, clientPort: number, serverAddress: string, serverPort: number): string {
   return `${clientAddress}|${clientPort}|${serverAddress}|${serverPort}`;
@@ -93,13 +118,20 @@ export function connectionKey(clientAddress: string, clientPort: number, serverA
  * seen. Either way the work is per connection, off the packet path, and bounded.
  */
 export class Attributor {
+  /**
+   * Connections in use, least recently used first. Only connections whose events may still come
+   * are held (see ConnectionEntry): a service making thousands of one-shot callers a minute holds
+   * the few in flight, not the last maxConnections of them, and a keep-alive connection is never
+   * pushed out by newer ones while it is used.
+   */
   private readonly connections: RecencyMap<string, ConnectionEntry>;
-  private readonly kernelRecords: RecencyMap<string, ConnectRecord>;
+  private readonly recentlyEnded = new RecencyMap<string, bigint>(maxRecentlyEnded);
   private readonly waiters = new Map<string, KernelWaiter[]>();
   private readonly recentIdentities = new RecencyMap<string, { readonly identity: Promise<ProcessIdentity | AttributionFailure>; readonly readAtMs: number }>(maxRecentIdentities);
   private readonly socketOwners: SocketOwnerFinder;
   private readonly waitForKernelMs: number;
   private readonly maxConnections: number;
+  private readonly unseenConnectionTtlMs: number;
   /** `lateKernelRecords`: records that came after the wait for them ran out (the /proc fallback answered). */
   readonly stats = { connections: 0, attributed: 0, partial: 0, failed: 0, kernelRecords: 0, lateKernelRecords: 0 };
   /** Enrichers that threw, by name, with how often (their part of the placement is left out). */
@@ -116,8 +148,8 @@ export class Attributor {
     this.socketOwners = new SocketOwnerFinder(options.procRoot === undefined ? {} : { procRoot: options.procRoot });
     this.waitForKernelMs = options.waitForKernelMs ?? 250;
     this.maxConnections = options.maxConnections ?? 20_000;
+    this.unseenConnectionTtlMs = options.unseenConnectionTtlMs ?? 60_000;
     this.connections = new RecencyMap(this.maxConnections);
-    this.kernelRecords = new RecencyMap(this.maxConnections);
     this.enrichers = options.enrichers ?? defaultEnrichers({
       ...(options.procRoot === undefined ? {} : { procRoot: options.procRoot }),
       ...(options.etcRoot === undefined ? {} : { etcRoot: options.etcRoot }),
@@ -146,7 +178,6 @@ export class Attributor {
       this.stats.kernelRecords++;
       if (record.cgroupPath !== null && record.procSnapshot === "confirmed") this.cgroupPathsById.set(record.cgroupId, record.cgroupPath);
       const key = connectionKey(record.clientAddress, record.clientPort, record.serverAddress, record.serverPort);
-      this.kernelRecords.set(key, record);
       const waiting = this.waiters.get(key);
       if (waiting) {
         // The connection's event came first (the loop read packets before this wakeup, as
@@ -163,7 +194,8 @@ export class Attributor {
       // that connection's (it connected before the entry was made), not a new one on the same
       // 4-tuple: counted once, and /proc not read again.
       const known = this.connections.get(key);
-      if (known !== undefined && record.connectTimeNs < known.createdAtNs) {
+      const madeAtNs = known?.createdAtNs ?? this.recentlyEnded.get(key);
+      if (madeAtNs !== undefined && record.connectTimeNs < madeAtNs) {
         this.stats.lateKernelRecords++;
         continue;
       }
@@ -185,19 +217,61 @@ export class Attributor {
     }
   }
 
+  /**
+   * The capture saw a connection end (FIN, RST, idle, evicted) after it made `events` events:
+   * its entry leaves once they are all attributed.
+   */
+  onConnectionEnded(endpoints: FlowEndpoints, events: number): void {
+    const key = connectionKey(endpoints.clientAddress, endpoints.clientPort, endpoints.serverAddress, endpoints.serverPort);
+    const known = this.connections.get(key);
+    if (known === undefined) return;
+    known.eventsExpected = events;
+    this.forgetIfDone(key, known);
+  }
+
   /** The attribution of the connection an event belongs to. */
   attribute(event: ImdsEvent): Promise<Attribution> {
     const key = connectionKey(event.clientIp, event.clientPort, event.serverIp, event.serverPort);
-    const known = this.connections.get(key);
-    if (known) {
-      this.markSeen(known);
-      return known.result;
+    let entry = this.connections.get(key);
+    if (entry !== undefined) {
+      // Used again: the most recent now, so that newer connections do not push it out.
+      this.connections.set(key, entry);
+    } else {
+      const record = this.options.method === "ebpf" ? this.waitForKernel(key) : Promise.resolve(null);
+      const tuple: ConnectionTuple = { clientAddress: event.clientIp, clientPort: event.clientPort, serverAddress: event.serverIp, serverPort: event.serverPort };
+      entry = this.startConnection(key, tuple, record);
     }
-    const record = this.options.method === "ebpf" ? this.waitForKernel(key) : Promise.resolve(null);
-    const tuple: ConnectionTuple = { clientAddress: event.clientIp, clientPort: event.clientPort, serverAddress: event.serverIp, serverPort: event.serverPort };
-    const entry = this.startConnection(key, tuple, record);
     this.markSeen(entry);
-    return entry.result;
+    entry.eventsAttributed++;
+    const result = entry.result;
+    this.forgetIfDone(key, entry);
+    return result;
+  }
+
+  /** Connections held now (in flight, or ended with events still to attribute); for tests and benches. */
+  get connectionsHeld(): number {
+    return this.connections.size;
+  }
+
+  /**
+   * Forgets connections known only from a kernel record that the capture has not seen within
+   * unseenConnectionTtlMs (another namespace's, another interface's). Called from housekeeping;
+   * costs one pass over the connections held, which are few.
+   */
+  forgetUnseen(nowMs: number): void {
+    const expired: string[] = [];
+    for (const [key, entry] of this.connections.entries()) {
+      if (!entry.seen && nowMs - entry.createdAtMs >= this.unseenConnectionTtlMs) expired.push(key);
+    }
+    for (const key of expired) this.connections.delete(key);
+  }
+
+  /** An ended connection whose events were all attributed leaves (unless a newer one took its 4-tuple). */
+  private forgetIfDone(key: string, entry: ConnectionEntry): void {
+    if (entry.eventsExpected === null || entry.eventsAttributed < entry.eventsExpected) return;
+    if (this.connections.get(key) !== entry) return;
+    this.connections.delete(key);
+    this.recentlyEnded.set(key, entry.createdAtNs);
   }
 
   /** Stops waiting: pending waits resolve as "not recorded". */
@@ -215,10 +289,14 @@ export class Attributor {
   private startConnection(key: string, tuple: ConnectionTuple, recordPromise: Promise<ConnectRecord | null>): ConnectionEntry {
     const entry: ConnectionEntry = {
       createdAtNs: process.hrtime.bigint(),
+      createdAtMs: Date.now(),
       result: recordPromise.then((record) => (record === null ? this.fromSocketTables(tuple) : this.fromKernelRecord(record))),
       seen: false,
+      eventsAttributed: 0,
+      eventsExpected: null,
     };
     this.connections.set(key, entry);
+    this.recentlyEnded.delete(key);
     return entry;
   }
 
@@ -355,9 +433,12 @@ export class Attributor {
     };
   }
 
+  /**
+   * A connection with no entry: its record has not come yet (every record makes an entry at
+   * once). A record kept apart from the entries could only be an older connection's on the same
+   * 4-tuple, which is why none is.
+   */
   private waitForKernel(key: string): Promise<ConnectRecord | null> {
-    const record = this.kernelRecords.get(key);
-    if (record) return Promise.resolve(record);
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         // Behind by more than the wait (a starved process: the addon's thread ran late too), the

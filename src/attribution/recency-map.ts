@@ -32,6 +32,11 @@ export class RecencyMap<K, V> {
     while (this.map.size > this.maxEntries) this.forgetOldest();
   }
 
+  /** Entries from the least to the most recently set. */
+  entries(): IterableIterator<[K, V]> {
+    return this.map.entries();
+  }
+
   delete(key: K): boolean {
     return this.map.delete(key);
   }

@@ -189,6 +189,7 @@ export async function runLiveCapture(options: LiveCaptureOptions): Promise<Analy
   };
   const pipeline = new CapturePipeline(`live:${device}`, onPipelineEvent, diagnostics, options.limits ?? defaultPipelineLimits, {
     onFlowStart: (endpoints) => { attributor.onConnectionSeen(endpoints); },
+    onFlowEnd: (endpoints, events) => { attributor.onConnectionEnded(endpoints, events); },
   });
 
   source.start({
@@ -198,7 +199,9 @@ export async function runLiveCapture(options: LiveCaptureOptions): Promise<Analy
     },
   });
   const housekeeping = setInterval(() => {
-    pipeline.flushIdle(Date.now());
+    const nowMs = Date.now();
+    pipeline.flushIdle(nowMs);
+    attributor.forgetUnseen(nowMs);
     pcapWriter?.flush();
   }, housekeepingIntervalMs);
 

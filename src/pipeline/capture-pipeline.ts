@@ -18,6 +18,12 @@ export interface PipelineLimits {
 export interface PipelineHooks {
   /** A new connection to IMDS was seen (live capture starts /proc attribution here). */
   readonly onFlowStart?: (endpoints: FlowEndpoints) => void;
+  /**
+   * A connection to IMDS ended (FIN, RST, idle, evicted, capture end) after making `events`
+   * events; they may still wait in the event queue. Live capture forgets the connection's
+   * attribution once they are all attributed.
+   */
+  readonly onFlowEnd?: (endpoints: FlowEndpoints, events: number) => void;
 }
 
 export const defaultPipelineLimits: PipelineLimits = {
@@ -72,7 +78,8 @@ export class CapturePipeline implements FlowConsumerFactory {
 
   createFlow(endpoints: FlowEndpoints, _context: DeliveryContext): FlowConsumer {
     this.hooks.onFlowStart?.(endpoints);
-    return new ImdsFlow(endpoints, this.source, this.queue, this.diagnostics, () => this.snaplenCutAtBytes);
+    const onFlowEnd = this.hooks.onFlowEnd;
+    return new ImdsFlow(endpoints, this.source, this.queue, this.diagnostics, () => this.snaplenCutAtBytes, onFlowEnd === undefined ? undefined : (events) => { onFlowEnd(endpoints, events); });
   }
 
   /** The source is exhausted (or failed): end every flow and let every event out. */

@@ -63,6 +63,8 @@ export class ImdsFlow implements FlowConsumer {
     private readonly diagnostics: Diagnostics,
     /** The length the capture cut frames at, when it cut any (CapturePipeline.snaplenCutAtBytes). */
     private readonly snaplenCutAt: () => number | null = () => null,
+    /** The connection ended having made this many events (every call made here becomes one). */
+    private readonly onEnded?: (events: number) => void,
   ) {}
 
   private get requestParser(): HttpRequestParser {
@@ -123,6 +125,7 @@ export class ImdsFlow implements FlowConsumer {
     // (inside a gap, or sent before the capture started).
     if (this.responsesSeen > this.requestCount) this.diagnostics.count("requestsSeenOnlyByResponse", this.responsesSeen - this.requestCount);
     this.awaitingResponse.settleAll();
+    this.onEnded?.(this.requestCount);
   }
 
   private onRequest(head: HttpRequestHead): void {
