@@ -1,6 +1,6 @@
 import type { AttributionInfo, ImdsEvent, ProcessInfo, ProcessPlacement } from "../events.js";
 import { RecencyMap } from "./recency-map.js";
-import type { FlowEndpoints } from "../reassembly/types.js";
+import type { FlowEndpoints, FlowEndReason } from "../reassembly/types.js";
 import type { CgroupDirectoryIndex } from "./cgroup-directory-index.js";
 import type { ConnectRecord } from "./ebpf-tracer.js";
 import type { AttributionFailure, ParentProcess, ProcessIdentity } from "./process-identity.js";
@@ -218,10 +218,14 @@ export class Attributor {
   }
 
   /**
-   * The capture saw a connection end (FIN, RST, idle, evicted) after it made `events` events:
-   * its entry leaves once they are all attributed.
+   * The capture stopped following a connection after it made `events` events. Closed (FIN, RST)
+   * or the capture over: its entry leaves once those events are all attributed. Idle or evicted
+   * by the reassembler, the connection may well be alive (a keep-alive SDK client between credential
+   * refreshes) and its next request would need the kernel's record again: the entry stays,
+   * until newer connections push it out.
    */
-  onConnectionEnded(endpoints: FlowEndpoints, events: number): void {
+  onConnectionEnded(endpoints: FlowEndpoints, events: number, reason: FlowEndReason = "fin"): void {
+    if (reason === "idle" || reason === "evicted") return;
     const key = connectionKey(endpoints.clientAddress, endpoints.clientPort, endpoints.serverAddress, endpoints.serverPort);
     const known = this.connections.get(key);
     if (known === undefined) return;

@@ -189,7 +189,7 @@ export async function runLiveCapture(options: LiveCaptureOptions): Promise<Analy
   };
   const pipeline = new CapturePipeline(`live:${device}`, onPipelineEvent, diagnostics, options.limits ?? defaultPipelineLimits, {
     onFlowStart: (endpoints) => { attributor.onConnectionSeen(endpoints); },
-    onFlowEnd: (endpoints, events) => { attributor.onConnectionEnded(endpoints, events); },
+    onFlowEnd: (endpoints, events, reason) => { attributor.onConnectionEnded(endpoints, events, reason); },
   });
 
   source.start({

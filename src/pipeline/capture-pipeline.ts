@@ -2,7 +2,7 @@ import { FrameDecoder } from "../decode/index.js";
 import { createTcpSegment } from "../decode/segment.js";
 import type { Diagnostics } from "../diagnostics.js";
 import { TcpReassembler } from "../reassembly/index.js";
-import type { DeliveryContext, FlowConsumer, FlowConsumerFactory, FlowEndpoints, ReassemblyLimits } from "../reassembly/types.js";
+import type { DeliveryContext, FlowConsumer, FlowConsumerFactory, FlowEndpoints, FlowEndReason, ReassemblyLimits } from "../reassembly/types.js";
 import { defaultReassemblyLimits } from "../reassembly/types.js";
 import type { Frame } from "../source/frame.js";
 import { frameTimeMs } from "../source/frame.js";
@@ -23,7 +23,7 @@ export interface PipelineHooks {
    * events; they may still wait in the event queue. Live capture forgets the connection's
    * attribution once they are all attributed.
    */
-  readonly onFlowEnd?: (endpoints: FlowEndpoints, events: number) => void;
+  readonly onFlowEnd?: (endpoints: FlowEndpoints, events: number, reason: FlowEndReason) => void;
 }
 
 export const defaultPipelineLimits: PipelineLimits = {
@@ -79,7 +79,7 @@ export class CapturePipeline implements FlowConsumerFactory {
   createFlow(endpoints: FlowEndpoints, _context: DeliveryContext): FlowConsumer {
     this.hooks.onFlowStart?.(endpoints);
     const onFlowEnd = this.hooks.onFlowEnd;
-    return new ImdsFlow(endpoints, this.source, this.queue, this.diagnostics, () => this.snaplenCutAtBytes, onFlowEnd === undefined ? undefined : (events) => { onFlowEnd(endpoints, events); });
+    return new ImdsFlow(endpoints, this.source, this.queue, this.diagnostics, () => this.snaplenCutAtBytes, onFlowEnd === undefined ? undefined : (events, reason) => { onFlowEnd(endpoints, events, reason); });
   }
 
   /** The source is exhausted (or failed): end every flow and let every event out. */

@@ -64,7 +64,7 @@ export class ImdsFlow implements FlowConsumer {
     /** The length the capture cut frames at, when it cut any (CapturePipeline.snaplenCutAtBytes). */
     private readonly snaplenCutAt: () => number | null = () => null,
     /** The connection ended having made this many events (every call made here becomes one). */
-    private readonly onEnded?: (events: number) => void,
+    private readonly onEnded?: (events: number, reason: FlowEndReason) => void,
   ) {}
 
   private get requestParser(): HttpRequestParser {
@@ -114,7 +114,7 @@ export class ImdsFlow implements FlowConsumer {
     if (!absorbed) this.losePairing();
   }
 
-  onEnd(_reason: FlowEndReason, context: DeliveryContext): void {
+  onEnd(reason: FlowEndReason, context: DeliveryContext): void {
     this.context = context;
     const requestParser = this.requestParserOrNull;
     const responseParser = this.responseParserOrNull;
@@ -125,7 +125,7 @@ export class ImdsFlow implements FlowConsumer {
     // (inside a gap, or sent before the capture started).
     if (this.responsesSeen > this.requestCount) this.diagnostics.count("requestsSeenOnlyByResponse", this.responsesSeen - this.requestCount);
     this.awaitingResponse.settleAll();
-    this.onEnded?.(this.requestCount);
+    this.onEnded?.(this.requestCount, reason);
   }
 
   private onRequest(head: HttpRequestHead): void {

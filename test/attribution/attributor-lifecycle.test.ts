@@ -107,3 +107,19 @@ describe("Attributor connection lifetime", () => {
     attributor.close();
   });
 });
+
+describe("Attributor and connections the capture stopped following while they may live on", () => {
+  it("keeps a connection the reassembler ended as idle or evicted: its next request is still the same process's", async () => {
+    const attributor = new Attributor({ method: "ebpf", procRoot: fake.procRoot, etcRoot: fake.etcRoot, waitForKernelMs: 20 });
+    attributor.onConnectRecords([recordOf(41007, { ...exited, pid: 888 }), recordOf(41008, { ...exited, pid: 889 })]);
+    const idle = attributor.attribute(callFrom(41007));
+    const evicted = attributor.attribute(callFrom(41008));
+    attributor.onConnectionEnded(endpointsOf(41007), 1, "idle");
+    attributor.onConnectionEnded(endpointsOf(41008), 1, "evicted");
+    expect(attributor.connectionsHeld).toBe(2);
+    expect(attributor.attribute(callFrom(41007))).toBe(idle);
+    expect(attributor.attribute(callFrom(41008))).toBe(evicted);
+    expect([(await idle).process?.pid, (await evicted).process?.pid]).toEqual([888, 889]);
+    attributor.close();
+  });
+});

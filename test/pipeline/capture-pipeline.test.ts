@@ -28,9 +28,9 @@ describe("CapturePipeline connection end hook (live capture forgets a connection
   it("says each connection's end with the number of events it made, before or after they leave", () => {
     const diagnostics = new Diagnostics();
     const events: { clientPort: number; requestOnConnection: number }[] = [];
-    const ends: [clientPort: number, events: number][] = [];
+    const ends: [clientPort: number, events: number, reason: string][] = [];
     const pipeline = new CapturePipeline("live:test", (event) => events.push(event), diagnostics, undefined, {
-      onFlowEnd: (endpoints, count) => ends.push([endpoints.clientPort, count]),
+      onFlowEnd: (endpoints, count, reason) => ends.push([endpoints.clientPort, count, reason]),
     });
     const request = "GET /latest/meta-data/ HTTP/1.1\r\nHost: 169.254.169.254\r\n\r\n";
     const answer = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
@@ -42,7 +42,7 @@ describe("CapturePipeline connection end hook (live capture forgets a connection
       pipeline.onFrame(testFrame(frame.bytes, frame.linkType, { timestampSeconds: frame.timestampSeconds, timestampNanos: frame.timestampNanos }));
     }
     pipeline.finish();
-    expect(ends).toEqual([[40001, 2], [40002, 0], [40003, 1]]);
+    expect(ends).toEqual([[40001, 2, "fin"], [40002, 0, "fin"], [40003, 1, "rst"]]);
     expect(events.map((event) => [event.clientPort, event.requestOnConnection])).toEqual([[40001, 1], [40001, 2], [40003, 1]]);
   });
 });
