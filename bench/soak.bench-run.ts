@@ -27,7 +27,7 @@
  * minutes); a shorter run: SOAK_CALLS=120000 SOAK_PROCESSES=12000 SOAK_RATE=400 ...
  */
 import { spawnSync } from "node:child_process";
-import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { closeSync, cpSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
 import { expect, it } from "vitest";
@@ -50,6 +50,8 @@ const settings = {
   /** 0: leave kernel.pid_max as it is. */
   pidMax: number("SOAK_PID_MAX", 0),
 } as const;
+/** A directory to copy the run's log directory and the fake IMDS's log into, to compare calls and events after. */
+const keepDirectory = process.env["SOAK_KEEP_DIR"];
 
 /** Keep-alive client: `node client.mjs RATE CALLS` makes CALLS calls at RATE/s on one kept-alive socket pool, prints JSON. */
 const keepAliveScript = String.raw`
@@ -113,20 +115,63 @@ function statusKiB(pid: number, field: string): number {
   return Number(new RegExp(`^${field}:\\s+(\\d+) kB$`, "m").exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? Number.NaN);
 }
 
-function countLines(path: string): number {
-  try {
-    const bytes = readFileSync(path);
-    let lines = 0;
-    for (const byte of bytes) if (byte === 0x0a) lines++;
-    return lines;
-  } catch {
-    return 0;
+/**
+ * Counts lines of growing files by reading only what was added since the last count: files are
+ * followed by inode, so a rename (rotation) does not count a file twice. Counting every file
+ * whole at each sample read ~2 GB per sample late in a full run, and the bench's own CPU then
+ * starved the analyzer it measures.
+ */
+class LineCounter {
+  private readonly counted = new Map<number, { bytes: number; lines: number }>();
+
+  /** Lines in every file of `paths` (missing files count 0). */
+  count(paths: readonly string[]): number {
+    let total = 0;
+    for (const path of paths) total += this.countOne(path);
+    return total;
+  }
+
+  private countOne(path: string): number {
+    let descriptor: number;
+    try {
+      descriptor = openSync(path, "r");
+    } catch {
+      return 0;
+    }
+    try {
+      const { ino, size } = fstatSync(descriptor);
+      const known = this.counted.get(ino) ?? { bytes: 0, lines: 0 };
+      const chunk = Buffer.allocUnsafe(1 << 20);
+      while (known.bytes < size) {
+        const read = readSync(descriptor, chunk, 0, Math.min(chunk.length, size - known.bytes), known.bytes);
+        if (read === 0) break;
+        for (let at = chunk.indexOf(0x0a, 0); at !== -1 && at < read; at = chunk.indexOf(0x0a, at + 1)) known.lines++;
+        known.bytes += read;
+      }
+      this.counted.set(ino, known);
+      return known.lines;
+    } finally {
+      closeSync(descriptor);
+    }
   }
 }
 
-/** Lines of every events file in the log directory (current, size-rotated and externally rotated). */
-function eventsWritten(logDirectory: string): number {
-  return readdirSync(logDirectory).filter((name) => name.startsWith("events.ndjson")).reduce((sum, name) => sum + countLines(join(logDirectory, name)), 0);
+const eventsFilePrefix = "events.ndjson";
+
+/** Every events file in the log directory (current, size-rotated and externally rotated). */
+function eventsFiles(logDirectory: string): string[] {
+  return readdirSync(logDirectory).filter((name) => name.startsWith(eventsFilePrefix)).map((name) => join(logDirectory, name));
+}
+
+/** The summary's loss counters: live capture health, kernel records lost, requests not classified or without response. */
+function lossesOf(summary: Record<string, unknown>): Record<string, unknown> {
+  const live = (summary["live"] ?? {}) as Record<string, unknown>;
+  const pick = (from: Record<string, unknown>, names: readonly string[]): Record<string, unknown> => Object.fromEntries(names.filter((name) => name in from).map((name) => [name, from[name]]));
+  return {
+    ...pick(live, ["packetsReceived", "packetsDroppedByKernel", "packetsDroppedByInterface", "packetsDroppedByAddon", "eventsNotWritten", "interruptions"]),
+    attribution: live["attribution"],
+    ...pick(summary, ["requests", "incompleteRequests", "diagnostics"]),
+  };
 }
 
 /** Least-squares slope of y over x (per unit of x). */
@@ -231,6 +276,8 @@ it("the installed service under a long, compressed, realistic mix", { timeout: r
     const loops = started.slice(1, 1 + settings.loops);
 
     const samples: Sample[] = [];
+    const eventLines = new LineCounter();
+    const callLines = new LineCounter();
     const t0 = performance.now();
     let previousTicks = cpuTicks(pid);
     let previousMs = t0;
@@ -266,8 +313,8 @@ it("the installed service under a long, compressed, realistic mix", { timeout: r
         heapMiB,
         fds: readdirSync(`/proc/${String(pid)}/fd`).length,
         cpuPercent: Math.round(((ticks - previousTicks) / clockTicks / ((nowMs - previousMs) / 1000)) * 1000) / 10,
-        callsAnswered: countLines(network.fakeImdsLog),
-        eventsWritten: eventsWritten(logDirectory),
+        callsAnswered: callLines.count([network.fakeImdsLog]),
+        eventsWritten: eventLines.count(eventsFiles(logDirectory)),
       });
       previousTicks = ticks;
       previousMs = nowMs;
@@ -280,11 +327,17 @@ it("the installed service under a long, compressed, realistic mix", { timeout: r
     const peakRssMiB = Math.round(statusKiB(pid, "VmHWM") / 102.4) / 10;
     analyzer.child.kill("SIGTERM");
     const stopped = await analyzer.done;
-    const answered = countLines(network.fakeImdsLog);
-    const written = eventsWritten(logDirectory);
+    const answered = callLines.count([network.fakeImdsLog]);
+    const written = eventLines.count(eventsFiles(logDirectory));
+    if (keepDirectory !== undefined) {
+      cpSync(logDirectory, join(keepDirectory, "log"), { recursive: true });
+      cpSync(network.fakeImdsLog, join(keepDirectory, "fake-imds.ndjson"));
+    }
+    // Every loss the service knows of, from its own summary: what the events may lack is said there.
+    const summary = JSON.parse(readFileSync(join(logDirectory, "summary.json"), "utf8")) as Record<string, unknown>;
     const byMethod: Record<string, number> = {};
-    for (const name of readdirSync(logDirectory).filter((file) => file.startsWith("events.ndjson"))) {
-      for (const line of readFileSync(join(logDirectory, name), "utf8").split("\n")) {
+    for (const path of eventsFiles(logDirectory)) {
+      for (const line of readFileSync(path, "utf8").split("\n")) {
         if (line.length === 0) continue;
         const method = (JSON.parse(line) as { attribution?: { method?: string } | null }).attribution?.method ?? "none";
         byMethod[method] = (byMethod[method] ?? 0) + 1;
@@ -311,6 +364,7 @@ it("the installed service under a long, compressed, realistic mix", { timeout: r
       externalRotations,
       hangups,
       stopCode: stopped.code,
+      summaryLosses: lossesOf(summary),
       peakRssMiB,
       rssSlopeMiBPerHourAfterWarmup: Math.round(slope(afterWarmup.map((sample) => [hours(sample), sample.rssMiB])) * 10) / 10,
       heapSlopeMiBPerHourAfterWarmup: Math.round(slope(afterWarmup.flatMap((sample) => (sample.heapMiB === null ? [] : [[hours(sample), sample.heapMiB] as const]))) * 10) / 10,
