@@ -96,6 +96,8 @@ interface Sample {
   readonly anonMiB: number;
   /** Heap used after the last full garbage collection (--trace-gc's Mark-Compact lines), MiB. */
   readonly heapMiB: number | null;
+  /** V8 heap committed (reserved and touched) after the last collection of any kind, MiB: what of RSS is V8's. */
+  readonly heapCommittedMiB: number | null;
   readonly fds: number;
   readonly cpuPercent: number;
   readonly callsAnswered: number;
@@ -199,10 +201,11 @@ function installedCommand(logDirectory: string): string[] {
 
 function svgPlot(samples: readonly Sample[]): string {
   const width = 900;
-  const height = 520;
+  const height = 650;
   const panels: { title: string; values: (sample: Sample) => number | null; unit: string }[] = [
     { title: "RSS (MiB)", values: (sample) => sample.rssMiB, unit: "MiB" },
     { title: "heap after the last full GC (MiB)", values: (sample) => sample.heapMiB, unit: "MiB" },
+    { title: "V8 heap committed (MiB)", values: (sample) => sample.heapCommittedMiB, unit: "MiB" },
     { title: "open fds", values: (sample) => sample.fds, unit: "" },
     { title: "CPU % of one core", values: (sample) => sample.cpuPercent, unit: "%" },
   ];
@@ -247,10 +250,14 @@ it("the installed service under a long, compressed, realistic mix", { timeout: r
     const analyzer = network.spawn("instance", [command[0]!, "--trace-gc", ...command.slice(1)]);
     started.push(analyzer);
     let heapMiB: number | null = null;
+    let heapCommittedMiB: number | null = null;
     analyzer.child.stdout?.on("data", (chunk: Buffer) => {
       // "[pid:0x..]  1234 ms: Mark-Compact 30.1 (35.2) -> 25.3 (36.0) MB, ...": the heap after a
       // full collection (what is live), not after a scavenge (which leaves old garbage in place).
-      for (const match of chunk.toString("utf8").matchAll(/Mark-Compact [\d.]+ \([\d.]+\) -> ([\d.]+) \([\d.]+\) MB/g)) heapMiB = Number(match[1]);
+      const text = chunk.toString("utf8");
+      for (const match of text.matchAll(/Mark-Compact [\d.]+ \([\d.]+\) -> ([\d.]+) \([\d.]+\) MB/g)) heapMiB = Number(match[1]);
+      // Any collection: "Scavenge 20.1 (24.0) -> 19.5 (25.0) MB": the second parenthesis is what V8 holds committed.
+      for (const match of text.matchAll(/ [\d.]+ \([\d.]+\) -> [\d.]+ \(([\d.]+)\) MB/g)) heapCommittedMiB = Number(match[1]);
     });
     // --quiet: nothing on stderr when it starts; wait until it runs and its events file exists.
     for (let poll = 0; poll < 300 && !readdirSync(logDirectory).includes("events.ndjson"); poll++) await sleep(100);
@@ -311,6 +318,7 @@ it("the installed service under a long, compressed, realistic mix", { timeout: r
         rssMiB: Math.round(statusKiB(pid, "VmRSS") / 102.4) / 10,
         anonMiB: Math.round(statusKiB(pid, "RssAnon") / 102.4) / 10,
         heapMiB,
+        heapCommittedMiB,
         fds: readdirSync(`/proc/${String(pid)}/fd`).length,
         cpuPercent: Math.round(((ticks - previousTicks) / clockTicks / ((nowMs - previousMs) / 1000)) * 1000) / 10,
         callsAnswered: callLines.count([network.fakeImdsLog]),
