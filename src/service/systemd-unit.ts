@@ -12,6 +12,8 @@ export interface ServiceSettings {
    * installed bundle (installed-program.ts), absolute paths that outlive the installing command.
    */
   readonly command: readonly string[];
+  /** Environment variables of the service (NODE_OPTIONS for the single executable), if any. */
+  readonly environment?: Readonly<Record<string, string>>;
   readonly logDirectory: string;
   readonly interface: string;
   readonly rotateSize: string;
@@ -41,6 +43,7 @@ export function renderSystemdUnit(settings: ServiceSettings): string {
     "--rotate-keep", String(settings.rotateKeep),
     "--quiet",
   ].map(quote).join(" ");
+  const environment = Object.entries(settings.environment ?? {}).map(([name, value]) => `Environment=${quote(`${name}=${value}`)}\n`).join("");
   return `# Installed by "imds-analyzer install-service"; reinstall to change it.
 [Unit]
 Description=imds-analyzer: record which processes call the EC2 metadata service (IMDSv1/v2)
@@ -53,7 +56,7 @@ Conflicts=shutdown.target
 
 [Service]
 Type=simple
-ExecStart=${command}
+${environment}ExecStart=${command}
 ExecReload=/bin/kill -HUP $MAINPID
 Restart=on-failure
 RestartSec=2s

@@ -42,6 +42,8 @@ describe("install-service (npm)", () => {
     const result = cli(["install-service", "--print"]);
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toContain(`ExecStart=${process.execPath} --max-semi-space-size=2 /usr/local/lib/imds-analyzer/dist/imds-analyzer.cjs capture `);
+    // node takes the V8 options on its command line: no NODE_OPTIONS (the single executable's way).
+    expect(result.stdout).not.toContain("Environment=");
   });
 
   it("refuses what capture refuses, with capture's message and exit code 2, and writes nothing", () => {

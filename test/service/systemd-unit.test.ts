@@ -31,9 +31,17 @@ describe("systemd unit", () => {
     );
   });
 
+  it("gives the service its environment (the single executable's V8 options as NODE_OPTIONS) before ExecStart, quoted when it has spaces", () => {
+    expect(renderSystemdUnit(settings)).not.toContain("Environment=");
+    const unit = renderSystemdUnit({ ...settings, command: ["/usr/local/bin/imds-analyzer"], environment: { NODE_OPTIONS: "--max-semi-space-size=2" } });
+    expect(unit).toContain("[Service]\nType=simple\nEnvironment=NODE_OPTIONS=--max-semi-space-size=2\nExecStart=/usr/local/bin/imds-analyzer capture --interface any ");
+    const spaced = renderSystemdUnit({ ...settings, environment: { NODE_OPTIONS: "--max-semi-space-size=2 --stack-trace-limit=20" } });
+    expect(spaced).toContain('\nEnvironment="NODE_OPTIONS=--max-semi-space-size=2 --stack-trace-limit=20"\nExecStart=');
+  });
+
   it("is accepted by systemd-analyze verify, and install writes it with a 0700 log directory", () => {
     const root = makeTempDir("imds-unit-");
-    const result = installService({ ...settings, logDirectory: join(root, "log") }, { unitDirectory: root, start: false });
+    const result = installService({ ...settings, environment: { NODE_OPTIONS: "--max-semi-space-size=2" }, logDirectory: join(root, "log") }, { unitDirectory: root, start: false });
     expect(result.started).toBe(false);
     expect(statSync(join(root, "log")).mode & 0o777).toBe(0o700);
     expect(readFileSync(result.unitPath, "utf8")).toContain("[Install]\nWantedBy=sysinit.target");
