@@ -376,8 +376,10 @@ export class Attributor {
    */
   private identityOfRecord(record: ConnectRecord): Promise<ProcessIdentity | AttributionFailure> {
     // Without the kernel's start time nothing proves a reused read is of the same process.
-    if (record.startTimeTicks === null) return readProcessIdentity(record.pid, this.identityOptions());
-    return this.recentIdentityOf(record.pid, record.startTimeTicks);
+    // The kernel's argv is the event's (fromKernelRecord): /proc's cmdline is read only without it.
+    const readCmdline = record.argv === null;
+    if (record.startTimeTicks === null) return readProcessIdentity(record.pid, { ...this.identityOptions(), readCmdline });
+    return this.recentIdentityOf(record.pid, record.startTimeTicks, readCmdline);
   }
 
   /**
@@ -386,12 +388,13 @@ export class Attributor {
    * one-shot callers of one script share it, and each read it again when the analyzer was behind)
    * whatever holds the pid now, as a fresh read would.
    */
-  private recentIdentityOf(pid: number, startTimeTicks: number | null): Promise<ProcessIdentity | AttributionFailure> {
+  private recentIdentityOf(pid: number, startTimeTicks: number | null, readCmdline = true): Promise<ProcessIdentity | AttributionFailure> {
     const options = {
       ...this.identityOptions(),
       ...(startTimeTicks === null ? {} : { expectedStartTimeTicks: startTimeTicks }),
+      readCmdline,
     };
-    const key = `${pid}:${startTimeTicks ?? "any"}`;
+    const key = `${pid}:${startTimeTicks ?? "any"}${readCmdline ? "" : ":no-cmdline"}`;
     const nowMs = Date.now();
     const recent = this.recentIdentities.get(key);
     if (recent !== undefined && nowMs - recent.readAtMs <= identityReuseMs) return recent.identity;

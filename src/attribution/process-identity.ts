@@ -8,8 +8,8 @@
  * two processes and the result is a failure rather than a blend. If the caller already knows
  * the start time (eBPF reads it at connect time), a different one means "pid-reused".
  */
+import { readlinkSync } from "node:fs";
 import { join } from "node:path";
-import { readlink } from "node:fs/promises";
 import {
   clockTicksPerSecond,
   parseBootTimeSeconds,
@@ -19,7 +19,7 @@ import {
   startTimeIso,
   type ProcStat,
 } from "./procfs-process-files.js";
-import { failureFromProcessError, maxSmallProcFileBytes, readBoundedText } from "./procfs-read.js";
+import { failureFromProcessError, maxSmallProcFileBytes, readBoundedText, readProcfsTextSync } from "./procfs-read.js";
 import { RecencyMap } from "./recency-map.js";
 import { redactArgv } from "./redact.js";
 import { attributionFailure, type AttributionFailure, type ParentProcess, type ProcessIdentity } from "./types.js";
@@ -36,6 +36,12 @@ export interface ReadProcessIdentityOptions {
   readonly etcRoot?: string;
   /** Start time (stat field 22) the caller saw for this pid; a different one is "pid-reused". */
   readonly expectedStartTimeTicks?: number;
+  /**
+   * false: leave the process's own cmdline unread (`cmdline` is then []), for a caller that has
+   * argv already (the kernel read it at connect time): it is the one file read through the
+   * thread pool, most of what a new process's identity costs. The parents' are always read.
+   */
+  readonly readCmdline?: boolean;
 }
 
 /** Most ancestors listed: deep enough for any real tree, bounded against a loop in a fake one. */
@@ -55,7 +61,7 @@ export async function readProcessIdentity(
   if (!Number.isSafeInteger(pid) || pid <= 0) return attributionFailure("error", `invalid pid ${pid}`);
   const processDir = join(procRoot, String(pid));
 
-  const first = await readStat(processDir);
+  const first = readStat(processDir);
   if (!isProcStat(first)) return first;
   if (options.expectedStartTimeTicks !== undefined && first.startTimeTicks !== options.expectedStartTimeTicks) {
     return attributionFailure(
@@ -64,20 +70,19 @@ export async function readProcessIdentity(
     );
   }
 
-  const [statusText, exe, cmdline, cgroupText, bootTimeSeconds, parents] = await Promise.all([
-    readBoundedText(join(processDir, "status"), maxSmallProcFileBytes).catch((error: unknown) => failureFromProcessError(error, "status")),
-    readExe(processDir),
-    readRedactedCmdline(processDir),
-    readBoundedText(join(processDir, "cgroup"), maxSmallProcFileBytes).catch(() => null),
-    readBootTimeSeconds(procRoot),
-    readParents(procRoot, first),
-  ]);
+  // cmdline is the one file that can wait (procfs-read.ts, readProcfsTextSync): its read runs
+  // in the thread pool while the others are read synchronously.
+  const pendingCmdline = options.readCmdline === false ? Promise.resolve([]) : readRedactedCmdline(processDir);
+  const statusText = readSmallFile(processDir, "status");
+  const exe = readExe(processDir);
+  const cgroup = readSmallFile(processDir, "cgroup");
+  const [cmdline, bootTimeSeconds, parents] = await Promise.all([pendingCmdline, readBootTimeSeconds(procRoot), readParents(procRoot, first)]);
   if (typeof statusText !== "string") return statusText;
   const uid = parseStatusEffectiveUid(statusText);
   if (uid === null) return attributionFailure("error", `no Uid line in ${join(processDir, "status")}`);
   const user = await lookupUserName(uid, etcRoot);
 
-  const last = await readStat(processDir);
+  const last = readStat(processDir);
   if (!isProcStat(last)) return last;
   if (last.startTimeTicks !== first.startTimeTicks) {
     return attributionFailure("pid-reused", `pid ${pid} was reused while it was being read`);
@@ -94,7 +99,7 @@ export async function readProcessIdentity(
     uid,
     user,
     parents,
-    cgroupFile: cgroupText,
+    cgroupFile: typeof cgroup === "string" ? cgroup : null,
   };
 }
 
@@ -102,15 +107,21 @@ function isProcStat(value: ProcStat | AttributionFailure): value is ProcStat {
   return !("status" in value);
 }
 
-async function readStat(processDir: string): Promise<ProcStat | AttributionFailure> {
+function readStat(processDir: string): ProcStat | AttributionFailure {
   const path = join(processDir, "stat");
-  let text: string;
+  const text = readSmallFile(processDir, "stat");
+  if (typeof text !== "string") return text;
+  return parseProcStat(text) ?? attributionFailure("error", `cannot parse ${path}`);
+}
+
+/** stat, status or cgroup of a process, read synchronously (readProcfsTextSync says why); never throws. */
+function readSmallFile(processDir: string, name: "stat" | "status" | "cgroup"): string | AttributionFailure {
+  const path = join(processDir, name);
   try {
-    text = await readBoundedText(path, maxSmallProcFileBytes);
+    return readProcfsTextSync(path, maxSmallProcFileBytes);
   } catch (error) {
     return failureFromProcessError(error, path);
   }
-  return parseProcStat(text) ?? attributionFailure("error", `cannot parse ${path}`);
 }
 
 /**
@@ -118,9 +129,10 @@ async function readStat(processDir: string): Promise<ProcStat | AttributionFailu
  * process without CAP_SYS_PTRACE (EACCES). Neither is a reason to drop the rest: null, with
  * `denied` telling the second apart (the attribution is then partial, not complete).
  */
-async function readExe(processDir: string): Promise<{ exe: string | null; denied: boolean }> {
+function readExe(processDir: string): { exe: string | null; denied: boolean } {
   try {
-    return { exe: await readlink(join(processDir, "exe")), denied: false };
+    // Synchronous: the kernel answers from the process's exe_file, never from disk.
+    return { exe: readlinkSync(join(processDir, "exe")), denied: false };
   } catch (error) {
     const code = (error as NodeJS.ErrnoException | undefined)?.code;
     return { exe: null, denied: code === "EACCES" || code === "EPERM" };
@@ -149,7 +161,7 @@ async function readParents(procRoot: string, child: ProcStat): Promise<ParentPro
   let childStartTicks = child.startTimeTicks;
   while (ppid > 0 && parents.length < maxParentDepth) {
     const parentDir = join(procRoot, String(ppid));
-    const stat = await readStat(parentDir);
+    const stat = readStat(parentDir);
     if (!isProcStat(stat) || stat.startTimeTicks > childStartTicks) break;
     const key = `${procRoot}|${ppid}:${stat.startTimeTicks}`;
     const known = recentAncestorChains.get(key);

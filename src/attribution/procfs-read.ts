@@ -3,6 +3,7 @@
  * attribution failures. Everything here takes full paths: callers join them onto an injectable
  * proc root, so tests point the same code at a fake tree in a temp dir.
  */
+import { closeSync, constants, openSync, readSync } from "node:fs";
 import { open, readlink } from "node:fs/promises";
 import { attributionFailure, type AttributionFailure } from "./types.js";
 
@@ -53,28 +54,86 @@ const readChunkBytes = 64 * 1024;
  */
 const firstReadBytes = 4 * 1024;
 
+/**
+ * The buffers of one bounded read, shared by the asynchronous and the synchronous reader: where
+ * the next read() goes, and the bytes read once it returns 0 or the bound is reached.
+ */
+class BoundedReadBuffers {
+  private readonly chunks: Buffer[] = [];
+  private total = 0;
+  private filled = 0;
+  private chunk: Buffer;
+
+  constructor(private readonly maxBytes: number) {
+    this.chunk = Buffer.allocUnsafe(Math.min(firstReadBytes, maxBytes));
+  }
+
+  /** Where the next read() writes; null once `maxBytes` are read. */
+  nextRead(): { readonly buffer: Buffer; readonly offset: number; readonly length: number } | null {
+    if (this.total >= this.maxBytes) return null;
+    return { buffer: this.chunk, offset: this.filled, length: Math.min(this.chunk.length - this.filled, this.maxBytes - this.total) };
+  }
+
+  /** Counts what a read() returned; false at end of file. */
+  add(bytesRead: number): boolean {
+    if (bytesRead === 0) return false;
+    this.filled += bytesRead;
+    this.total += bytesRead;
+    if (this.filled === this.chunk.length) {
+      this.chunks.push(this.chunk);
+      this.chunk = Buffer.allocUnsafe(Math.min(readChunkBytes, Math.max(1, this.maxBytes - this.total)));
+      this.filled = 0;
+    }
+    return true;
+  }
+
+  bytes(): Buffer {
+    this.chunks.push(this.chunk.subarray(0, this.filled));
+    return this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.total);
+  }
+}
+
 export async function readBoundedBytes(path: string, maxBytes: number): Promise<Buffer> {
   const handle = await open(path, "r");
   try {
-    const chunks: Buffer[] = [];
-    let total = 0;
-    let chunk = Buffer.allocUnsafe(Math.min(firstReadBytes, maxBytes));
-    let filled = 0;
-    while (total < maxBytes) {
-      const { bytesRead } = await handle.read(chunk, filled, Math.min(chunk.length - filled, maxBytes - total), null);
-      if (bytesRead === 0) break;
-      filled += bytesRead;
-      total += bytesRead;
-      if (filled === chunk.length) {
-        chunks.push(chunk);
-        chunk = Buffer.allocUnsafe(Math.min(readChunkBytes, Math.max(1, maxBytes - total)));
-        filled = 0;
-      }
+    const buffers = new BoundedReadBuffers(maxBytes);
+    for (let target = buffers.nextRead(); target !== null; target = buffers.nextRead()) {
+      const { bytesRead } = await handle.read(target.buffer, target.offset, target.length, null);
+      if (!buffers.add(bytesRead)) break;
     }
-    chunks.push(chunk.subarray(0, filled));
-    return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total);
+    return buffers.bytes();
   } finally {
     await handle.close();
+  }
+}
+
+/**
+ * The flags of the synchronous reads. O_NONBLOCK: a FIFO where a file should be (the proc root
+ * is injectable) opens at once and reads EAGAIN or end of file instead of stalling the event
+ * loop; procfs ignores it. O_NOFOLLOW: none of these files is a link in procfs.
+ */
+const syncOpenFlags = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW;
+
+/**
+ * `readBoundedText` done synchronously, for the procfs files of a process that the kernel
+ * prints from its own structures, with no I/O and no lock held for long: stat, status, cgroup
+ * (cgroup_mutex, taken briefly). Each asynchronous read is an open, two reads and a close,
+ * every one a round trip through libuv's thread pool and a promise: 4-7 times the CPU of the
+ * synchronous read (bench/procfs-read.bench-run.ts), for every new caller. Never for a file
+ * that can wait: cmdline (read from the process's memory under its mmap lock, argv possibly
+ * paged in from swap), files on disk (passwd) and runtime files (runtime-files.ts) stay
+ * asynchronous. Throws as `readBoundedText` does (ENOENT, EACCES, ...).
+ */
+export function readProcfsTextSync(path: string, maxBytes: number): string {
+  const descriptor = openSync(path, syncOpenFlags);
+  try {
+    const buffers = new BoundedReadBuffers(maxBytes);
+    for (let target = buffers.nextRead(); target !== null; target = buffers.nextRead()) {
+      if (!buffers.add(readSync(descriptor, target.buffer, target.offset, target.length, null))) break;
+    }
+    return buffers.bytes().toString("utf8");
+  } finally {
+    closeSync(descriptor);
   }
 }
 

@@ -1,4 +1,4 @@
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { chmod, open, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -198,6 +198,26 @@ describe("a process that changes while it is being read", () => {
       // nothing
     });
     expect(result).toMatchObject({ pid: 502, startTimeTicks: 1000, cmdline: ["curl", "http://169.254.169.254/"] });
+  });
+});
+
+describe("readCmdline: false (the kernel gave argv already)", () => {
+  it("leaves the process's cmdline unread, and still reads its parents'", async () => {
+    await fake.addProcess({ pid: 300, ppid: 1, comm: "sh", cmdline: ["sh", "job.sh"], startTimeTicks: 30 });
+    await fake.addProcess({ pid: 510, ppid: 300, comm: "curl", startTimeTicks: 1000 });
+    // A FIFO: reading it waits for a writer, which comes after 2 s and writes "late", so an
+    // empty cmdline proves it was not read (and a reader that waited does not hang the run).
+    const fifo = join(fake.procRoot, "510", "cmdline");
+    await rm(fifo);
+    execFileSync("mkfifo", [fifo]);
+    const writer = spawn("sh", ["-c", 'sleep 2; exec 3<>"$0"; printf late >&3', fifo], { stdio: "ignore" });
+    try {
+      expect(await readProcessIdentity(510, { ...options, readCmdline: false })).toMatchObject({
+        pid: 510, comm: "curl", cmdline: [], exe: "/usr/bin/curl", parents: [{ pid: 300, cmdline: ["sh", "job.sh"] }, { pid: 1 }],
+      });
+    } finally {
+      writer.kill("SIGKILL");
+    }
   });
 });
 
