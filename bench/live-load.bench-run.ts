@@ -34,8 +34,10 @@
  * 3. Memory (BENCH_PHASES=memory; issue 13's "memory and CPU for a service"): RSS idle after start
  *    (with what it is made of: anonymous, file, the packet ring, BPF maps), after 200 one-shot
  *    curls one after another, after one-shot curls at 50/s, and the peak with the generator at
- *    BENCH_MEMORY_RATE (3000) calls/s; CPU ms per call of each step; a heap snapshot at the end
- *    summarized by constructor (BENCH_HEAP_SNAPSHOT=0: none).
+ *    BENCH_MEMORY_RATE (3000) calls/s; CPU ms per call of each step, also net of the CPU the
+ *    analyzer spends without calls (a window of BENCH_MEMORY_IDLE_SECONDS, 10, first: its timers
+ *    and the /proc reads for other IMDS callers on the host, which the eBPF tracer sees in every
+ *    namespace); a heap snapshot at the end summarized by constructor (BENCH_HEAP_SNAPSHOT=0: none).
  */
 import { spawnSync } from "node:child_process";
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmdirSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -76,6 +78,8 @@ const settings = {
   /** IMDS calls per second on each path during the bulk phase: the "little IMDS traffic". */
   trickleRatePerSecond: 20,
   idleSeconds: 3,
+  /** The memory phase's window without calls, whose CPU rate each step's "net of idle" subtracts. */
+  memoryIdleSeconds: Number(process.env["BENCH_MEMORY_IDLE_SECONDS"] ?? 10),
   bulkConnectionsPerPath: 2,
 } as const;
 
@@ -895,6 +899,8 @@ interface MemoryStep {
   readonly seconds: number;
   readonly callsPerSecond: number;
   readonly cpuMsPerCall: number;
+  /** CPU per call less what the analyzer spent in as long a time without calls (`idleCpuMsPerSecond`). */
+  readonly cpuMsPerCallNetOfIdle: number;
   readonly readSyscallsPerCall: number;
   readonly rssMiB: number;
   readonly peakRssMiB: number;
@@ -907,6 +913,13 @@ interface MemoryResult {
   readonly executable: string | null;
   readonly nodeArgs: readonly string[];
   readonly idleRssMiB: number;
+  /**
+   * The analyzer's CPU and read syscalls per second while this bench makes no calls: its own
+   * timers, and the /proc reads for every other process on the host that connects to IMDS
+   * (the eBPF tracer sees connects in every namespace: another bench on a shared machine).
+   */
+  readonly idleCpuMsPerSecond: number;
+  readonly idleReadSyscallsPerSecond: number;
   /** What the resident set is made of at idle: anonymous (heap, stacks, malloc), file (code), rings. */
   readonly idle: RssParts;
   readonly steps: readonly MemoryStep[];
@@ -1006,6 +1019,11 @@ async function measureMemory(): Promise<MemoryResult> {
     const pid = capture.spawned.pid;
     await sleep(settings.idleSeconds * 1000);
     const idle = rssParts(pid);
+    const idleTicks = cpuTicks(pid);
+    const idleReads = readSyscalls(pid);
+    await sleep(settings.memoryIdleSeconds * 1000);
+    const idleCpuMsPerSecond = round((((cpuTicks(pid) - idleTicks) / clockTicksPerSecond) * 1000) / settings.memoryIdleSeconds, 2);
+    const idleReadSyscallsPerSecond = round((readSyscalls(pid) - idleReads) / settings.memoryIdleSeconds, 1);
     const steps: MemoryStep[] = [];
     let callsMade = 0;
     const step = async (name: string, run: () => Promise<number>): Promise<void> => {
@@ -1018,12 +1036,14 @@ async function measureMemory(): Promise<MemoryResult> {
       for (let poll = 0; poll < 300 && counter.update() < callsMade + calls; poll++) await sleep(100);
       callsMade += calls;
       const seconds = (performance.now() - startedMs) / 1000;
+      const cpuMs = ((cpuTicks(pid) - ticks) / clockTicksPerSecond) * 1000;
       steps.push({
         step: name,
         calls,
         seconds: round(seconds, 1),
         callsPerSecond: Math.round(calls / seconds),
-        cpuMsPerCall: round((((cpuTicks(pid) - ticks) / clockTicksPerSecond) * 1000) / Math.max(calls, 1), 3),
+        cpuMsPerCall: round(cpuMs / Math.max(calls, 1), 3),
+        cpuMsPerCallNetOfIdle: round((cpuMs - idleCpuMsPerSecond * seconds) / Math.max(calls, 1), 3),
         readSyscallsPerCall: round((readSyscalls(pid) - reads) / Math.max(calls, 1), 1),
         rssMiB: rssMiB(pid),
         peakRssMiB: peakRssMiB(pid),
@@ -1073,7 +1093,8 @@ async function measureMemory(): Promise<MemoryResult> {
       eventsByMethod[method] = (eventsByMethod[method] ?? 0) + 1;
     }
     return {
-      loadAverageBefore, loadAverageAfter: loadAverage(), executable: settings.executable === "" ? null : settings.executable, nodeArgs: settings.nodeArgs, idleRssMiB: idle.rssMiB, idle, steps, end, peakRssMiB: peak,
+      loadAverageBefore, loadAverageAfter: loadAverage(), executable: settings.executable === "" ? null : settings.executable, nodeArgs: settings.nodeArgs, idleRssMiB: idle.rssMiB,
+      idleCpuMsPerSecond, idleReadSyscallsPerSecond, idle, steps, end, peakRssMiB: peak,
       events: events.length, callsMade, eventsByMethod, heapSnapshot,
     };
   });
@@ -1083,9 +1104,10 @@ function memoryTable(result: MemoryResult): string {
   const parts = (p: RssParts): string => `${String(p.rssMiB)} (anon ${String(p.anonMiB)}, file ${String(p.fileMiB)}, packet ring ${String(p.packetRingMiB)}, BPF maps ${String(p.bpfMapsMiB)})`;
   return [
     `idle RSS MiB: ${parts(result.idle)}`,
+    `idle (${String(settings.memoryIdleSeconds)} s without calls: timers, and other IMDS callers on the host): ${String(result.idleCpuMsPerSecond)} ms CPU/s, ${String(result.idleReadSyscallsPerSecond)} read syscalls/s`,
     markdownTable(
-      ["step", "calls", "calls/s", "CPU ms/call", "read syscalls/call", "RSS MiB after", "peak RSS MiB so far"],
-      result.steps.map((step) => [step.step, step.calls, step.callsPerSecond, step.cpuMsPerCall, step.readSyscallsPerCall, step.rssMiB, step.peakRssMiB]),
+      ["step", "calls", "calls/s", "CPU ms/call", "CPU ms/call net of idle", "read syscalls/call", "RSS MiB after", "peak RSS MiB so far"],
+      result.steps.map((step) => [step.step, step.calls, step.callsPerSecond, step.cpuMsPerCall, step.cpuMsPerCallNetOfIdle, step.readSyscallsPerCall, step.rssMiB, step.peakRssMiB]),
     ),
     `end RSS MiB: ${parts(result.end)}; peak ${String(result.peakRssMiB)}; events ${String(result.events)} for ${String(result.callsMade)} calls, by method ${JSON.stringify(result.eventsByMethod)}`,
     result.heapSnapshot === null ? "" : `heap snapshot at the end: ${String(result.heapSnapshot.totalMiB)} MiB\n${markdownTable(["holder", "count", "self MiB"], result.heapSnapshot.top.map((entry) => [entry.name, entry.count, entry.selfMiB]))}`,
