@@ -40,7 +40,7 @@
  *    namespace); a heap snapshot at the end summarized by constructor (BENCH_HEAP_SNAPSHOT=0: none).
  */
 import { spawnSync } from "node:child_process";
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readFileSync, readSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
 import { expect, it } from "vitest";
@@ -50,6 +50,8 @@ import { eventLines } from "../test/helpers/live-capture.js";
 import { instanceIpv4, liveTestPrerequisites, TestNetwork, waitForLine } from "../test/helpers/netns.js";
 import type { Role, Spawned } from "../test/helpers/netns.js";
 import { cliPath as cli } from "../test/helpers/cli.js";
+import { takeHeapSnapshot } from "./heap-snapshot.js";
+import type { HeapSnapshotSummary } from "./heap-snapshot.js";
 
 const outDirectory = join(import.meta.dirname, "out");
 const profileDirectory = join(outDirectory, "profiles");
@@ -929,7 +931,7 @@ interface MemoryResult {
   readonly callsMade: number;
   readonly eventsByMethod: Record<string, number>;
   /** Largest holders in a heap snapshot taken at the end (self size by constructor). */
-  readonly heapSnapshot: { readonly totalMiB: number; readonly top: readonly { readonly name: string; readonly count: number; readonly selfMiB: number }[] } | null;
+  readonly heapSnapshot: HeapSnapshotSummary | null;
 }
 
 interface RssParts {
@@ -962,36 +964,6 @@ function rssParts(pid: number): RssParts {
     packetRingMiB: Math.round(packetRingKiB / 102.4) / 10,
     bpfMapsMiB: Math.round(bpfKiB / 102.4) / 10,
   };
-}
-
-/** Self size by constructor (node name) of a V8 heap snapshot, the largest first. */
-function summarizeHeapSnapshot(path: string): NonNullable<MemoryResult["heapSnapshot"]> {
-  const snapshot = JSON.parse(readFileSync(path, "utf8")) as {
-    snapshot: { meta: { node_fields: string[]; node_types: [string[]] } };
-    nodes: number[];
-    strings: string[];
-  };
-  const fields = snapshot.snapshot.meta.node_fields;
-  const stride = fields.length;
-  const typeIndex = fields.indexOf("type");
-  const nameIndex = fields.indexOf("name");
-  const sizeIndex = fields.indexOf("self_size");
-  const types = snapshot.snapshot.meta.node_types[0];
-  const byName = new Map<string, { count: number; bytes: number }>();
-  let total = 0;
-  for (let base = 0; base < snapshot.nodes.length; base += stride) {
-    const type = types[snapshot.nodes[base + typeIndex]!] ?? "?";
-    const rawName = type === "object" || type === "closure" || type === "native" ? snapshot.strings[snapshot.nodes[base + nameIndex]!] ?? "?" : "";
-    const name = `${type}${rawName === "" ? "" : ` ${rawName.slice(0, 60)}`}`;
-    const bytes = snapshot.nodes[base + sizeIndex]!;
-    total += bytes;
-    const entry = byName.get(name) ?? { count: 0, bytes: 0 };
-    entry.count++;
-    entry.bytes += bytes;
-    byName.set(name, entry);
-  }
-  const top = [...byName].sort((a, b) => b[1].bytes - a[1].bytes).slice(0, 15).map(([name, entry]) => ({ name, count: entry.count, selfMiB: round(entry.bytes / 2 ** 20, 2) }));
-  return { totalMiB: round(total / 2 ** 20, 1), top };
 }
 
 /** A shell loop in the instance namespace: `count` one-shot curls, one every `gapSeconds` (0: one after another). */
@@ -1067,23 +1039,7 @@ async function measureMemory(): Promise<MemoryResult> {
     const end = rssParts(pid);
     const peak = peakRssMiB(pid);
     let heapSnapshot: MemoryResult["heapSnapshot"] = null;
-    if (settings.heapSnapshot) {
-      capture.spawned.child.kill("SIGUSR2");
-      for (let poll = 0; poll < 600; poll++) {
-        await sleep(100);
-        const written = readdirSync(snapshotDirectory).find((file) => file.endsWith(".heapsnapshot"));
-        // Written whole when the process answers again: a second signal-free check of its size.
-        if (written !== undefined) {
-          const path = join(snapshotDirectory, written);
-          const size = statSync(path).size;
-          await sleep(1000);
-          if (statSync(path).size === size && size > 0) {
-            heapSnapshot = summarizeHeapSnapshot(path);
-            break;
-          }
-        }
-      }
-    }
+    if (settings.heapSnapshot) heapSnapshot = await takeHeapSnapshot(() => capture.spawned.child.kill("SIGUSR2"), snapshotDirectory);
     const { events } = await stopCapture(capture);
     light.child.kill("SIGTERM");
     await finishWithin(light, 10_000);
