@@ -35,6 +35,12 @@ export interface AttributorOptions {
    * in every network namespace; a capture sees some) is kept for the capture to see it.
    */
   readonly unseenConnectionTtlMs?: number;
+  /**
+   * How long a connection the capture saw is kept without being used: a safety net for entries
+   * whose end the capture never told (it stopped following the connection, see
+   * onConnectionEnded), so that none is held for the whole life of a service.
+   */
+  readonly unusedConnectionTtlMs?: number;
   /** What names where a process runs, in order; default `defaultEnrichers()`. */
   readonly enrichers?: readonly ProcessEnricher[];
   /**
@@ -71,6 +77,8 @@ interface ConnectionEntry {
   seen: boolean;
   /** Wall clock (ms) when made: an entry the capture never sees leaves after unseenConnectionTtlMs. */
   readonly createdAtMs: number;
+  /** Wall clock (ms) when last given an event: unused for unusedConnectionTtlMs, it leaves. */
+  lastUsedMs: number;
   /** Events of this connection given to `attribute` so far. */
   eventsAttributed: number;
   /**
@@ -126,12 +134,19 @@ export class Attributor {
    */
   private readonly connections: RecencyMap<string, ConnectionEntry>;
   private readonly recentlyEnded = new RecencyMap<string, bigint>(maxRecentlyEnded);
+  /**
+   * Connections that ended with events still queued before any entry existed (their kernel
+   * record not in yet, no event attributed yet): the entry made for them later takes the count,
+   * or it would never leave.
+   */
+  private readonly endedBeforeEntry = new RecencyMap<string, { readonly events: number; readonly endedAtNs: bigint }>(maxRecentlyEnded);
   private readonly waiters = new Map<string, KernelWaiter[]>();
   private readonly recentIdentities = new RecencyMap<string, { readonly identity: Promise<ProcessIdentity | AttributionFailure>; readonly readAtMs: number }>(maxRecentIdentities);
   private readonly socketOwners: SocketOwnerFinder;
   private readonly waitForKernelMs: number;
   private readonly maxConnections: number;
   private readonly unseenConnectionTtlMs: number;
+  private readonly unusedConnectionTtlMs: number;
   /** `lateKernelRecords`: records that came after the wait for them ran out (the /proc fallback answered). */
   readonly stats = { connections: 0, attributed: 0, partial: 0, failed: 0, kernelRecords: 0, lateKernelRecords: 0 };
   /** Enrichers that threw, by name, with how often (their part of the placement is left out). */
@@ -149,6 +164,7 @@ export class Attributor {
     this.waitForKernelMs = options.waitForKernelMs ?? 250;
     this.maxConnections = options.maxConnections ?? 20_000;
     this.unseenConnectionTtlMs = options.unseenConnectionTtlMs ?? 60_000;
+    this.unusedConnectionTtlMs = options.unusedConnectionTtlMs ?? 600_000;
     this.connections = new RecencyMap(this.maxConnections);
     this.enrichers = options.enrichers ?? defaultEnrichers({
       ...(options.procRoot === undefined ? {} : { procRoot: options.procRoot }),
@@ -200,7 +216,13 @@ export class Attributor {
         continue;
       }
       // A new connection on a reused 4-tuple replaces what was known of the old one.
-      this.startConnection(key, record, Promise.resolve(record));
+      const entry = this.startConnection(key, record, Promise.resolve(record));
+      const ended = this.endedBeforeEntry.get(key);
+      if (ended !== undefined) {
+        this.endedBeforeEntry.delete(key);
+        // The record of a connection that already ended (its events still queued) takes their count.
+        if (record.connectTimeNs < ended.endedAtNs) entry.eventsExpected = ended.events;
+      }
     }
   }
 
@@ -228,7 +250,10 @@ export class Attributor {
     if (reason === "idle" || reason === "evicted") return;
     const key = connectionKey(endpoints.clientAddress, endpoints.clientPort, endpoints.serverAddress, endpoints.serverPort);
     const known = this.connections.get(key);
-    if (known === undefined) return;
+    if (known === undefined) {
+      if (events > 0) this.endedBeforeEntry.set(key, { events, endedAtNs: process.hrtime.bigint() });
+      return;
+    }
     known.eventsExpected = events;
     this.forgetIfDone(key, known);
   }
@@ -244,8 +269,15 @@ export class Attributor {
       const record = this.options.method === "ebpf" ? this.waitForKernel(key) : Promise.resolve(null);
       const tuple: ConnectionTuple = { clientAddress: event.clientIp, clientPort: event.clientPort, serverAddress: event.serverIp, serverPort: event.serverPort };
       entry = this.startConnection(key, tuple, record);
+      const ended = this.endedBeforeEntry.get(key);
+      if (ended !== undefined) {
+        // Its connection ended before anything was known of it: its events are the ones coming now.
+        this.endedBeforeEntry.delete(key);
+        entry.eventsExpected = ended.events;
+      }
     }
     this.markSeen(entry);
+    entry.lastUsedMs = Date.now();
     entry.eventsAttributed++;
     const result = entry.result;
     this.forgetIfDone(key, entry);
@@ -259,13 +291,15 @@ export class Attributor {
 
   /**
    * Forgets connections known only from a kernel record that the capture has not seen within
-   * unseenConnectionTtlMs (another namespace's, another interface's). Called from housekeeping;
-   * costs one pass over the connections held, which are few.
+   * unseenConnectionTtlMs (another namespace's, another interface's), and connections seen but
+   * not used for unusedConnectionTtlMs. Called from housekeeping; costs one pass over the
+   * connections held, which are few.
    */
-  forgetUnseen(nowMs: number): void {
+  forgetStale(nowMs: number): void {
     const expired: string[] = [];
     for (const [key, entry] of this.connections.entries()) {
-      if (!entry.seen && nowMs - entry.createdAtMs >= this.unseenConnectionTtlMs) expired.push(key);
+      const stale = entry.seen ? nowMs - entry.lastUsedMs >= this.unusedConnectionTtlMs : nowMs - entry.createdAtMs >= this.unseenConnectionTtlMs;
+      if (stale) expired.push(key);
     }
     for (const key of expired) this.connections.delete(key);
   }
@@ -294,6 +328,7 @@ export class Attributor {
     const entry: ConnectionEntry = {
       createdAtNs: process.hrtime.bigint(),
       createdAtMs: Date.now(),
+      lastUsedMs: Date.now(),
       result: recordPromise.then((record) => (record === null ? this.fromSocketTables(tuple) : this.fromKernelRecord(record))),
       seen: false,
       eventsAttributed: 0,

@@ -201,7 +201,7 @@ export async function runLiveCapture(options: LiveCaptureOptions): Promise<Analy
   const housekeeping = setInterval(() => {
     const nowMs = Date.now();
     pipeline.flushIdle(nowMs);
-    attributor.forgetUnseen(nowMs);
+    attributor.forgetStale(nowMs);
     pcapWriter?.flush();
   }, housekeepingIntervalMs);
 

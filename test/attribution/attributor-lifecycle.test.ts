@@ -74,9 +74,9 @@ describe("Attributor connection lifetime", () => {
     const attributor = new Attributor({ method: "ebpf", procRoot: fake.procRoot, etcRoot: fake.etcRoot, unseenConnectionTtlMs: 60_000 });
     attributor.onConnectRecords([recordOf(41003, exited), recordOf(41004, exited)]);
     attributor.onConnectionSeen(endpointsOf(41004));
-    attributor.forgetUnseen(Date.now() + 59_000);
+    attributor.forgetStale(Date.now() + 59_000);
     expect(attributor.connectionsHeld).toBe(2);
-    attributor.forgetUnseen(Date.now() + 60_000);
+    attributor.forgetStale(Date.now() + 60_000);
     // 41003's connection was in another namespace: gone; 41004's was seen and has not ended.
     expect(attributor.connectionsHeld).toBe(1);
     expect(attributor.stats).toMatchObject({ connections: 1, kernelRecords: 2 });
@@ -120,6 +120,38 @@ describe("Attributor and connections the capture stopped following while they ma
     expect(attributor.attribute(callFrom(41007))).toBe(idle);
     expect(attributor.attribute(callFrom(41008))).toBe(evicted);
     expect([(await idle).process?.pid, (await evicted).process?.pid]).toEqual([888, 889]);
+    attributor.close();
+  });
+});
+
+describe("Attributor and connections whose end came before anything was known of them", () => {
+  it("a connection that ended before its record and events came is forgotten once its events were attributed", async () => {
+    const attributor = new Attributor({ method: "ebpf", procRoot: fake.procRoot, etcRoot: fake.etcRoot, waitForKernelMs: 5000 });
+    const connectedAtNs = process.hrtime.bigint();
+    // The flow closed with two events still queued; the kernel's record is late (a busy ring).
+    attributor.onConnectionEnded(endpointsOf(41009), 2);
+    attributor.onConnectRecords([recordOf(41009, { ...exited, connectTimeNs: connectedAtNs })]);
+    const first = attributor.attribute(callFrom(41009));
+    expect(attributor.attribute(callFrom(41009))).toBe(first);
+    expect(attributor.connectionsHeld).toBe(0);
+    // The same, when the events come before the record.
+    attributor.onConnectionEnded(endpointsOf(41010), 1);
+    const waiting = attributor.attribute(callFrom(41010));
+    expect(attributor.connectionsHeld).toBe(0);
+    attributor.onConnectRecords([recordOf(41010, { ...exited, pid: 4343 })]);
+    expect([(await first).process?.pid, (await waiting).process?.pid]).toEqual([4242, 4343]);
+    attributor.close();
+  });
+
+  it("forgets a connection seen but unused for the unused-connection time (whatever the capture said of its end)", () => {
+    const attributor = new Attributor({ method: "ebpf", procRoot: fake.procRoot, etcRoot: fake.etcRoot, unusedConnectionTtlMs: 600_000 });
+    attributor.onConnectRecords([recordOf(41011, exited)]);
+    void attributor.attribute(callFrom(41011));
+    attributor.onConnectionEnded(endpointsOf(41011), 5, "idle");
+    attributor.forgetStale(Date.now() + 599_000);
+    expect(attributor.connectionsHeld).toBe(1);
+    attributor.forgetStale(Date.now() + 600_000);
+    expect(attributor.connectionsHeld).toBe(0);
     attributor.close();
   });
 });
