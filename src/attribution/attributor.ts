@@ -370,6 +370,10 @@ export class Attributor {
     }
     // The process is gone (a one-shot client usually is by now): what the kernel recorded at
     // connect time, and what the addon read from /proc the moment the record arrived, still hold.
+    // Its parent first: a script's shell that ran it may be about to exit too, so its read must
+    // not wait behind the other lookups (seen under load: parents cut at `sh` with no cmdline).
+    const parents = this.parentsOf(record);
+    parents.catch(() => undefined); // awaited below; this only keeps an early failure elsewhere from leaving it unhandled
     const procRoot = this.options.procRoot ?? "/proc";
     const startTime = record.startTimeTicks === null ? null : startTimeIso(await readBootTimeSeconds(procRoot), record.startTimeTicks);
     // A process simply gone keeps the path its cgroup id was seen with; a reused pid contributes
@@ -386,7 +390,7 @@ export class Attributor {
         cmdline: kernelCmdline ?? [],
         uid: record.uid,
         user: await lookupUserName(record.uid, this.options.etcRoot ?? "/etc"),
-        parents: await this.parentsOf(record),
+        parents: await parents,
         cgroupFile: cgroupPath === null ? null : `0::${cgroupPath}\n`,
       }),
       attribution: { method: "ebpf", status: complete ? "ok" : "partial", reason: complete ? null : identity.reason },
