@@ -244,7 +244,7 @@ export class Attributor {
    * or the capture over: its entry leaves once those events are all attributed. Idle or evicted
    * by the reassembler, the connection may well be alive (a keep-alive SDK client between credential
    * refreshes) and its next request would need the kernel's record again: the entry stays,
-   * until newer connections push it out.
+   * until it is unused for unusedConnectionTtlMs (or newer connections push it out).
    */
   onConnectionEnded(endpoints: FlowEndpoints, events: number, reason: FlowEndReason = "fin"): void {
     if (reason === "idle" || reason === "evicted") return;
