@@ -51,6 +51,7 @@ import { instanceIpv4, liveTestPrerequisites, TestNetwork, waitForLine } from ".
 import type { Role, Spawned } from "../test/helpers/netns.js";
 import { cliPath as cli } from "../test/helpers/cli.js";
 import { takeHeapSnapshot } from "./heap-snapshot.js";
+import { clockTicksPerSecond, cpuTicks, statusKiB } from "./process-stats.js";
 import type { HeapSnapshotSummary } from "./heap-snapshot.js";
 
 const outDirectory = join(import.meta.dirname, "out");
@@ -289,26 +290,14 @@ process.on("SIGTERM", () => { process.stdout.write(JSON.stringify(counts) + "\n"
 // Measuring: /proc of the analyzer, /proc/net/dev of the namespace, load average.
 // ------------------------------------------------------------------------------------------------
 
-const clockTicksPerSecond = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout.trim()) || 100;
-
-/** utime + stime of a process (all threads), in clock ticks. */
-function cpuTicks(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  // Fields after "(comm) ": state is field 3, utime 14, stime 15.
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return Number(fields[11]) + Number(fields[12]);
-}
-
 /** Peak resident set (VmHWM) of a process, in MiB. */
 function peakRssMiB(pid: number): number {
-  const match = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return match ? Math.round(Number(match[1]) / 1024) : Number.NaN;
+  return Math.round(statusKiB(pid, "VmHWM") / 1024);
 }
 
 /** Resident set (VmRSS) of a process now, in MiB. */
 function rssMiB(pid: number): number {
-  const match = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return match ? Math.round(Number(match[1]) / 1024) : Number.NaN;
+  return Math.round(statusKiB(pid, "VmRSS") / 1024);
 }
 
 /** read() system calls made so far by a process (/proc/PID/io syscr): /proc reads show here. */

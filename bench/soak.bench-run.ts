@@ -34,6 +34,7 @@ import { expect, it } from "vitest";
 import { cliPath } from "../test/helpers/cli.js";
 import { liveTestPrerequisites, TestNetwork } from "../test/helpers/netns.js";
 import { takeHeapSnapshot } from "./heap-snapshot.js";
+import { clockTicksPerSecond, cpuTicks, statusKiB } from "./process-stats.js";
 import type { HeapSnapshotSummary } from "./heap-snapshot.js";
 import type { Role, Spawned } from "../test/helpers/netns.js";
 
@@ -113,18 +114,7 @@ interface Sample {
   readonly eventsWritten: number;
 }
 
-const clockTicks = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout.trim()) || 100;
 const sleep = (ms: number): Promise<void> => new Promise((done) => setTimeout(done, ms));
-
-function cpuTicks(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return Number(fields[11]) + Number(fields[12]);
-}
-
-function statusKiB(pid: number, field: string): number {
-  return Number(new RegExp(`^${field}:\\s+(\\d+) kB$`, "m").exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? Number.NaN);
-}
 
 /**
  * Counts lines of growing files by reading only what was added since the last count: files are
@@ -336,7 +326,7 @@ it("the installed service under a long, compressed, realistic mix", { timeout: r
         heapMiB,
         heapCommittedMiB,
         fds: readdirSync(`/proc/${String(pid)}/fd`).length,
-        cpuPercent: Math.round(((ticks - previousTicks) / clockTicks / ((nowMs - previousMs) / 1000)) * 1000) / 10,
+        cpuPercent: Math.round(((ticks - previousTicks) / clockTicksPerSecond / ((nowMs - previousMs) / 1000)) * 1000) / 10,
         callsAnswered: callLines.count([network.fakeImdsLog]),
         eventsWritten: eventLines.count(eventsFiles(logDirectory)),
       });
