@@ -216,13 +216,7 @@ export class Attributor {
         continue;
       }
       // A new connection on a reused 4-tuple replaces what was known of the old one.
-      const entry = this.startConnection(key, record, Promise.resolve(record));
-      const ended = this.endedBeforeEntry.get(key);
-      if (ended !== undefined) {
-        this.endedBeforeEntry.delete(key);
-        // The record of a connection that already ended (its events still queued) takes their count.
-        if (record.connectTimeNs < ended.endedAtNs) entry.eventsExpected = ended.events;
-      }
+      this.takeEndedCount(key, this.startConnection(key, record, Promise.resolve(record)), record.connectTimeNs);
     }
   }
 
@@ -268,13 +262,7 @@ export class Attributor {
     } else {
       const record = this.options.method === "ebpf" ? this.waitForKernel(key) : Promise.resolve(null);
       const tuple: ConnectionTuple = { clientAddress: event.clientIp, clientPort: event.clientPort, serverAddress: event.serverIp, serverPort: event.serverPort };
-      entry = this.startConnection(key, tuple, record);
-      const ended = this.endedBeforeEntry.get(key);
-      if (ended !== undefined) {
-        // Its connection ended before anything was known of it: its events are the ones coming now.
-        this.endedBeforeEntry.delete(key);
-        entry.eventsExpected = ended.events;
-      }
+      entry = this.takeEndedCount(key, this.startConnection(key, tuple, record));
     }
     this.markSeen(entry);
     entry.lastUsedMs = Date.now();
@@ -336,6 +324,19 @@ export class Attributor {
     };
     this.connections.set(key, entry);
     this.recentlyEnded.delete(key);
+    return entry;
+  }
+
+  /**
+   * A connection that ended before anything was known of it, its events still queued: the entry
+   * made for those events (or from that connection's late record) takes their count, or it would
+   * never leave. A record of a connection made after that end (`connectTimeNs`) is a new one's.
+   */
+  private takeEndedCount(key: string, entry: ConnectionEntry, connectTimeNs?: bigint): ConnectionEntry {
+    const ended = this.endedBeforeEntry.get(key);
+    if (ended === undefined) return entry;
+    this.endedBeforeEntry.delete(key);
+    if (connectTimeNs === undefined || connectTimeNs < ended.endedAtNs) entry.eventsExpected = ended.events;
     return entry;
   }
 

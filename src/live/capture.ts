@@ -333,7 +333,7 @@ function heldAfterFailedDrop(keep: readonly string[], failure: string): { kept: 
   let held: bigint | null = null;
   let threadsNotDropped = 0;
   for (const thread of threads) {
-    const effective = effectiveCapabilities(`/proc/self/task/${thread}/status`);
+    const effective = capabilitySet(`/proc/self/task/${thread}/status`, "CapEff");
     if (effective === null) continue; // ended meanwhile
     if ((effective & ~keepMask) !== 0n) threadsNotDropped++;
     held ??= effective;
@@ -343,11 +343,6 @@ function heldAfterFailedDrop(keep: readonly string[], failure: string): { kept: 
   const bounding = capabilitySet("/proc/self/status", "CapBnd");
   const why = bounding !== null && (bounding & ~keepMask) !== 0n ? "the bounding set was not reduced: that needs CAP_SETPCAP, which the capture drops itself once started" : "the bounding set may not be reduced";
   return { kept, threadsNotDropped: 0, problem: `${failure} (${why})` };
-}
-
-/** A status file's CapEff; null when it cannot be read. */
-function effectiveCapabilities(statusPath: string): bigint | null {
-  return capabilitySet(statusPath, "CapEff");
 }
 
 /** One capability set of a status file (CapEff, CapBnd, ...); null when it cannot be read. */
@@ -382,7 +377,7 @@ function isCapabilityName(name: string): name is CapabilityName {
  * missing when the set cannot be read.
  */
 function missingCapabilities(names: readonly string[]): string[] {
-  const effective = effectiveCapabilities("/proc/self/status");
+  const effective = capabilitySet("/proc/self/status", "CapEff");
   if (effective === null) return [];
   return names.filter((name) => isCapabilityName(name) && ((effective >> BigInt(capabilityNumbers[name])) & 1n) === 0n);
 }
