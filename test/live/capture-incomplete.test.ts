@@ -61,8 +61,10 @@ describe.skipIf(skip)("capture: requests seen in part (live, root, test namespac
         expect(event.userAgent).toMatch(/^curl\//);
         expect([event.tokenTtlSeconds, event.status]).toEqual([null, null]);
         // The operator learns who made it: attribution is per connection, not per header.
+        // Complete, unless this one-shot curl exited before the tracer's /proc read (timing, not
+        // the cut: CI saw it once), when the kernel's own record still names it.
         expect(event.process?.comm).toBe("curl");
-        expect(event.attribution?.status).toBe("ok");
+        expect([{ method: "ebpf", status: "ok", reason: null }, { method: "ebpf", status: "partial", reason: "process-exited" }]).toContainEqual(event.attribution);
       }
 
       expect(summary.requests).toEqual({ total: 5, v1: 1, v2: 0, tokenRequests: 2, unclassified: 2 });
