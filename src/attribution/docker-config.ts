@@ -4,7 +4,8 @@
  * operator typed it) and `Config.Labels`, where the ECS agent puts the task's ARN, family,
  * revision, cluster and container name, and cri-dockerd the pod's names. The data-root is
  * /var/lib/docker unless /etc/docker/daemon.json or a running dockerd's command line says
- * otherwise; both are looked at, the running daemons again when a container is not found.
+ * otherwise: daemon.json's and the default are tried first, and running dockerd processes are
+ * looked for (a /proc scan) only when a container is in none of the roots known so far.
  */
 import type { ContainerNames, ContainerNameSource, SourceContext } from "./container-names.js";
 import type { EcsNames, KubernetesNames } from "../events.js";
@@ -28,22 +29,34 @@ const kubernetesLabel = {
   container: "io.kubernetes.container.name",
 } as const;
 
-/** How long the data-roots of running dockerd processes are believed. */
-const dataRootsReuseMs = 30_000;
 /** Least time between two scans of /proc for dockerd (a scan reads every process's comm). */
 const minRescanMs = 5_000;
 const maxScannedPids = 65_536;
 
-/** The data-roots Docker may be using, cached; shared by all lookups of one enricher. */
+/**
+ * The data-roots Docker may be using; shared by all lookups of one enricher. The roots found are
+ * believed until a container is missing from all of them: only then is /proc scanned again for
+ * running dockerd processes. A lookup races Docker's removal of a short-lived container (`docker
+ * run --rm` deletes config.v2.json some 100 ms after the container's last process exits), so
+ * the common case, a data-root daemon.json or the default names, costs one file read and no scan.
+ */
 export class DockerDataRoots {
   private known: { roots: readonly string[]; atMs: number } | null = null;
   private scanning: Promise<readonly string[]> | null = null;
 
-  /** Known roots, reading them first if they are stale; with `rescan`, also when a scan is merely allowed again. */
-  async roots(context: SourceContext, rescan = false): Promise<readonly string[]> {
-    const nowMs = Date.now();
-    const age = this.known === null ? Number.POSITIVE_INFINITY : nowMs - this.known.atMs;
-    if (age < (rescan ? minRescanMs : dataRootsReuseMs) && this.known !== null) return this.known.roots;
+  /**
+   * Roots worth trying before any scan: those last found, or, before the first scan, daemon.json's
+   * and the default (one small file read).
+   */
+  async believed(context: SourceContext): Promise<readonly string[]> {
+    if (this.known !== null) return this.known.roots;
+    const configured = await dataRootOfConfig(`${context.paths.etcRoot}/docker/daemon.json`, context);
+    return configured === null ? [context.paths.dockerDataRoot] : [configured, context.paths.dockerDataRoot];
+  }
+
+  /** The roots with those of running dockerd processes, scanning /proc unless a scan ran within `minRescanMs`. */
+  async rescanned(context: SourceContext): Promise<readonly string[]> {
+    if (this.known !== null && Date.now() - this.known.atMs < minRescanMs) return this.known.roots;
     this.scanning ??= this.read(context).then((roots) => {
       this.known = { roots, atMs: Date.now() };
       this.scanning = null;
@@ -75,8 +88,8 @@ export function dockerConfigSource(dataRoots = new DockerDataRoots()): Container
     async find(lookup, context) {
       const id = lookup.container.id;
       const tried = new Set<string>();
-      for (const rescan of [false, true]) {
-        for (const root of await dataRoots.roots(context, rescan)) {
+      for (const roots of [() => dataRoots.believed(context), () => dataRoots.rescanned(context)]) {
+        for (const root of await roots()) {
           if (tried.has(root)) continue;
           tried.add(root);
           const config = await context.readJson(`${root}/containers/${id}/config.v2.json`);

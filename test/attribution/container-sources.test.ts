@@ -11,7 +11,9 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { parseCgroup } from "../../src/attribution/cgroup.js";
 import { redactArgv } from "../../src/attribution/redact.js";
-import { ContainerNamesEnricher, type ContainerNameSource, type RuntimeFilePaths } from "../../src/attribution/container-names.js";
+import { ContainerNamesEnricher, type ContainerLookup, type ContainerNameSource, type RuntimeFilePaths, type SourceContext } from "../../src/attribution/container-names.js";
+import { dockerConfigSource } from "../../src/attribution/docker-config.js";
+import { listRuntimeDirectory, readRuntimeJson } from "../../src/attribution/runtime-files.js";
 import { defaultContainerNameSources } from "../../src/attribution/enrichment.js";
 import type { ContainerInfo, ParentProcess, ProcessPlacement } from "../../src/events.js";
 import { FakeProcfs } from "../helpers/fake-procfs.js";
@@ -173,6 +175,56 @@ describe("docker 20.10.24 (containerd's moby namespace, then config.v2.json with
     const container = await containerOf(enricher(), await fixtureText("docker-20.10.24", "proc-cgroup"));
     expect(container?.ecs).toEqual({ ...namedByDocker.ecs, taskArn: null });
     expect(container?.source).toBe("docker-config");
+  });
+});
+
+describe("docker-config's data-roots: a lookup races Docker's removal of a `--rm` container, so no /proc scan when a known root has it", () => {
+  const otherId = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+  /** The source's context over the real files, counting the directory listings (the /proc scan for dockerd). */
+  function countingContext(): { context: SourceContext; listings: string[] } {
+    const listings: string[] = [];
+    const context: SourceContext = {
+      paths,
+      note: () => undefined,
+      readJson: async (path) => {
+        const read = await readRuntimeJson(path);
+        return read.ok ? read.value : null;
+      },
+      readLink: () => Promise.resolve(null),
+      list: async (path, maxEntries) => {
+        listings.push(path);
+        const read = await listRuntimeDirectory(path, maxEntries);
+        return read.ok ? read.value : null;
+      },
+      commandLine: () => Promise.resolve(null),
+      runtimeAncestors: () => Promise.resolve([]),
+    };
+    return { context, listings };
+  }
+
+  const lookupOf = (id: string): ContainerLookup => ({ container: { ...parseCgroup(`0::/docker/${id}\n`).container!, id }, parents: [init] });
+
+  it("names a container under the default data-root (or daemon.json's) with one file read and no scan", async () => {
+    await place(join(paths.dockerDataRoot, "containers", dockerId, "config.v2.json"), "docker-20.10.24", "config.v2.json");
+    await fake.addProcess({ pid: 300, comm: "dockerd", cmdline: ["dockerd"] });
+    const { context, listings } = countingContext();
+    expect(await dockerConfigSource().find(lookupOf(dockerId), context)).toMatchObject({ name: "shop-web" });
+    expect(listings).toEqual([]);
+  });
+
+  it("scans for running dockerd processes only when a container is in no root known so far, at most every 5 s, and tries the roots found first from then on", async () => {
+    const privateRoot = join(host, "private-docker");
+    await place(join(privateRoot, "containers", dockerId, "config.v2.json"), "docker-20.10.24", "config.v2.json");
+    await fake.addProcess({ pid: 300, comm: "dockerd", cmdline: ["dockerd", `--data-root=${privateRoot}`] });
+    const source = dockerConfigSource();
+    const { context, listings } = countingContext();
+    expect(await source.find(lookupOf(dockerId), context)).toMatchObject({ name: "shop-web" });
+    expect(listings).toEqual([fake.procRoot]);
+    // Known now: found again without a scan; a container in no root does not scan again within 5 s.
+    expect(await source.find(lookupOf(dockerId), context)).toMatchObject({ name: "shop-web" });
+    expect(await source.find(lookupOf(otherId), context)).toBeNull();
+    expect(listings).toEqual([fake.procRoot]);
   });
 });
 
