@@ -61,8 +61,8 @@ export interface LiveCaptureOptions {
 
 /**
  * libpcap's ring on Linux: the binding does not use immediate mode, so libpcap uses TPACKET_V3,
- * whose blocks hold packets at their real size and are handed over when full or 20 ms after
- * their first packet. (Immediate mode means TPACKET_V2, one snaplen-sized slot per packet: with
+ * whose blocks hold packets at their real size and are handed over when full or a set time
+ * (`packetHandoverMs`) after their first packet. (Immediate mode means TPACKET_V2, one snaplen-sized slot per packet: with
  * 16 KiB snaplen, 32 MiB held ~2,000 packets, and `npm run bench:live` dropped packets at
  * 2,000-3,000 calls/s.) 16 KiB still holds any real IMDS request head (response bodies are cut,
  * which the HTTP parser skips exactly, and --write-pcap then holds less secret material).
@@ -75,6 +75,18 @@ const liveSnaplenBytes = 16 * 1024;
  * calls of backlog at the bench's 3,000 calls/s; what does not fit is counted as kernel drops.
  */
 const liveBufferBytes = 8 * 1024 * 1024;
+
+/**
+ * How long a captured packet may wait in the ring before it is handed over, i.e. how many calls
+ * share one wakeup of the capture when calls are few. With eBPF the caller was read when the
+ * kernel's connect record arrived, which is not delayed: packets can wait 200 ms, and at 50
+ * one-shot calls a second the analyzer spends ~30 % less CPU per call (bench/README.md); an
+ * event is written up to 0.2 s later. Attributed by /proc, a call is looked up only once its
+ * packets arrive, and a one-shot caller must still be there: 20 ms.
+ */
+export function packetHandoverMs(attribution: AttributionMethod): number {
+  return attribution === "ebpf" ? 200 : 20;
+}
 
 /** How often (wall clock) idle flows are ended, waiting events released and the pcap flushed. */
 const housekeepingIntervalMs = 1000;
@@ -124,7 +136,7 @@ export async function runLiveCapture(options: LiveCaptureOptions): Promise<Analy
   let source: ReopeningPcapSource;
   try {
     source = ReopeningPcapSource.open(
-      { device, filter: imdsCaptureFilter, snaplenBytes: liveSnaplenBytes, bufferSizeBytes: liveBufferBytes },
+      { device, filter: imdsCaptureFilter, snaplenBytes: liveSnaplenBytes, bufferSizeBytes: liveBufferBytes, blockTimeoutMs: packetHandoverMs(attributor.method) },
       {
         onInterrupted: (error) => {
           diagnostics.warn(`capture-interrupted:${device}`, `capture on ${device} interrupted (${error.message}); reopening it until it is back, calls meanwhile are not seen`);

@@ -39,6 +39,7 @@ export interface NativeOpenOptions {
   readonly snaplenBytes?: number;
   readonly bufferSizeBytes?: number;
   readonly maxBatchPackets?: number;
+  readonly blockTimeoutMs?: number;
   readonly networkNamespacePath?: string;
 }
 
@@ -56,6 +57,8 @@ export interface NativePcapHandle {
   readonly bufferSizeBytes: number;
   /** Packets per batch actually used (lowered so a batch of snaplen-sized packets fits 16 MiB). */
   readonly maxBatchPackets: number;
+  /** Longest a captured packet waits in the kernel's ring before it is handed over. */
+  readonly blockTimeoutMs: number;
   start(onBatch: NativeBatchListener, onError: (error: Error) => void): void;
   pause(): void;
   resume(): void;

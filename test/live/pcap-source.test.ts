@@ -373,7 +373,7 @@ describe.skipIf(skip)("LivePcapSource (real libpcap in a test namespace)", () =>
     expect(notANamespace).toMatchObject({ code: "E_CAPTURE_DEVICE", reason: "E_PCAP_NETNS" });
     expect((notANamespace as Error).message).toBe("cannot enter network namespace /etc/hostname: Invalid argument");
 
-    for (const options of [{ snaplenBytes: 10 }, { bufferSizeBytes: 1.5 }, { maxBatchPackets: 0 }, { device: "" }]) {
+    for (const options of [{ snaplenBytes: 10 }, { bufferSizeBytes: 1.5 }, { maxBatchPackets: 0 }, { blockTimeoutMs: 0 }, { blockTimeoutMs: 1001 }, { device: "" }]) {
       const error = failure(options);
       expect(error).toBeInstanceOf(UsageError);
       expect(error).toMatchObject({ code: "E_USAGE" });
@@ -412,6 +412,17 @@ describe.skipIf(skip)("LivePcapSource (real libpcap in a test namespace)", () =>
       code: "E_OUT_OF_RANGE",
       message: "options.maxBatchPackets must be an integer from 1 to 4096, got 5000",
     });
+    expect(thrown(() => untyped("lo", { filter: "", blockTimeoutMs: 1001 }))).toMatchObject({
+      name: "RangeError",
+      code: "E_OUT_OF_RANGE",
+      message: "options.blockTimeoutMs must be an integer from 1 to 1000, got 1001",
+    });
+    // What the ring was opened with: the default, or the caller's (live capture with eBPF asks for 200 ms).
+    for (const [options, expected] of [[{}, 20], [{ blockTimeoutMs: 200 }, 200]] as const) {
+      const opened = addon.open("lo", { filter: imdsCaptureFilter, networkNamespacePath: namespacePath, ...options });
+      expect(opened.blockTimeoutMs).toBe(expected);
+      opened.close();
+    }
 
     const handle = addon.open("lo", { filter: imdsCaptureFilter, networkNamespacePath: namespacePath });
     const detachedStats = handle.stats.bind(undefined) as () => unknown;

@@ -34,8 +34,12 @@
 #define DEFAULT_BUFFER_SIZE_BYTES (8u * 1024u * 1024u)
 #define MIN_BUFFER_SIZE_BYTES (64u * 1024u)
 #define MAX_BUFFER_SIZE_BYTES (1024u * 1024u * 1024u)
-/* Longest a captured packet waits in a ring block before it is handed over (see pcap_activate). */
-#define RING_BLOCK_TIMEOUT_MS 20
+/* Longest a captured packet waits in a ring block before it is handed over (see pcap_activate):
+ * each handover is a wakeup of the event loop, so a longer wait batches the packets of calls
+ * made at a low rate (the caller chooses; the latency of /proc attribution wants it short). */
+#define DEFAULT_BLOCK_TIMEOUT_MS 20u
+#define MIN_BLOCK_TIMEOUT_MS 1u
+#define MAX_BLOCK_TIMEOUT_MS 1000u
 /* How often a capture on a named interface checks that the name still stands for the interface
  * it is bound to (see on_device_check): the kernel's own report can be missed. */
 #define DEVICE_CHECK_INTERVAL_MS 1000
@@ -78,6 +82,7 @@ typedef struct capture {
   uint32_t snaplen;
   uint32_t buffer_size;
   uint32_t batch_packets;
+  uint32_t block_timeout_ms;
   napi_ref self_ref; /* strong while started: a running capture is not garbage */
   napi_ref on_batch_ref;
   napi_ref on_error_ref;
@@ -100,6 +105,7 @@ typedef struct capture_options {
   uint32_t snaplen;
   uint32_t buffer_size;
   uint32_t batch_packets;
+  uint32_t block_timeout_ms;
 } capture_options;
 
 /* capture_open.c */

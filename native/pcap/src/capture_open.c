@@ -82,9 +82,9 @@ static pcap_t *create_and_activate(napi_env env, const capture_options *options,
     /* Not immediate mode. In immediate mode libpcap uses TPACKET_V2, one fixed snaplen-sized slot
      * per packet, so 32 MiB held only ~2,000 packets of 16 KiB snaplen (tens of ms of IMDS load).
      * TPACKET_V3 packs packets into blocks by their real size and hands a block over when it
-     * is full or RING_BLOCK_TIMEOUT_MS after its first packet: the same memory holds ~100x more. */
+     * is full or block_timeout_ms after its first packet: the same memory holds ~100x more. */
     libpcap.set_immediate_mode(pcap, 0);
-    libpcap.set_timeout(pcap, RING_BLOCK_TIMEOUT_MS);
+    libpcap.set_timeout(pcap, (int)options->block_timeout_ms);
     libpcap.set_buffer_size(pcap, (int)options->buffer_size);
     precision_set = libpcap.set_tstamp_precision(pcap, PCAP_TSTAMP_PRECISION_NANO) == 0;
     activated = libpcap.activate(pcap);
@@ -192,6 +192,7 @@ capture *capture_open(napi_env env, const capture_options *options, char *warnin
   c->snaplen = options->snaplen;
   c->buffer_size = options->buffer_size;
   c->batch_packets = batch_packets;
+  c->block_timeout_ms = options->block_timeout_ms;
   c->batch = batch;
   c->batch_capacity = (size_t)batch_packets * record_max;
   return c;

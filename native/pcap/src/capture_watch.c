@@ -54,7 +54,7 @@ static void poll_error_message(capture *c, int status, char *out, size_t size) {
 /*
  * After a poll error the ring may still hold packets captured before the interface went down or
  * away (libuv reports POLLERR even when the socket is also readable, and the last block is
- * handed over up to RING_BLOCK_TIMEOUT_MS later): deliver them before the error, as close()
+ * handed over up to block_timeout_ms later): deliver them before the error, as close()
  * does, or the last calls of a container that is being removed would be lost.
  */
 static void drain_after_poll_error(capture *c) {
@@ -66,7 +66,7 @@ static void drain_after_poll_error(capture *c) {
     if (read <= 0) {
       if (waited_for_block) return;
       waited_for_block = true;
-      usleep((RING_BLOCK_TIMEOUT_MS + 10) * 1000);
+      usleep((c->block_timeout_ms + 10u) * 1000u);
     }
   }
 }

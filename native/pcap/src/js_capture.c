@@ -1,14 +1,14 @@
 /*
  * open(device, options) and the PcapHandle class it returns (wrapped by src/live/pcap-source.ts,
  * the only intended caller):
- *   open(device, { filter, snaplenBytes?, bufferSizeBytes?, maxBatchPackets?,
+ *   open(device, { filter, snaplenBytes?, bufferSizeBytes?, maxBatchPackets?, blockTimeoutMs?,
  *                  networkNamespacePath? }) -> PcapHandle
  *   handle.start(onBatch(records: Buffer, packets: number), onError(error: Error))
  *   handle.pause() / handle.resume()   stop / restart reading (output backpressure)
  *   handle.stats() -> { received, droppedByKernel, droppedByInterface, droppedByAddon }
  *   handle.close() -> the final stats: stops reading, delivers what is still buffered, closes
  *   properties: device, linkType, linkTypeName, timePrecisionDigits, warning, snaplenBytes,
- *               bufferSizeBytes, maxBatchPackets
+ *               bufferSizeBytes, maxBatchPackets, blockTimeoutMs
  * The records in each batch Buffer are laid out as capture.h says.
  */
 #include <stdlib.h>
@@ -169,10 +169,10 @@ static napi_value method_close(napi_env env, napi_callback_info info) {
         }
         if (read == 0) {
           /* Packets in the ring block being filled become readable only when the kernel hands
-           * the block over, at most RING_BLOCK_TIMEOUT_MS after its first packet: wait once. */
+           * the block over, at most block_timeout_ms after its first packet: wait once. */
           if (waited_for_block) break;
           waited_for_block = true;
-          usleep((RING_BLOCK_TIMEOUT_MS + 10) * 1000);
+          usleep((c->block_timeout_ms + 10u) * 1000u);
         }
       }
     }
@@ -245,7 +245,9 @@ static bool read_options(napi_env env, napi_value object, capture_options *optio
          get_optional_uint32(env, object, "bufferSizeBytes", DEFAULT_BUFFER_SIZE_BYTES, MIN_BUFFER_SIZE_BYTES,
                              MAX_BUFFER_SIZE_BYTES, &options->buffer_size) &&
          get_optional_uint32(env, object, "maxBatchPackets", DEFAULT_BATCH_PACKETS, 1, MAX_BATCH_PACKETS,
-                             &options->batch_packets);
+                             &options->batch_packets) &&
+         get_optional_uint32(env, object, "blockTimeoutMs", DEFAULT_BLOCK_TIMEOUT_MS, MIN_BLOCK_TIMEOUT_MS,
+                             MAX_BLOCK_TIMEOUT_MS, &options->block_timeout_ms);
 }
 
 /* new PcapHandle(device, options): opens and activates; see the file comment. */
@@ -303,7 +305,8 @@ static napi_value construct_handle(napi_env env, napi_callback_info info) {
       !define_string(env, self, "warning", warning[0] != '\0' ? warning : NULL) ||
       !define_uint32(env, self, "snaplenBytes", c->snaplen) ||
       !define_uint32(env, self, "bufferSizeBytes", c->buffer_size) ||
-      !define_uint32(env, self, "maxBatchPackets", c->batch_packets)) {
+      !define_uint32(env, self, "maxBatchPackets", c->batch_packets) ||
+      !define_uint32(env, self, "blockTimeoutMs", c->block_timeout_ms)) {
     capture_close_native(c);
     goto done;
   }
