@@ -306,6 +306,8 @@ export function generateFleet(options, sink) {
           serverIp: "169.254.169.254",
           serverPort: 80,
           status: call.status,
+          // The generated fleet's unanswered PUTs are those of a hop limit of 1: the SDK gave up and closed.
+          responseMissing: call.status === null ? "no-answer" : null,
           frame: events + 1,
           source: "/var/log/imds-analyzer/events.ndjson",
           process,

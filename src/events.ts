@@ -20,6 +20,19 @@ export type CallKind = "v1" | "v2" | "token-request" | "unclassified";
 export type IncompleteCause = "snaplen" | "gap" | "ended" | "parse-error";
 export const incompleteCauses: readonly IncompleteCause[] = ["snaplen", "gap", "ended", "parse-error"];
 
+/**
+ * Why an event has no status:
+ * - "no-answer": none came while the connection was watched: it closed, or went idle, with the
+ *   request unanswered (what a PUT response hop limit of 1 looks like from inside the container);
+ * - "timeout": none came within the response timeout (10 s of capture time);
+ * - "unobserved": one may have come but could not be seen or paired with this request: packets
+ *   of the connection were lost (after a gap, responses cannot be matched to requests), the
+ *   request itself was seen only in part, or the capture ended (or gave the connection up) first.
+ * Only the first two say the caller got no answer.
+ */
+export type ResponseMissingCause = "no-answer" | "timeout" | "unobserved";
+export const responseMissingCauses: readonly ResponseMissingCause[] = ["no-answer", "timeout", "unobserved"];
+
 /** What an event says about a request whose head was not seen whole. */
 export interface IncompleteRequest {
   readonly cause: IncompleteCause;
@@ -171,6 +184,11 @@ export interface ImdsEvent {
   readonly serverPort: number;
   /** Response status code, or null when no response was seen. */
   readonly status: number | null;
+  /**
+   * Null when `status` is known; else why there is none (see ResponseMissingCause). Absent in
+   * older events (read as null, which a report takes for "no-answer" as before).
+   */
+  readonly responseMissing: ResponseMissingCause | null;
   /** Frame number (1-based, within `source`) that completed the request head. */
   readonly frame: number;
   /** The capture file as given on the command line (`-` for stdin). */

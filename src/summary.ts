@@ -26,7 +26,7 @@ export interface ClientSummary {
   v1: number;
   v2: number;
   tokenRequests: number;
-  /** Response status counts, by code ("none" when no response was seen). */
+  /** Response status counts, by code ("none": no answer came; "unseen": one may have, but could not be observed). */
   readonly statuses: Record<string, number>;
   firstSeen: string;
   lastSeen: string;
@@ -212,7 +212,7 @@ export class SummaryBuilder {
     if (event.kind === "v1") client.v1++;
     else if (event.kind === "v2") client.v2++;
     else client.tokenRequests++;
-    const status = event.status === null ? "none" : String(event.status);
+    const status = event.status !== null ? String(event.status) : event.responseMissing === "unobserved" ? "unseen" : "none";
     client.statuses[status] = (client.statuses[status] ?? 0) + 1;
     client.lastSeen = event.time;
   }

@@ -1,4 +1,5 @@
--- Callers that fell back: a token PUT answered 403/404/405 or not answered at all (status null),
+-- Callers that fell back: a token PUT answered 403/404/405 or not answered at all (status null;
+-- not when responseMissing is 'unobserved': an answer may have come but was not captured),
 -- followed by IMDSv1 calls from the same caller on the same host. The caller is the process id
 -- when live capture named it, else the client address and User-Agent (as the report groups them).
 -- "followed by" compares the ISO-8601 times as text: exact within one source (fixed precision).
@@ -7,6 +8,7 @@ WITH calls AS (
     host,
     kind,
     status,
+    responseMissing,
     "time",
     userAgent,
     clientIp,
@@ -23,12 +25,12 @@ failed_puts AS (
     caller,
     min("time") AS first_failed_put,
     count(*) AS failed_puts,
-    sum(CASE WHEN status IS NULL THEN 1 ELSE 0 END) AS unanswered_puts,
+    sum(CASE WHEN (status IS NULL AND coalesce(responseMissing, 'no-answer') <> 'unobserved') THEN 1 ELSE 0 END) AS unanswered_puts,
     sum(CASE WHEN status = 403 THEN 1 ELSE 0 END) AS puts_403,
     sum(CASE WHEN status = 404 THEN 1 ELSE 0 END) AS puts_404,
     sum(CASE WHEN status = 405 THEN 1 ELSE 0 END) AS puts_405
   FROM calls
-  WHERE kind = 'token-request' AND (status IN (403, 404, 405) OR status IS NULL)
+  WHERE kind = 'token-request' AND (status IN (403, 404, 405) OR (status IS NULL AND coalesce(responseMissing, 'no-answer') <> 'unobserved'))
   GROUP BY host, caller
 )
 SELECT

@@ -1,3 +1,4 @@
+import type { ResponseMissingCause } from "../events.js";
 import type { PendingCall } from "./event-queue.js";
 
 /** `take()` result for a response whose call's event already left: nothing to update. */
@@ -41,9 +42,16 @@ export class AwaitingCalls {
     return call;
   }
 
-  /** No response will be paired any more: every waiting call leaves with what it has. */
-  settleAll(): void {
-    for (let index = this.head; index < this.calls.length; index++) this.calls[index]!.settled = true;
+  /**
+   * No response will be paired any more: every waiting call leaves with what it has, those
+   * without a status saying why (CAUSE).
+   */
+  settleAll(cause: ResponseMissingCause): void {
+    for (let index = this.head; index < this.calls.length; index++) {
+      const call = this.calls[index]!;
+      call.settled = true;
+      if (call.status === null && !call.emitted) call.responseMissing ??= cause;
+    }
     this.calls = [];
     this.head = 0;
     this.emittedAhead = 0;

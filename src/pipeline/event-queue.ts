@@ -1,5 +1,5 @@
 import type { Diagnostics } from "../diagnostics.js";
-import type { ImdsEvent } from "../events.js";
+import type { ImdsEvent, ResponseMissingCause } from "../events.js";
 import { eventSchema } from "../events.js";
 
 /**
@@ -7,10 +7,12 @@ import { eventSchema } from "../events.js";
  * in which request heads completed), so one slow or missing response holds back later events
  * until it arrives, its flow ends, or `responseTimeoutMs` of capture time passes.
  */
-export type PendingCall = Omit<ImdsEvent, "schema" | "status" | "process" | "attribution" | "host" | "instanceId"> & {
+export type PendingCall = Omit<ImdsEvent, "schema" | "status" | "responseMissing" | "process" | "attribution" | "host" | "instanceId"> & {
   /** Capture time in ms, for the response timeout. */
   readonly timeMs: number;
   status: number | null;
+  /** Why no status, once that is known; still null when the event leaves: set by how it leaves. */
+  responseMissing: ResponseMissingCause | null;
   /** True once the status is known or known to be unknowable; the event may then leave. */
   settled: boolean;
   /** True once written: a late response for it is ignored. */
@@ -85,22 +87,26 @@ export class EventQueue {
       if (!call.settled) {
         if (nowMs - call.timeMs < this.limits.responseTimeoutMs) break;
       }
-      this.emitHead();
+      this.emitHead("timeout");
     }
     this.compact();
   }
 
-  /** Everything leaves: the input is over. */
+  /** Everything leaves: the input is over (a call still waiting may have been answered after it). */
   drain(): void {
-    while (this.head < this.pending.length) this.emitHead();
+    while (this.head < this.pending.length) this.emitHead("unobserved");
     this.compact();
   }
 
-  private emitHead(): void {
+  /** UNSETTLED: why a call that leaves before its response or its flow's end has no status. */
+  private emitHead(unsettled: ResponseMissingCause = "unobserved"): void {
     const call = this.pending[this.head]!;
     this.pending[this.head] = undefined as unknown as PendingCall; // let it be collected
     this.head++;
-    if (call.status === null) this.diagnostics.count("requestsWithoutResponse");
+    if (call.status === null) {
+      this.diagnostics.count("requestsWithoutResponse");
+      call.responseMissing ??= call.settled ? "unobserved" : unsettled;
+    }
     call.emitted = true;
     this.listener(toEvent(call, this.knownInstanceId));
   }
@@ -131,6 +137,7 @@ function toEvent(call: PendingCall, instanceId: string | null): ImdsEvent {
     serverIp: call.serverIp,
     serverPort: call.serverPort,
     status: call.status,
+    responseMissing: call.status === null ? call.responseMissing : null,
     frame: call.frame,
     source: call.source,
     process: null,

@@ -3,7 +3,7 @@ import { formatCaptureTime } from "../source/frame.js";
 import { BoundedBodyCollector, defaultHttpParseLimits, HeaderNameSet, HttpRequestParser, HttpResponseParser } from "../http/index.js";
 import { framingHeaderNames } from "../http/body-framing.js";
 import type { HeadLossCause, HttpParseErrorReason, HttpRequestHead, HttpResponseHead, IncompleteRequestHead } from "../http/types.js";
-import type { IncompleteRequest } from "../events.js";
+import type { IncompleteRequest, ResponseMissingCause } from "../events.js";
 import { classifiedHeaderNames, classifyImdsRequest, classifyIncompleteRequest, requestPath } from "../imds/classify.js";
 import type { ClassifiedCall } from "../imds/classify.js";
 import type { DeliveryContext, FlowConsumer, FlowEndpoints, FlowEndReason, GapCause } from "../reassembly/types.js";
@@ -27,7 +27,8 @@ export const responseHeadersRead = new HeaderNameSet(framingHeaderNames);
  *
  * A gap whose content is unknown breaks the pairing for good: after it, we cannot know which
  * request a response answers, so remaining and later calls on this connection get status null
- * rather than a status that may belong to another request.
+ * rather than a status that may belong to another request, with `responseMissing`
+ * "unobserved": unknown is not unanswered (a report must not read a hop-limit problem into it).
  *
  * The body of a 200 answer to a GET of the instance id or the identity document is read (up to
  * maxIdentityBodyBytes) to learn the instance id; that call's event waits for its body, so it
@@ -124,7 +125,7 @@ export class ImdsFlow implements FlowConsumer {
     // Each final response answered a request: those beyond the requests seen were lost whole
     // (inside a gap, or sent before the capture started).
     if (this.responsesSeen > this.requestCount) this.diagnostics.count("requestsSeenOnlyByResponse", this.responsesSeen - this.requestCount);
-    this.awaitingResponse.settleAll();
+    this.awaitingResponse.settleAll(responseMissingAtEnd(reason));
     this.onEnded?.(this.requestCount, reason);
   }
 
@@ -175,6 +176,8 @@ export class ImdsFlow implements FlowConsumer {
       requestOnConnection: this.requestCount,
       incomplete,
       status: null,
+      // Settled at once: no response will be paired with it (pairing lost, or seen in part).
+      responseMissing: settled ? "unobserved" : null,
       settled,
       emitted: false,
     };
@@ -227,6 +230,23 @@ export class ImdsFlow implements FlowConsumer {
   private losePairing(): void {
     if (this.pairingLost) return;
     this.pairingLost = true;
-    this.awaitingResponse.settleAll();
+    this.awaitingResponse.settleAll("unobserved");
+  }
+}
+
+/**
+ * Why a call still waiting when its connection ended has no status: the connection closed (or
+ * went quiet) unanswered, or it was given up by the capture (its end, or the reassembler's
+ * limits) while an answer could still have come.
+ */
+function responseMissingAtEnd(reason: FlowEndReason): ResponseMissingCause {
+  switch (reason) {
+    case "fin":
+    case "rst":
+    case "idle":
+      return "no-answer";
+    case "evicted":
+    case "capture-end":
+      return "unobserved";
   }
 }

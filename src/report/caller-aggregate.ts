@@ -17,8 +17,13 @@ const maxParents = 8;
 const maxParentCommandLineChars = 512;
 
 /** Response status as a map key: the code, or 0 when no response was seen (no string per call). */
-function statusKey(status: number | null): number {
-  return status ?? 0;
+/** Status map keys beside the codes: no answer came (0), or one could not be observed (-1). */
+const noAnswerKey = 0;
+const unobservedKey = -1;
+
+function statusKey(event: ImdsEvent): number {
+  if (event.status !== null) return event.status;
+  return event.responseMissing === "unobserved" ? unobservedKey : noAnswerKey;
 }
 
 /**
@@ -128,6 +133,8 @@ export class CallerAggregate {
   readonly failedTokenRequests: FailedTokenRequests = { unanswered: 0, status403: 0, status404: 0, status405: 0, forwardedFor: 0 };
   /** Token PUTs answered with 200. */
   answeredTokenRequests = 0;
+  /** Token PUTs whose answers could not be observed: neither answered nor failed, as far as is known. */
+  unseenTokenAnswers = 0;
   readonly timeline = new CallTimeline();
 
   constructor(
@@ -142,7 +149,7 @@ export class CallerAggregate {
     else if (event.kind === "v2") this.v2++;
     else this.tokenRequests++;
 
-    const status = statusKey(event.status);
+    const status = statusKey(event);
     increment(this.statuses, status);
     if (event.kind === "v1") increment(this.v1Statuses, status);
     else if (event.kind === "token-request") increment(this.tokenRequestStatuses, status);
@@ -171,6 +178,12 @@ export class CallerAggregate {
     const failed = this.failedTokenRequests;
     switch (event.status) {
       case null:
+        // A PUT whose answer could not be observed (packets lost, the capture ended) failed
+        // only as far as anyone knows: it is no evidence of a hop limit or a firewall.
+        if (event.responseMissing === "unobserved") {
+          this.unseenTokenAnswers++;
+          return;
+        }
         failed.unanswered++;
         break;
       case 403:
@@ -264,6 +277,7 @@ export class CallerAggregate {
     failed.status405 += otherFailed.status405;
     failed.forwardedFor += otherFailed.forwardedFor;
     this.answeredTokenRequests += other.answeredTokenRequests;
+    this.unseenTokenAnswers += other.unseenTokenAnswers;
     this.timeline.absorb(other.timeline);
   }
 
@@ -292,11 +306,17 @@ export function compareText(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** A status map as a plain object: "200", "401", ... in ascending order, then "none" (no response). */
+/**
+ * A status map as a plain object: "200", "401", ... in ascending order, then "none" (no answer
+ * came) and "unseen" (an answer may have come but could not be observed: event `responseMissing`
+ * "unobserved").
+ */
 export function statusRecord(map: ReadonlyMap<number, number>): Record<string, number> {
   const record: Record<string, number> = {};
-  for (const code of [...map.keys()].filter((key) => key !== 0).sort((a, b) => a - b)) record[String(code)] = map.get(code)!;
-  const none = map.get(0);
+  for (const code of [...map.keys()].filter((key) => key > 0).sort((a, b) => a - b)) record[String(code)] = map.get(code)!;
+  const none = map.get(noAnswerKey);
   if (none !== undefined) record["none"] = none;
+  const unseen = map.get(unobservedKey);
+  if (unseen !== undefined) record["unseen"] = unseen;
   return record;
 }

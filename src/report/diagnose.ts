@@ -85,6 +85,7 @@ export function diagnoseCaller(caller: CallerAggregate): Diagnosis {
     sendsTokensSometimes: caller.v2 > 0 || caller.answeredTokenRequests > 0,
     userAgent: caller.userAgents[0],
     allV1Refused: (caller.v1Statuses.get(401) ?? 0) === caller.v1,
+    unseenTokenAnswers: caller.unseenTokenAnswers,
   });
   return { sdk, reason, fallbackCause, inContainer, advice };
 }
@@ -109,6 +110,8 @@ export interface AdviceInput {
   readonly userAgent: string | null | undefined;
   /** Every IMDSv1 call got 401: tokens are already required and it fails today. */
   readonly allV1Refused: boolean;
+  /** Token PUTs whose answers could not be observed (event `responseMissing` "unobserved"). */
+  readonly unseenTokenAnswers: number;
 }
 
 /** One paragraph: what to change, and where. */
@@ -133,6 +136,11 @@ export function adviceText(input: AdviceInput): string {
     case "unknown":
       advice = unknownAdvice(input);
       break;
+  }
+  if (input.unseenTokenAnswers > 0) {
+    // Said, not guessed: an answer that was not seen is not an answer that never came.
+    const which = input.unseenTokenAnswers === 1 ? "The answer to one of its token PUTs" : `The answers to ${input.unseenTokenAnswers} of its token PUTs`;
+    advice += ` ${which} could not be observed (packets were lost or the capture ended first), so whether IMDS answered them is unknown; a capture without losses would tell.`;
   }
   return input.allV1Refused ? `Fails today (IMDS answers its IMDSv1 calls with 401: tokens are required): ${advice}` : advice;
 }
@@ -208,7 +216,8 @@ function unknownAdvice(input: AdviceInput): string {
     return `It sends a token on some calls but not on others (${input.v1} IMDSv1, ${input.v2} IMDSv2; ${where}): find the code path that omits the X-aws-ec2-metadata-token header.`;
   }
   if (sdk?.assumed === true) {
-    return `No User-Agent and no token request seen (${where}): the AWS SDK for JavaScript v3 sends no User-Agent (and some versions skip the PUT after one 403), but a hand-written client may send none either; find the process and make it use IMDSv2.`;
+    const tokenRequests = input.unseenTokenAnswers > 0 ? "no token request seen answered" : "no token request seen";
+    return `No User-Agent and ${tokenRequests} (${where}): the AWS SDK for JavaScript v3 sends no User-Agent (and some versions skip the PUT after one 403), but a hand-written client may send none either; find the process and make it use IMDSv2.`;
   }
   if (sdk !== null && sdk.kind === "http-library") {
     return `${sdk.displayName} made IMDSv1 calls and no token request (${where}): botocore's own fetcher asks for a token first (botocore 1.13.25 or later), so this is more likely a hand-written script; find it and make it use IMDSv2.`;

@@ -1,5 +1,5 @@
 import type { ContainerInfo, ImdsEvent } from "../events.js";
-import { eventSchema, incompleteCauses } from "../events.js";
+import { eventSchema, incompleteCauses, responseMissingCauses } from "../events.js";
 import type { AnalysisSummary } from "../summary.js";
 import { summarySchema } from "../summary.js";
 
@@ -31,6 +31,8 @@ export function parseEventRecord(value: unknown): ImdsEvent | string {
     check(typeof value.serverIp === "string", "serverIp") ??
     check(isPort(value.serverPort), "serverPort") ??
     check(value.status === null || (isInteger(value.status) && value.status >= 100 && value.status <= 999), "status") ??
+    // Absent in events written before the field existed (read as null).
+    check(value.responseMissing === undefined || value.responseMissing === null || (responseMissingCauses as readonly unknown[]).includes(value.responseMissing), "responseMissing") ??
     check(isInteger(value.frame), "frame") ??
     check(typeof value.source === "string", "source") ??
     checkProcess(value.process) ??
@@ -43,7 +45,9 @@ export function parseEventRecord(value: unknown): ImdsEvent | string {
     // is ignored by the report (see instanceIdOfEvent), not an error.
     check(value.instanceId === undefined || isStringOrNull(value.instanceId), "instanceId");
   if (problem !== null) return problem;
-  const event = value.incomplete === undefined ? ({ ...value, incomplete: null } as unknown as ImdsEvent) : (value as unknown as ImdsEvent);
+  const event = (value.incomplete === undefined || value.responseMissing === undefined
+    ? { ...value, incomplete: value.incomplete ?? null, responseMissing: value.responseMissing ?? null }
+    : value) as unknown as ImdsEvent;
   return fillContainerNames(event);
 }
 
@@ -202,7 +206,7 @@ function isLiveSummary(value: unknown): boolean {
 /** Every field name the checks read, so they can be read with dot access. */
 type FieldName =
   | "schema" | "time" | "kind" | "method" | "path" | "httpVersion" | "userAgent" | "clientIp" | "clientPort"
-  | "serverIp" | "serverPort" | "status" | "frame" | "source" | "process" | "attribution" | "tokenTtlSeconds"
+  | "serverIp" | "serverPort" | "status" | "responseMissing" | "frame" | "source" | "process" | "attribution" | "tokenTtlSeconds"
   | "forwardedFor" | "requestOnConnection" | "host" | "pid" | "startTime" | "comm" | "exe" | "cmdline" | "uid"
   | "user" | "parents" | "cgroup" | "container" | "runtime" | "id" | "kubernetesPodUid" | "systemdUnit" | "reason"
   | "framesRead" | "requests" | "v1" | "v2" | "tokenRequests" | "sources" | "diagnostics" | "counters" | "live"

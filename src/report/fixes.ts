@@ -234,6 +234,7 @@ function fixAdviceInput(fix: FixAggregate, reason: V1Reason, inContainer: boolea
     sendsTokensSometimes: fix.v2 > 0 || fix.callers.some((caller) => (caller.tokenRequestStatuses["200"] ?? 0) > 0),
     userAgent: first.userAgents[0],
     allV1Refused: fix.callers.every((caller) => (caller.v1Statuses["401"] ?? 0) === caller.v1),
+    unseenTokenAnswers: fix.callers.reduce((sum, caller) => sum + (caller.tokenRequestStatuses["unseen"] ?? 0), 0),
   };
 }
 

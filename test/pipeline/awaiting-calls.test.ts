@@ -15,6 +15,7 @@ function call(frame: number): PendingCall {
     clientPort: 40000,
     serverIp: "169.254.169.254",
     serverPort: 80,
+    responseMissing: null,
     frame,
     source: "t.pcap",
     tokenTtlSeconds: null,
@@ -54,8 +55,10 @@ describe("AwaitingCalls", () => {
     const calls = [call(1), call(2)];
     for (const c of calls) awaiting.add(c);
     calls[0]!.emitted = true;
-    awaiting.settleAll();
+    awaiting.settleAll("unobserved");
     expect(calls.map((c) => c.settled)).toEqual([true, true]);
+    // The emitted one had already left; the one still held leaves saying why it has no status.
+    expect(calls.map((c) => c.responseMissing)).toEqual([null, "unobserved"]);
     expect(awaiting.take()).toBeUndefined();
   });
 

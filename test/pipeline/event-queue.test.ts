@@ -17,6 +17,7 @@ function call(frame: number, timeMs: number): PendingCall {
     clientPort: 40000 + frame,
     serverIp: "169.254.169.254",
     serverPort: 80,
+    responseMissing: null,
     frame,
     source: "t.pcap",
     tokenTtlSeconds: null,

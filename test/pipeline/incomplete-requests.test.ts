@@ -2,13 +2,14 @@
  * ImdsFlow and requests seen only in part: each becomes an event marked `incomplete` with its
  * cause, classified only as far as the part seen proves (never v1); request bytes lost where no
  * request line was visible are counted per connection; parse errors are counted by reason.
+ * Also why an event has no status (`responseMissing`): unanswered, or not observable.
  */
 import { describe, expect, it } from "vitest";
 import { Diagnostics } from "../../src/diagnostics.js";
 import type { ImdsEvent } from "../../src/events.js";
 import { EventQueue } from "../../src/pipeline/event-queue.js";
 import { ImdsFlow } from "../../src/pipeline/imds-flow.js";
-import type { DeliveryContext, FlowEndpoints, GapCause } from "../../src/reassembly/types.js";
+import type { DeliveryContext, FlowEndpoints, FlowEndReason, GapCause } from "../../src/reassembly/types.js";
 import { Direction } from "../../src/reassembly/types.js";
 
 const endpoints: FlowEndpoints = { ipVersion: 4, clientAddress: "10.0.0.10", clientPort: 40000, serverAddress: "169.254.169.254", serverPort: 80 };
@@ -52,9 +53,15 @@ class Connection {
     return this;
   }
 
-  end(): ImdsEvent[] {
-    this.flow.onEnd("fin", this.context());
+  end(reason: FlowEndReason = "fin"): ImdsEvent[] {
+    this.flow.onEnd(reason, this.context());
     this.queue.drain();
+    return this.events;
+  }
+
+  /** Capture time moves on by MS with the connection still open (the response timeout is 10 s). */
+  after(ms: number): ImdsEvent[] {
+    this.queue.release(1_764_000_000 * 1000 + ms);
     return this.events;
   }
 }
@@ -183,5 +190,45 @@ describe("requests seen in part become incomplete events", () => {
       .response("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
     whole.end();
     expect(whole.diagnostics.counters.requestsSeenOnlyByResponse).toBe(0);
+  });
+});
+
+describe("why an event has no status: no answer came, or none could be observed", () => {
+  const token = "PUT /latest/api/token HTTP/1.1\r\nX-aws-ec2-metadata-token-ttl-seconds: 21600\r\n\r\n";
+  const get = "GET /latest/meta-data/instance-id HTTP/1.1\r\n\r\n";
+  const ok = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+  const outcome = (event: ImdsEvent): unknown[] => [event.kind, event.status, event.responseMissing];
+
+  it.each(["fin", "rst", "idle"] as const)("a connection that ended (%s) with its token PUT unanswered: no-answer (what a hop limit of 1 looks like)", (reason) => {
+    expect(new Connection(null).request(token).end(reason).map(outcome)).toEqual([["token-request", null, "no-answer"]]);
+  });
+
+  it("no answer within the response timeout: timeout", () => {
+    const connection = new Connection(null).request(token);
+    expect(connection.after(9_000)).toEqual([]);
+    expect(connection.after(10_001).map(outcome)).toEqual([["token-request", null, "timeout"]]);
+  });
+
+  it("after response bytes were lost, the waiting call and every later one: unobserved, never no-answer", () => {
+    const events = new Connection(null)
+      .request(get).response(ok)
+      .request(token)
+      .gap(Direction.toClient, 120, "lost")
+      .request(token)
+      .end("fin");
+    expect(events.map(outcome)).toEqual([["v1", 200, null], ["token-request", null, "unobserved"], ["token-request", null, "unobserved"]]);
+  });
+
+  it.each(["capture-end", "evicted"] as const)("the capture gave the connection up (%s) while a call waited: unobserved", (reason) => {
+    expect(new Connection(null).request(token).end(reason).map(outcome)).toEqual([["token-request", null, "unobserved"]]);
+  });
+
+  it("a request seen only in part: unobserved, whatever follows", () => {
+    const events = new Connection(96).request("PUT /latest/api/token HTTP/1.1").gap(Direction.toServer, 50, "snaplen").response(ok).end("fin");
+    expect(events.map(outcome)).toEqual([["token-request", null, "unobserved"]]);
+  });
+
+  it("an answered call has no responseMissing", () => {
+    expect(new Connection(null).request(token).response(ok).end("fin").map(outcome)).toEqual([["token-request", 200, null]]);
   });
 });

@@ -234,6 +234,27 @@ describe("why a caller uses IMDSv1", () => {
     expect(report.enforcement.hopLimitNeeded).toBe(true);
   });
 
+  it("a token PUT whose answer could not be observed (packets lost, capture ended) is no evidence: no hop limit, its status is 'unseen'", () => {
+    const inContainer = processInfo({ container: containerInfo("docker", "0123456789abcdef0123456789abcdef"), systemdUnit: null });
+    const calls = (responseMissing: ImdsEvent["responseMissing"]): ImdsEvent[] => [
+      event({ kind: "token-request", status: null, responseMissing, userAgent: null, process: inContainer, attribution: attributedOk, time: timeAt(0) }),
+      event({ kind: "v1", userAgent: null, process: inContainer, attribution: attributedOk, time: timeAt(1) }),
+    ];
+    const unobserved = build(calls("unobserved"));
+    // No User-Agent (the JS SDK v3 sends none, and so do scripts) and no known PUT outcome: unknown, said so.
+    expect([only(unobserved).reason, only(unobserved).fallbackCause]).toEqual(["unknown", null]);
+    expect(only(unobserved).advice).toContain("The answer to one of its token PUTs could not be observed (packets were lost or the capture ended first)");
+    expect(only(unobserved).advice).not.toContain("hop limit");
+    expect(only(unobserved).tokenRequestStatuses).toEqual({ unseen: 1 });
+    expect(only(unobserved).statuses).toEqual({ "200": 1, unseen: 1 });
+    expect(unobserved.enforcement.hopLimitNeeded).toBe(false);
+    // The same PUT closed unanswered, or timed out, or from an event written before the field (null): the hop limit.
+    for (const cause of ["no-answer", "timeout", null] as const) {
+      const unanswered = build(calls(cause));
+      expect([only(unanswered).fallbackCause, only(unanswered).tokenRequestStatuses, unanswered.enforcement.hopLimitNeeded]).toEqual(["put-unanswered", { none: 1 }, true]);
+    }
+  });
+
   it("fallback when the PUT was answered but the token never used (captured before the container's hop)", () => {
     const caller = only(
       build([

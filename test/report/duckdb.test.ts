@@ -12,7 +12,9 @@ import { DuckDBInstance } from "@duckdb/node-api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ReportBuilder } from "../../src/report/aggregate.js";
 import type { FallbackCause, ImdsReport } from "../../src/report/types.js";
-import { addGoldenCaptureHosts } from "../helpers/events-layout.js";
+import type { ImdsEvent } from "../../src/events.js";
+import { addGoldenCaptureHosts, writeHostEvents } from "../helpers/events-layout.js";
+import { event, timeAt } from "./event-factory.js";
 
 const repositoryDirectory = join(import.meta.dirname, "..", "..");
 const queriesDirectory = join(repositoryDirectory, "docs", "queries");
@@ -49,6 +51,18 @@ beforeAll(async () => {
   scratchDirectory = mkdtempSync(join(tmpdir(), "imds-duckdb-"));
   const builder = new ReportBuilder();
   await addGoldenCaptureHosts(scratchDirectory, builder);
+  // Two hosts where the AWS CLI's token PUT has no status, then IMDSv1 calls: on one the
+  // connection closed unanswered (a fallback from a failed PUT), on the other the answer could
+  // not be observed (packets lost), which is no failed PUT, for the report and the SQL alike.
+  for (const [host, responseMissing] of [["put-closed-unanswered", "no-answer"], ["put-answer-unobserved", "unobserved"]] as const) {
+    const userAgent = "aws-cli/2.13.0 Python/3.11.4 Linux/6.1.0 exe/x86_64.amzn.2023";
+    const events: ImdsEvent[] = [
+      event({ kind: "token-request", status: null, responseMissing, userAgent, source: `${host}.pcap`, time: timeAt(0) }),
+      event({ kind: "v1", path: "/latest/meta-data/iam/security-credentials/", userAgent, source: `${host}.pcap`, time: timeAt(2) }),
+    ];
+    for (const imdsEvent of events) builder.addEvent(imdsEvent, host);
+    writeHostEvents(scratchDirectory, host, events);
+  }
   report = builder.build();
 
   const viewSql = querySql("duckdb/events-view.sql");
@@ -109,6 +123,8 @@ describe("docs/queries over golden capture events in DuckDB", () => {
       .filter((caller) => caller.reason === "fallback" && caller.fallbackCause !== null && failedPutCauses.includes(caller.fallbackCause))
       .map((caller) => [caller.host, `client ${caller.clientIps[0] ?? ""} ${caller.userAgents[0] ?? "(no User-Agent)"}`]);
     expect(fromReport.length).toBeGreaterThanOrEqual(3);
+    expect(fromReport.filter(([host]) => host === "put-closed-unanswered")).toHaveLength(1);
+    expect(fromReport.filter(([host]) => host === "put-answer-unobserved")).toEqual([]);
     // The SQL sees events only: one-shot curl commands from one address (a PUT refused for its
     // X-Forwarded-For, later a plain GET) look like a fallback. The report knows curl never falls
     // back by itself ("no-token-support"); docs/QUERYING.md says the SQL is a superset.

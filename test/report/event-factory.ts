@@ -25,6 +25,7 @@ export function event(overrides: Partial<ImdsEvent> = {}): ImdsEvent {
     serverIp: "169.254.169.254",
     serverPort: 80,
     status: 200,
+    responseMissing: null,
     frame: 1,
     source: "test.pcap",
     process: null,

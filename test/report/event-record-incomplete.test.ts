@@ -1,7 +1,8 @@
 /**
  * Requests seen in part in event records (`kind: "unclassified"`, `incomplete`): read when well
  * formed, refused when not; events written before the field read as seen whole. A live caller
- * of an unclassified request is listed by the report with its process.
+ * of an unclassified request is listed by the report with its process. Also `responseMissing`
+ * (why an event has no status), read the same way.
  */
 import { describe, expect, it } from "vitest";
 import { ReportBuilder } from "../../src/report/aggregate.js";
@@ -49,5 +50,23 @@ describe("incomplete requests in event records", () => {
       snaplenBytes: 96,
       examples: [{ method: "GET", path: "/latest/meta-da", pathComplete: false, cause: "snaplen", process: `${process.comm} (pid ${process.pid})` }],
     });
+  });
+});
+
+describe("responseMissing in event records", () => {
+  it("an event written before the field reads it as null; each cause reads as written", () => {
+    const { responseMissing: _dropped, ...older } = event({ status: null });
+    const parsed = parseEventRecord(older);
+    if (typeof parsed === "string") throw new Error(parsed);
+    expect(parsed.responseMissing).toBeNull();
+    for (const cause of ["no-answer", "timeout", "unobserved"] as const) {
+      const read = parseEventRecord(event({ status: null, responseMissing: cause }));
+      if (typeof read === "string") throw new Error(read);
+      expect(read.responseMissing).toBe(cause);
+    }
+  });
+
+  it.each([["an unknown cause", "lost"], ["a number", 0]])("refuses %s", (_name, value) => {
+    expect(parseEventRecord({ ...event({ status: null }), responseMissing: value })).toMatch(/responseMissing/);
   });
 });

@@ -16,6 +16,7 @@ CREATE EXTERNAL TABLE IF NOT EXISTS events (
   `serverip` string,
   `serverport` int,
   `status` int,
+  `responsemissing` string,
   `frame` bigint,
   `source` string,
   `process` struct<

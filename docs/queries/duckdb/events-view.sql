@@ -24,6 +24,7 @@ FROM read_json(
     'serverIp': 'VARCHAR',
     'serverPort': 'INTEGER',
     'status': 'INTEGER',
+    'responseMissing': 'VARCHAR',
     'frame': 'BIGINT',
     'source': 'VARCHAR',
     'process': 'STRUCT(pid INTEGER, startTime VARCHAR, comm VARCHAR, exe VARCHAR, cmdline VARCHAR[], uid BIGINT, "user" VARCHAR, parents STRUCT(pid INTEGER, comm VARCHAR, cmdline VARCHAR[])[], cgroup VARCHAR, container STRUCT(runtime VARCHAR, id VARCHAR, name VARCHAR, image VARCHAR, kubernetes STRUCT(namespace VARCHAR, pod VARCHAR, podUid VARCHAR, container VARCHAR), ecs STRUCT(cluster VARCHAR, taskArn VARCHAR, taskId VARCHAR, family VARCHAR, revision VARCHAR, container VARCHAR), source VARCHAR), kubernetesPodUid VARCHAR, systemdUnit VARCHAR)',
