@@ -62,10 +62,11 @@ export interface LiveCaptureOptions {
 /**
  * libpcap's ring on Linux: the binding does not use immediate mode, so libpcap uses TPACKET_V3,
  * whose blocks hold packets at their real size and are handed over when full or a set time
- * (`packetHandoverMs`) after their first packet. (Immediate mode means TPACKET_V2, one snaplen-sized slot per packet: with
- * 16 KiB snaplen, 32 MiB held ~2,000 packets, and `npm run bench:live` dropped packets at
- * 2,000-3,000 calls/s.) 16 KiB still holds any real IMDS request head (response bodies are cut,
- * which the HTTP parser skips exactly, and --write-pcap then holds less secret material).
+ * (`packetHandoverMs`) after their first packet. (Immediate mode means TPACKET_V2, one
+ * snaplen-sized slot per packet: with 16 KiB snaplen, 32 MiB held ~2,000 packets, and
+ * `npm run bench:live` dropped packets at 2,000-3,000 calls/s.) 16 KiB still holds any real
+ * IMDS request head (response bodies are cut, which the HTTP parser skips exactly, and
+ * --write-pcap then holds less secret material).
  */
 const liveSnaplenBytes = 16 * 1024;
 /**

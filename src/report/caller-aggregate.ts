@@ -16,11 +16,11 @@ const maxCommandLineArgs = 64;
 const maxParents = 8;
 const maxParentCommandLineChars = 512;
 
-/** Response status as a map key: the code, or 0 when no response was seen (no string per call). */
 /** Status map keys beside the codes: no answer came (0), or one could not be observed (-1). */
 const noAnswerKey = 0;
 const unobservedKey = -1;
 
+/** Response status as a map key (a number: no string per call). */
 function statusKey(event: ImdsEvent): number {
   if (event.status !== null) return event.status;
   return event.responseMissing === "unobserved" ? unobservedKey : noAnswerKey;

@@ -216,7 +216,7 @@ function unknownAdvice(input: AdviceInput): string {
     return `It sends a token on some calls but not on others (${input.v1} IMDSv1, ${input.v2} IMDSv2; ${where}): find the code path that omits the X-aws-ec2-metadata-token header.`;
   }
   if (sdk?.assumed === true) {
-    const tokenRequests = input.unseenTokenAnswers > 0 ? "no token request seen answered" : "no token request seen";
+    const tokenRequests = input.unseenTokenAnswers > 0 ? "no answered token request seen" : "no token request seen";
     return `No User-Agent and ${tokenRequests} (${where}): the AWS SDK for JavaScript v3 sends no User-Agent (and some versions skip the PUT after one 403), but a hand-written client may send none either; find the process and make it use IMDSv2.`;
   }
   if (sdk !== null && sdk.kind === "http-library") {
