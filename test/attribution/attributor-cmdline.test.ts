@@ -3,15 +3,14 @@
  * the caller's /proc cmdline (the one file of an identity read through the thread pool) is read
  * only for a record without argv.
  */
-import { execFileSync, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Attributor } from "../../src/attribution/attributor.js";
 import { parseProcStat } from "../../src/attribution/procfs-process-files.js";
 import { connectRecordOf as recordOf } from "../helpers/connect-record.js";
 import { FakeProcfs } from "../helpers/fake-procfs.js";
+import { withLateFifo } from "../helpers/late-fifo.js";
 import { event } from "../report/event-factory.js";
 
 let fake: FakeProcfs;
@@ -46,20 +45,12 @@ function isRunning(pid: number): boolean {
 describe("Attributor and the caller's /proc cmdline", () => {
   it("does not read it when the kernel record carries argv", async () => {
     await fake.addProcess({ pid: 4242, ppid: 1, comm: "curl", startTimeTicks: 5000 });
-    // A FIFO: reading it waits for a writer, which comes after 2 s, writes and exits; the read
-    // ends only when it has exited. So the writer still alive when the answer is there proves
-    // the FIFO was not read (and a reader that waited does not hang the run).
-    const fifo = join(fake.procRoot, "4242", "cmdline");
-    await rm(fifo);
-    execFileSync("mkfifo", [fifo]);
-    const writer = spawn("sh", ["-c", 'sleep 2; exec 3<>"$0"; printf late >&3', fifo], { stdio: "ignore" });
-    try {
+    // Its writer still alive when the answer is there proves the FIFO was not read.
+    await withLateFifo(join(fake.procRoot, "4242", "cmdline"), async (writer) => {
       const result = await attributed(41100, ["curl", "http://169.254.169.254/latest/meta-data/"]);
       expect([result.attribution.method, result.attribution.status, result.process?.pid, result.process?.cmdline]).toEqual(["ebpf", "ok", 4242, ["curl", "http://169.254.169.254/latest/meta-data/"]]);
       expect(isRunning(writer.pid!)).toBe(true);
-    } finally {
-      writer.kill("SIGKILL");
-    }
+    });
   });
 
   it("reads it when the record has no argv", async () => {

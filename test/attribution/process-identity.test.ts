@@ -1,4 +1,4 @@
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { chmod, open, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -6,6 +6,7 @@ import { maxParentDepth, readProcessIdentity } from "../../src/attribution/proce
 import { failureFromProcessError } from "../../src/attribution/procfs-read.js";
 import type { ProcessIdentity } from "../../src/attribution/types.js";
 import { FakeProcfs } from "../helpers/fake-procfs.js";
+import { withLateFifo } from "../helpers/late-fifo.js";
 
 const bootTimeSeconds = 1_700_000_000;
 const dockerId = "3f4c8e0a9b2d1c7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e";
@@ -205,19 +206,12 @@ describe("readCmdline: false (the kernel gave argv already)", () => {
   it("leaves the process's cmdline unread, and still reads its parents'", async () => {
     await fake.addProcess({ pid: 300, ppid: 1, comm: "sh", cmdline: ["sh", "job.sh"], startTimeTicks: 30 });
     await fake.addProcess({ pid: 510, ppid: 300, comm: "curl", startTimeTicks: 1000 });
-    // A FIFO: reading it waits for a writer, which comes after 2 s and writes "late", so an
-    // empty cmdline proves it was not read (and a reader that waited does not hang the run).
-    const fifo = join(fake.procRoot, "510", "cmdline");
-    await rm(fifo);
-    execFileSync("mkfifo", [fifo]);
-    const writer = spawn("sh", ["-c", 'sleep 2; exec 3<>"$0"; printf late >&3', fifo], { stdio: "ignore" });
-    try {
+    // An empty cmdline proves the FIFO was not read (a read would have given "late").
+    await withLateFifo(join(fake.procRoot, "510", "cmdline"), async () => {
       expect(await readProcessIdentity(510, { ...options, readCmdline: false })).toMatchObject({
         pid: 510, comm: "curl", cmdline: [], exe: "/usr/bin/curl", parents: [{ pid: 300, cmdline: ["sh", "job.sh"] }, { pid: 1 }],
       });
-    } finally {
-      writer.kill("SIGKILL");
-    }
+    });
   });
 });
 

@@ -2,11 +2,11 @@
  * The bounded procfs readers: the asynchronous one (any file) and the synchronous one (the
  * small procfs files of a process only), against real files and real procfs.
  */
-import { execFileSync, spawn } from "node:child_process";
 import { readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { readBoundedText, readProcfsTextSync } from "../../src/attribution/procfs-read.js";
+import { withLateFifo } from "../helpers/late-fifo.js";
 import { makeTempDir } from "../helpers/temp-dir.js";
 
 /** Text longer than the first 4 KiB read and than one 64 KiB chunk after it, with a multi-byte character across a chunk edge. */
@@ -34,18 +34,13 @@ describe("readProcfsTextSync", () => {
     expect(() => readProcfsTextSync(join(makeTempDir("procfs-read-"), "missing"), 1024)).toThrow(expect.objectContaining({ code: "ENOENT" }));
   });
 
-  it("never waits on a FIFO planted where a file should be (the event loop would stall)", () => {
+  it("never waits on a FIFO planted where a file should be (the event loop would stall)", async () => {
+    // No writer yet: O_NONBLOCK opens at once and reads end of file; a blocking open would
+    // have waited for the late writer and read "late".
     const fifo = join(makeTempDir("procfs-read-"), "stat");
-    execFileSync("mkfifo", [fifo]);
-    // No writer: O_NONBLOCK opens at once and reads end of file. A blocking open would wait for
-    // a writer: this one comes after 2 s (O_RDWR never blocks on a FIFO), writes "late" and
-    // leaves, so a reader that waited reads "late" instead of hanging the test run.
-    const rescuer = spawn("sh", ["-c", 'sleep 2; exec 3<>"$0"; printf late >&3', fifo], { stdio: "ignore" });
-    try {
+    await withLateFifo(fifo, () => {
       expect(readProcfsTextSync(fifo, 1024)).toBe("");
-    } finally {
-      rescuer.kill("SIGKILL");
-    }
+    });
   });
 
   it("does not follow a link in the last component", () => {
