@@ -240,7 +240,7 @@ export class Attributor {
    * refreshes) and its next request would need the kernel's record again: the entry stays,
    * until it is unused for unusedConnectionTtlMs (or newer connections push it out).
    */
-  onConnectionEnded(endpoints: FlowEndpoints, events: number, reason: FlowEndReason = "fin"): void {
+  onConnectionEnded(endpoints: FlowEndpoints, events: number, reason: FlowEndReason): void {
     if (reason === "idle" || reason === "evicted") return;
     const key = connectionKey(endpoints.clientAddress, endpoints.clientPort, endpoints.serverAddress, endpoints.serverPort);
     const known = this.connections.get(key);
@@ -313,10 +313,11 @@ export class Attributor {
 
   /** Work starts at once for every connection (a one-shot caller is gone soon); counting waits until the capture sees it. */
   private startConnection(key: string, tuple: ConnectionTuple, recordPromise: Promise<ConnectRecord | null>): ConnectionEntry {
+    const nowMs = Date.now();
     const entry: ConnectionEntry = {
       createdAtNs: process.hrtime.bigint(),
-      createdAtMs: Date.now(),
-      lastUsedMs: Date.now(),
+      createdAtMs: nowMs,
+      lastUsedMs: nowMs,
       result: recordPromise.then((record) => (record === null ? this.fromSocketTables(tuple) : this.fromKernelRecord(record))),
       seen: false,
       eventsAttributed: 0,

@@ -85,7 +85,7 @@ const liveBufferBytes = 8 * 1024 * 1024;
  * event is written up to 0.2 s later. Attributed by /proc, a call is looked up only once its
  * packets arrive, and a one-shot caller must still be there: 20 ms.
  */
-export function packetHandoverMs(attribution: AttributionMethod): number {
+function packetHandoverMs(attribution: AttributionMethod): number {
   return attribution === "ebpf" ? 200 : 20;
 }
 

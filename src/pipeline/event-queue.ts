@@ -137,7 +137,7 @@ function toEvent(call: PendingCall, instanceId: string | null): ImdsEvent {
     serverIp: call.serverIp,
     serverPort: call.serverPort,
     status: call.status,
-    responseMissing: call.status === null ? call.responseMissing : null,
+    responseMissing: call.responseMissing,
     frame: call.frame,
     source: call.source,
     process: null,

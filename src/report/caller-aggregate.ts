@@ -133,8 +133,6 @@ export class CallerAggregate {
   readonly failedTokenRequests: FailedTokenRequests = { unanswered: 0, status403: 0, status404: 0, status405: 0, forwardedFor: 0 };
   /** Token PUTs answered with 200. */
   answeredTokenRequests = 0;
-  /** Token PUTs whose answers could not be observed: neither answered nor failed, as far as is known. */
-  unseenTokenAnswers = 0;
   readonly timeline = new CallTimeline();
 
   constructor(
@@ -180,10 +178,7 @@ export class CallerAggregate {
       case null:
         // A PUT whose answer could not be observed (packets lost, the capture ended) failed
         // only as far as anyone knows: it is no evidence of a hop limit or a firewall.
-        if (event.responseMissing === "unobserved") {
-          this.unseenTokenAnswers++;
-          return;
-        }
+        if (event.responseMissing === "unobserved") return;
         failed.unanswered++;
         break;
       case 403:
@@ -277,8 +272,12 @@ export class CallerAggregate {
     failed.status405 += otherFailed.status405;
     failed.forwardedFor += otherFailed.forwardedFor;
     this.answeredTokenRequests += other.answeredTokenRequests;
-    this.unseenTokenAnswers += other.unseenTokenAnswers;
     this.timeline.absorb(other.timeline);
+  }
+
+  /** Token PUTs whose answers could not be observed: neither answered nor failed, as far as is known. */
+  get unseenTokenAnswers(): number {
+    return this.tokenRequestStatuses.get(unobservedKey) ?? 0;
   }
 
   /** A token PUT failed (no answer, 403, 404, 405) and IMDSv1 calls came at or after it. */

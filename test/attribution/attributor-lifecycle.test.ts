@@ -34,9 +34,9 @@ describe("Attributor connection lifetime", () => {
     // Ended after its two events.
     const first = attributor.attribute(callFrom(41000));
     expect(attributor.attribute(callFrom(41000))).toBe(first);
-    attributor.onConnectionEnded(endpointsOf(41000), 2);
+    attributor.onConnectionEnded(endpointsOf(41000), 2, "fin");
     // Ended before its two events left the event queue: held until the second.
-    attributor.onConnectionEnded(endpointsOf(41001), 2);
+    attributor.onConnectionEnded(endpointsOf(41001), 2, "fin");
     const other = attributor.attribute(callFrom(41001));
     expect(attributor.connectionsHeld).toBe(1);
     expect(attributor.attribute(callFrom(41001))).toBe(other);
@@ -50,7 +50,7 @@ describe("Attributor connection lifetime", () => {
     const attributor = new Attributor({ method: "ebpf", procRoot: fake.procRoot, etcRoot: fake.etcRoot });
     attributor.onConnectRecords([recordOf(41002, exited)]);
     attributor.onConnectionSeen(endpointsOf(41002));
-    attributor.onConnectionEnded(endpointsOf(41002), 0);
+    attributor.onConnectionEnded(endpointsOf(41002), 0, "fin");
     expect(attributor.connectionsHeld).toBe(0);
     attributor.close();
   });
@@ -87,7 +87,7 @@ describe("Attributor connection lifetime", () => {
     const attributor = new Attributor({ method: "ebpf", procRoot: fake.procRoot, etcRoot: fake.etcRoot, waitForKernelMs: 20 });
     attributor.onConnectRecords([recordOf(41005, exited)]);
     expect((await attributor.attribute(callFrom(41005))).process?.pid).toBe(4242);
-    attributor.onConnectionEnded(endpointsOf(41005), 1);
+    attributor.onConnectionEnded(endpointsOf(41005), 1, "fin");
     // The port is reused by a connection whose record never comes (lost in a full ring): it is
     // not curl 4242's, so the /proc fallback answers (and finds no owner here).
     const reused = await attributor.attribute(callFrom(41005));
@@ -100,7 +100,7 @@ describe("Attributor connection lifetime", () => {
     const attributor = new Attributor({ method: "ebpf", procRoot: fake.procRoot, etcRoot: fake.etcRoot, waitForKernelMs: 20 });
     const fallback = await attributor.attribute(callFrom(41006));
     expect(fallback.attribution.method).toBe("proc");
-    attributor.onConnectionEnded(endpointsOf(41006), 1);
+    attributor.onConnectionEnded(endpointsOf(41006), 1, "fin");
     attributor.onConnectRecords([recordOf(41006, { ...exited, connectTimeNs: connectedAtNs })]);
     expect(attributor.connectionsHeld).toBe(0);
     expect(attributor.stats).toMatchObject({ connections: 1, kernelRecords: 1, lateKernelRecords: 1 });
@@ -129,13 +129,13 @@ describe("Attributor and connections whose end came before anything was known of
     const attributor = new Attributor({ method: "ebpf", procRoot: fake.procRoot, etcRoot: fake.etcRoot, waitForKernelMs: 5000 });
     const connectedAtNs = process.hrtime.bigint();
     // The flow closed with two events still queued; the kernel's record is late (a busy ring).
-    attributor.onConnectionEnded(endpointsOf(41009), 2);
+    attributor.onConnectionEnded(endpointsOf(41009), 2, "fin");
     attributor.onConnectRecords([recordOf(41009, { ...exited, connectTimeNs: connectedAtNs })]);
     const first = attributor.attribute(callFrom(41009));
     expect(attributor.attribute(callFrom(41009))).toBe(first);
     expect(attributor.connectionsHeld).toBe(0);
     // The same, when the events come before the record.
-    attributor.onConnectionEnded(endpointsOf(41010), 1);
+    attributor.onConnectionEnded(endpointsOf(41010), 1, "fin");
     const waiting = attributor.attribute(callFrom(41010));
     expect(attributor.connectionsHeld).toBe(0);
     attributor.onConnectRecords([recordOf(41010, { ...exited, pid: 4343 })]);
