@@ -120,6 +120,9 @@ void capture_free(capture *c);
 int capture_read_batch(capture *c);
 /* The message for a failed capture_read_batch. */
 void capture_read_error_message(capture *c, int status, char *out, size_t size);
+/* Sleeps until the ring block being filled has surely been handed over (block_timeout_ms after
+ * its first packet, and a margin): what a drain waits, once, before its last read. */
+void capture_wait_for_open_block(const capture *c);
 /*
  * Hands the batch buffer to onBatch. From the event loop (from_event_loop) it goes through
  * napi_make_callback, so microtasks run after it and a throw becomes an uncaught exception; from

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "capture.h"
 #include "error.h"
@@ -43,6 +44,10 @@ int capture_read_batch(capture *c) {
   c->batch_used = 0;
   c->batch_count = 0;
   return libpcap.dispatch(c->pcap, (int)c->batch_packets, on_packet, (u_char *)c);
+}
+
+void capture_wait_for_open_block(const capture *c) {
+  usleep((c->block_timeout_ms + 10u) * 1000u);
 }
 
 void capture_read_error_message(capture *c, int status, char *out, size_t size) {

@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <sys/socket.h>
 
@@ -66,7 +65,7 @@ static void drain_after_poll_error(capture *c) {
     if (read <= 0) {
       if (waited_for_block) return;
       waited_for_block = true;
-      usleep((c->block_timeout_ms + 10u) * 1000u);
+      capture_wait_for_open_block(c);
     }
   }
 }

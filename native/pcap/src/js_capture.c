@@ -12,7 +12,6 @@
  * The records in each batch Buffer are laid out as capture.h says.
  */
 #include <stdlib.h>
-#include <unistd.h>
 
 #include "arguments.h"
 #include "capture.h"
@@ -172,7 +171,7 @@ static napi_value method_close(napi_env env, napi_callback_info info) {
            * the block over, at most block_timeout_ms after its first packet: wait once. */
           if (waited_for_block) break;
           waited_for_block = true;
-          usleep((c->block_timeout_ms + 10u) * 1000u);
+          capture_wait_for_open_block(c);
         }
       }
     }
